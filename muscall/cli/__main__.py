@@ -1,0 +1,5 @@
+import sys
+
+from muscall.cli.main import main
+
+sys.exit(main())
