@@ -112,6 +112,7 @@ class TrainConfig:
     early_stop_patience: int = 10
     max_minutes: float | None = None  # wall-clock budget for the whole run
     log_every: int = 10
+    checkpoint_every: int = 0  # also save checkpoints/last every N steps (0: at epoch ends only)
 
 
 @dataclass

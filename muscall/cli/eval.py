@@ -1,0 +1,45 @@
+"""``muscall eval retrieval|zeroshot``: evaluate a checkpoint on a manifest split."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+EPILOG = """examples:
+  muscall eval retrieval --checkpoint runs/small/checkpoints/best --manifest data/corpus/manifest.jsonl
+  muscall eval retrieval --checkpoint CKPT --manifest M --split test --pool-size 500 --seed 1 --out eval/
+  muscall eval zeroshot --checkpoint CKPT --manifest M --labels data/corpus/labels.json --no-ensemble
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="retrieval and zero-shot evaluation", epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("task", choices=["retrieval", "zeroshot"])
+    p.add_argument("--checkpoint", required=True, help="a checkpoint folder written by 'muscall train'")
+    p.add_argument("--manifest", required=True, help="JSONL manifest with the clips to evaluate")
+    p.add_argument("--split", default="test", help="manifest split to evaluate (default: test)")
+    p.add_argument("--pool-size", type=int, default=None, help="retrieval: a seeded pool of this many pairs (default all)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the pool")
+    p.add_argument("--labels", default=None, help="zeroshot: label sets (JSON); default labels.json beside the manifest")
+    p.add_argument("--no-ensemble", action="store_true", help="zeroshot: one prompt template instead of the ensemble")
+    p.add_argument("--out", default=None, help="folder for JSON, markdown and PNG plots")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from muscall.checkpoint import load_checkpoint
+    from muscall.eval.report import markdown_table
+    from muscall.eval.runner import evaluate_retrieval, evaluate_zeroshot, zeroshot_markdown
+    from muscall.zeroshot import load_label_sets
+
+    ckpt = load_checkpoint(args.checkpoint, device=args.device)
+    if args.task == "retrieval":
+        results = evaluate_retrieval(ckpt, args.manifest, args.split, args.pool_size, args.seed, args.out, args.device)
+        print(markdown_table(results))
+    else:
+        labels = load_label_sets(args.labels or Path(args.manifest).parent / "labels.json")
+        results = evaluate_zeroshot(ckpt, args.manifest, labels, args.split, not args.no_ensemble, args.out, args.device)
+        print(zeroshot_markdown(results))
+    return 0

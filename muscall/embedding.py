@@ -1,0 +1,80 @@
+"""Deterministic embeddings: full-track windows for audio, batched captions for text.
+
+A track's embedding is the L2-normalised mean of the embeddings of its fixed windows (``audio.clip_seconds``
+long, ``audio.window_hop_seconds`` apart, the last aligned to the end; see ``track_windows``), so the same audio
+always gives the same vector.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from muscall.training.data import crop_frames, hop_frames, track_windows
+
+
+@dataclass
+class TrackEmbeddings:
+    """Track vectors ``(N, D)`` and, per track, its window vectors ``(W_i, D)`` with start frames."""
+
+    tracks: np.ndarray
+    windows: list[np.ndarray]
+    starts: list[np.ndarray]
+
+
+@torch.no_grad()
+def embed_mels(model, mels: Iterable[np.ndarray], audio_cfg, batch_size: int = 32,
+               device: str | torch.device = "cpu") -> TrackEmbeddings:
+    """Embed whole-track log-mels ``(n_mels, frames)`` through fixed windows, batching windows across tracks."""
+    n_frames, hop = crop_frames(audio_cfg), hop_frames(audio_cfg)
+    pending: list[np.ndarray] = []
+    owners: list[int] = []
+    starts: list[np.ndarray] = []
+    out: list[torch.Tensor] = []
+    for i, mel in enumerate(mels):
+        wins = track_windows(mel, n_frames, hop)
+        starts.append(_starts(mel.shape[-1], n_frames, hop, len(wins)))
+        pending.extend(wins)
+        owners.extend([i] * len(wins))
+        while len(pending) >= batch_size:
+            out.append(_encode(model, pending[:batch_size], device))
+            pending = pending[batch_size:]
+    if pending:
+        out.append(_encode(model, pending, device))
+    if not out:
+        return TrackEmbeddings(np.zeros((0, model.embed_dim), np.float32), [], [])
+    win = torch.cat(out)
+    owner = torch.tensor(owners)
+    n = len(starts)
+    sums = torch.zeros(n, win.shape[1]).index_add_(0, owner, win)
+    tracks = F.normalize(sums, dim=-1).numpy()
+    windows = [win[owner == i].numpy() for i in range(n)]
+    return TrackEmbeddings(tracks.astype(np.float32), windows, starts)
+
+
+@torch.no_grad()
+def embed_texts(model, tokenizer, texts: Sequence[str], max_tokens: int, batch_size: int = 256,
+                device: str | torch.device = "cpu") -> np.ndarray:
+    """Normalised text embeddings ``(N, D)``."""
+    out = []
+    for lo in range(0, len(texts), batch_size):
+        tokens, mask = tokenizer.encode_batch(list(texts[lo:lo + batch_size]), max_tokens)
+        out.append(model.encode_text(tokens.to(device), mask.to(device), normalize=True).float().cpu())
+    if not out:
+        return np.zeros((0, model.embed_dim), np.float32)
+    return torch.cat(out).numpy().astype(np.float32)
+
+
+def _encode(model, windows: list[np.ndarray], device) -> torch.Tensor:
+    x = torch.from_numpy(np.stack(windows)).to(device)
+    return model.encode_audio(x, normalize=True).float().cpu()
+
+
+def _starts(frames: int, n_frames: int, hop: int, count: int) -> np.ndarray:
+    from muscall.audio.windows import window_starts
+
+    return window_starts(max(frames, n_frames), n_frames, hop)[:count]

@@ -1,0 +1,147 @@
+"""``muscall eval``: retrieval and zero-shot evaluation of a checkpoint on a manifest split."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from muscall.checkpoint import Checkpoint
+from muscall.data.manifest import ClipRow, read_manifest
+from muscall.embedding import embed_mels, embed_texts
+from muscall.errors import MuscallError
+from muscall.eval.metrics import (confusion_matrix, multilabel_auc, pool_sample, rank_of_targets,
+                                  retrieval_both_directions, zero_shot_accuracy)
+from muscall.eval.report import markdown_table, plot_confusion, plot_recall_curve, write_json
+from muscall.training.data import MelSource
+from muscall.zeroshot import build_classifier, templates_for
+
+log = logging.getLogger(__name__)
+MATCH_KEYS = ("genre", "mode", "lead", "tempo_word")  # attributes that define attribute-level relevance
+
+
+def split_rows(manifest: str | Path, split: str, pool_size: int | None, seed: int) -> list[ClipRow]:
+    """The rows of ``split``, optionally a seeded pool of them."""
+    rows = read_manifest(manifest, split=split)
+    if not rows:
+        raise MuscallError(f"manifest '{manifest}' has no '{split}' rows; pick another --split")
+    if pool_size is not None and pool_size < len(rows):
+        rows = [rows[i] for i in pool_sample(len(rows), pool_size, seed)]
+    return rows
+
+
+def embed_rows(ckpt: Checkpoint, rows: Sequence[ClipRow], manifest: str | Path,
+               device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
+    """Track (full-track windows) and caption embeddings of ``rows``."""
+    source = MelSource(rows, manifest, ckpt.config.audio)
+    with torch.no_grad():
+        audio = embed_mels(ckpt.model, (source[i] for i in range(len(source))), ckpt.config.audio, device=device)
+    text = embed_texts(ckpt.model, ckpt.tokenizer, [r.caption for r in rows], ckpt.config.model.text.max_tokens,
+                       device=device)
+    return audio.tracks, text
+
+
+def attribute_relevance(rows: Sequence[ClipRow], keys: Sequence[str] = MATCH_KEYS) -> np.ndarray | None:
+    """``rel[i, j]``: clip j has the same values as clip i for every key in ``keys`` that both rows carry."""
+    facts = [_facts(r, keys) for r in rows]
+    if not any(facts):
+        return None
+    rel = np.zeros((len(rows), len(rows)), dtype=bool)
+    for i, fi in enumerate(facts):
+        for j, fj in enumerate(facts):
+            rel[i, j] = all(fj.get(k) == v for k, v in fi.items())
+    return rel
+
+
+def evaluate_retrieval(ckpt: Checkpoint, manifest: str | Path, split: str = "test", pool_size: int | None = None,
+                       seed: int = 0, out: str | Path | None = None, device: str = "cpu") -> dict[str, Any]:
+    """Both directions: R@1/5/10, mAP@10, MedR (diagonal) and attribute-level mAP@10 / nDCG@10."""
+    rows = split_rows(manifest, split, pool_size, seed)
+    audio, text = embed_rows(ckpt, rows, manifest, device)
+    results = retrieval_both_directions(audio, text, relevance=attribute_relevance(rows))
+    results["pool"]["seed"] = seed if pool_size is not None else None
+    results["split"], results["checkpoint"] = split, str(ckpt.path)
+    results["tie_rule"] = "pessimistic: items scoring equal to the target rank ahead of it"
+    if out is not None:
+        out = Path(out)
+        write_json(out / "retrieval.json", results)
+        (out / "retrieval.md").write_text(markdown_table(results))
+        ranks = {d: rank_of_targets(m, None) for d, m in (("text->audio", text @ audio.T), ("audio->text", audio @ text.T))}
+        plot_recall_curve(ranks, out / "recall_at_k.png")
+    return results
+
+
+def evaluate_zeroshot(ckpt: Checkpoint, manifest: str | Path, label_sets: dict[str, list[str]], split: str = "test",
+                      ensemble: bool = True, out: str | Path | None = None, device: str = "cpu") -> dict[str, Any]:
+    """Genre accuracy (single label) and macro ROC-AUC / PR-AUC for multi-label sets (instruments, moods)."""
+    rows = split_rows(manifest, split, None, 0)
+    source = MelSource(rows, manifest, ckpt.config.audio)
+    with torch.no_grad():
+        audio = embed_mels(ckpt.model, (source[i] for i in range(len(source))), ckpt.config.audio, device=device).tracks
+    results: dict[str, Any] = {"split": split, "n_clips": len(rows), "ensemble": ensemble, "checkpoint": str(ckpt.path)}
+    for name, classes in label_sets.items():
+        templates = templates_for(name, ensemble)
+        weights = build_classifier(ckpt.model, ckpt.tokenizer, classes, templates, ckpt.config.model.text.max_tokens,
+                                   device=device)
+        scores = audio @ weights.T
+        truth = [_labels_of(r, name) for r in rows]
+        block: dict[str, Any] = {"templates": templates, "n_classes": len(classes)}
+        if name == "genres":
+            keep = [i for i, t in enumerate(truth) if len(t) == 1 and t[0] in classes]
+            labels = np.array([classes.index(truth[i][0]) for i in keep])
+            block["accuracy"] = zero_shot_accuracy(scores[keep], labels)
+            block["chance"] = 1.0 / len(classes)
+            cm = confusion_matrix(labels, scores[keep], len(classes))
+            block["confusion"] = cm.tolist()
+            if out is not None:
+                plot_confusion(cm, classes, Path(out) / "genre_confusion.png")
+        else:
+            targets = np.array([[c in t for c in classes] for t in truth], dtype=int)
+            block.update(multilabel_auc(scores, targets, classes))
+        results[name] = block
+    if out is not None:
+        write_json(Path(out) / "zeroshot.json", results)
+        (Path(out) / "zeroshot.md").write_text(zeroshot_markdown(results))
+    return results
+
+
+def zeroshot_markdown(results: dict[str, Any]) -> str:
+    """A small markdown table of the zero-shot results, templates listed."""
+    lines = [f"Split: {results['split']} ({results['n_clips']} clips), prompt ensembling: {results['ensemble']}", "",
+             "| label set | classes | metric | value | chance |", "|---|---|---|---|---|"]
+    for name, block in results.items():
+        if not isinstance(block, dict):
+            continue
+        if "accuracy" in block:
+            lines.append(f"| {name} | {block['n_classes']} | accuracy | {block['accuracy']:.3f} | {block['chance']:.3f} |")
+        if "roc_auc_macro" in block:
+            lines.append(f"| {name} | {block['n_classes']} | macro ROC-AUC | {block['roc_auc_macro']:.3f} | 0.500 |")
+            lines.append(f"| {name} | {block['n_classes']} | macro PR-AUC | {block['pr_auc_macro']:.3f} | |")
+    lines.append("")
+    for name, block in results.items():
+        if isinstance(block, dict) and "templates" in block:
+            lines.append(f"Templates for {name}: " + "; ".join(f"`{t}`" for t in block["templates"]))
+    return "\n".join(lines) + "\n"
+
+
+def _facts(row: ClipRow, keys: Sequence[str]) -> dict[str, Any]:
+    attrs = row.attributes
+    mentioned = attrs.get("caption_attributes")
+    facts = {k: attrs.get(k) for k in keys if attrs.get(k) is not None}
+    if isinstance(mentioned, (list, tuple)):
+        facts = {k: v for k, v in facts.items() if k in mentioned or k == "genre"}
+    return facts
+
+
+def _labels_of(row: ClipRow, label_set: str) -> list[str]:
+    attrs = row.attributes
+    if label_set == "genres":
+        return [attrs["genre"]] if "genre" in attrs else []
+    if label_set == "instruments":
+        return [i["name"] if isinstance(i, dict) else str(i) for i in attrs.get("instruments", [])]
+    if label_set == "moods":
+        return list(attrs.get("moods", []))
+    return [t for t in row.tags]

@@ -1,0 +1,1 @@
+"""Training recipes: data, objective, distributed helpers and the trainer."""

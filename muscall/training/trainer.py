@@ -1,0 +1,271 @@
+"""The training recipe: InfoNCE (+ caption weighting, + SimCLR audio SSL), AdamW, warm-up + cosine, DDP.
+
+``Trainer(cfg, out_dir).fit()`` trains, validates text-to-audio R@10 every epoch on a fixed seeded pool,
+keeps ``checkpoints/best`` and ``checkpoints/last``, stops early, and with ``resume=True`` continues exactly
+where a killed run stopped (same batches, same RNG, same optimizer state).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from muscall.checkpoint import load_checkpoint, save_checkpoint
+from muscall.config import Config, ConfigError, validate_config
+from muscall.data.manifest import read_manifest
+from muscall.embedding import embed_mels, embed_texts
+from muscall.errors import MuscallError
+from muscall.models import create_model
+from muscall.models.tokenizer import train_tokenizer
+from muscall.training import distributed as D
+from muscall.training.data import Collate, CropDataset, MelSource, epoch_order, rank_batches
+from muscall.training.objective import Objective, TrainNet
+from muscall.training.state import JsonlLog, rng_state, seed_everything, set_rng_state, warmup_cosine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainResult:
+    """What a finished run reports."""
+
+    best_r10: float
+    best_epoch: int
+    epochs_run: int
+    steps: int
+    clips_per_second: float
+    checkpoint: Path
+
+
+class Trainer:
+    """One training run writing into ``out_dir`` (checkpoints/, log.jsonl)."""
+
+    def __init__(self, cfg: Config, out_dir: str | Path, resume: bool = False, progress: bool = True):
+        problems = validate_config(cfg)
+        if problems:
+            raise ConfigError("config is invalid:\n  - " + "\n  - ".join(problems))
+        self.cfg, self.out_dir, self.progress = cfg, Path(out_dir), progress
+        self.device = D.resolve_device(cfg.train.device)
+        self.dist = D.init_distributed(self.device)
+        if cfg.train.batch_size % self.dist.world_size:
+            raise ConfigError(f"train.batch_size={cfg.train.batch_size} must divide by the {self.dist.world_size} ranks")
+        seed_everything(cfg.train.seed)
+        self.log = JsonlLog(self.out_dir / "log.jsonl", enabled=self.dist.is_main)
+        self._load_data()
+        self._build(resume)
+
+    # ---------------------------------------------------------------- set-up
+    def _load_data(self) -> None:
+        cfg = self.cfg
+        manifest = Path(cfg.data.manifest)
+        rows = read_manifest(manifest)
+        self.train_rows = [r for r in rows if r.split == "train"]
+        val_rows = [r for r in rows if r.split == "val"]
+        if len(self.train_rows) < cfg.train.batch_size:
+            raise MuscallError(f"manifest '{manifest}' has {len(self.train_rows)} training clips, fewer than one batch "
+                               f"(train.batch_size={cfg.train.batch_size}); add data or lower the batch size")
+        pool = min(cfg.train.val_pool_size, len(val_rows))
+        pick = np.sort(np.random.default_rng(cfg.train.seed).choice(len(val_rows), pool, replace=False))
+        self.val_rows = [val_rows[i] for i in pick]
+        use_cache, cache_dir = cfg.train.feature_cache, cfg.data.cache_dir
+        self.train_source = MelSource.build(self.train_rows, manifest, cfg, use_cache,
+                                            _cache(cache_dir, manifest, "train"), self.progress and self.dist.is_main)
+        self.val_source = MelSource.build(self.val_rows, manifest, cfg, use_cache,
+                                          _cache(cache_dir, manifest, "val"), self.progress and self.dist.is_main)
+
+    def _build(self, resume: bool) -> None:
+        cfg, last = self.cfg, self.out_dir / "checkpoints" / "last"
+        state = None
+        if resume and (last.exists() or last.with_name("last.old").exists()):
+            ckpt = load_checkpoint(last, with_train_state=True)
+            self.tokenizer, model, state = ckpt.tokenizer, ckpt.model, ckpt.train_state
+            model.train()
+        else:
+            captions = [r.caption for r in self.train_rows]
+            self.tokenizer = train_tokenizer(captions, cfg.model.text.vocab_size)
+            model = create_model(cfg, vocab_size=self.tokenizer.vocab_size)
+        self.model = model.to(self.device)
+        self.net = TrainNet(self.model, cfg).to(self.device)
+        self.objective = Objective(cfg, [r.caption for r in self.train_rows])
+        self.augment = _augmenter(cfg) if cfg.loss.ssl else None
+        self.ddp = DistributedDataParallel(self.net) if self.dist.enabled else None
+        params = _param_groups([self.net], cfg.train.weight_decay)
+        self.optimizer = torch.optim.AdamW(params, lr=cfg.train.lr, betas=(0.9, 0.98), eps=1e-6)
+        self.batches_per_epoch = len(self.train_rows) // cfg.train.batch_size
+        total = max(1, cfg.train.epochs * self.batches_per_epoch // cfg.train.accum_steps)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, warmup_cosine(total, cfg.train.warmup_steps))
+        self.amp_dtype = _amp_dtype(self.device, cfg.train.amp)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
+        self.best_r10, self.best_epoch, self.bad_epochs, self.elapsed = -1.0, -1, 0, 0.0
+        if state is not None:
+            self._restore(state)
+        self.dataset = CropDataset(self.train_source, cfg.train.seed, cfg.data.caption_field)
+        self.collate = Collate(self.tokenizer, cfg.model.text.max_tokens)
+
+    # ---------------------------------------------------------------- loop
+    def fit(self) -> TrainResult:
+        """Train until the epochs, the time budget or early stopping end the run."""
+        cfg, start = self.cfg, time.monotonic()
+        budget = None if cfg.train.max_minutes is None else cfg.train.max_minutes * 60.0
+        clips, t0, stop = 0, time.monotonic(), False
+        epoch = self.epoch
+        while epoch < cfg.train.epochs and not stop:
+            clips_epoch, stop = self._train_epoch(epoch, start, budget)
+            clips += clips_epoch
+            r10 = self.validate()
+            improved = r10 > self.best_r10
+            if improved:
+                self.best_r10, self.best_epoch, self.bad_epochs = r10, epoch, 0
+            else:
+                self.bad_epochs += 1
+            self.epoch, self.step_in_epoch = epoch + 1, 0
+            self.elapsed += time.monotonic() - start
+            start = time.monotonic()
+            self.log.write(kind="epoch", epoch=epoch, val_r10=r10, best_r10=self.best_r10, step=self.global_step,
+                           elapsed_s=self.elapsed)
+            self._save("last")
+            if improved:
+                self._save("best")
+            if self.dist.is_main:
+                log.info("epoch %d: val text->audio R@10 %.3f (best %.3f at epoch %d)", epoch, r10, self.best_r10,
+                         self.best_epoch)
+            if self.bad_epochs >= cfg.train.early_stop_patience:
+                log.info("early stop: no improvement for %d epochs", self.bad_epochs)
+                stop = True
+            epoch += 1
+        D.barrier(self.dist)
+        rate = clips / max(time.monotonic() - t0, 1e-9)
+        return TrainResult(self.best_r10, self.best_epoch, self.epoch, self.global_step, rate,
+                           self.out_dir / "checkpoints" / "best")
+
+    def _train_epoch(self, epoch: int, start: float, budget: float | None) -> tuple[int, bool]:
+        cfg = self.cfg
+        self.dataset.set_epoch(epoch)
+        batches = rank_batches(epoch_order(len(self.dataset), cfg.train.seed, epoch), cfg.train.batch_size,
+                               self.dist.rank, self.dist.world_size)
+        loader = DataLoader(self.dataset, batch_sampler=batches[self.step_in_epoch:], collate_fn=self.collate,
+                            num_workers=cfg.train.num_workers, pin_memory=self.device.type == "cuda",
+                            generator=torch.Generator().manual_seed(cfg.train.seed + epoch))
+        net = self.ddp or self.net
+        net.train()
+        clips, tic = 0, time.monotonic()
+        bar = tqdm(total=len(batches), initial=self.step_in_epoch, desc=f"epoch {epoch}", unit="batch",
+                   disable=not (self.progress and self.dist.is_main), dynamic_ncols=True)
+        for batch in loader:
+            losses = self._step(net, batch)
+            self.step_in_epoch += 1
+            clips += len(batch.index) * self.dist.world_size
+            rate = clips / max(time.monotonic() - tic, 1e-9)
+            bar.set_postfix(loss=f"{losses['loss']:.3f}", clips_s=f"{rate:.1f}")
+            bar.update(1)
+            if self.global_step % cfg.train.log_every == 0:
+                self.log.write(kind="step", epoch=epoch, step=self.global_step, lr=self.scheduler.get_last_lr()[0],
+                               clips_per_s=rate, **losses)
+            if cfg.train.checkpoint_every and self.step_in_epoch % cfg.train.checkpoint_every == 0:
+                self._save("last", self.elapsed + time.monotonic() - start)
+            if budget is not None and self.elapsed + time.monotonic() - start > budget:
+                log.info("time budget of %.1f min reached", cfg.train.max_minutes)
+                bar.close()
+                return clips, True
+        bar.close()
+        return clips, False
+
+    def _step(self, net, batch) -> dict[str, float]:
+        cfg = self.cfg
+        mel, tokens, mask = (t.to(self.device, non_blocking=True) for t in (batch.mel, batch.tokens, batch.mask))
+        autocast = (torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype is not None
+                    else contextlib.nullcontext())
+        gen = torch.Generator().manual_seed(hash((cfg.train.seed, self.epoch, self.step_in_epoch)) % (2**63))
+        with autocast:
+            view = self.augment(mel, gen) if self.augment is not None else None
+            losses = self.objective(net(mel, tokens, mask, view), batch.index, self.dist)
+        loss = losses["loss"] / cfg.train.accum_steps
+        self.scaler.scale(loss).backward()
+        if (self.step_in_epoch + 1) % cfg.train.accum_steps == 0:
+            self.scaler.unscale_(self.optimizer)
+            if cfg.train.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(self.net.parameters(), cfg.train.grad_clip)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scheduler.step()
+            self.global_step += 1
+        with torch.no_grad():
+            self.model.logit_scale.clamp_(0, math.log(cfg.model.max_logit_scale))
+        return {k: float(v.detach()) for k, v in losses.items()}
+
+    # ---------------------------------------------------------------- validation and state
+    @torch.no_grad()
+    def validate(self) -> float:
+        """Text-to-audio R@10 on the fixed validation pool (full-track windows, diagonal relevance)."""
+        from muscall.eval.metrics import rank_of_targets, recall_at_k
+
+        if not self.val_rows:
+            return 0.0
+        self.model.eval()
+        audio = embed_mels(self.model, (self.val_source[i] for i in range(len(self.val_source))), self.cfg.audio,
+                           device=self.device).tracks
+        text = embed_texts(self.model, self.tokenizer, [r.caption for r in self.val_rows],
+                           self.cfg.model.text.max_tokens, device=self.device)
+        ranks = rank_of_targets(text @ audio.T, np.arange(len(text)))
+        self.model.train()
+        return float(recall_at_k(ranks, 10))
+
+    def _save(self, name: str, elapsed: float | None = None) -> None:
+        if not self.dist.is_main:
+            return
+        state = {"epoch": self.epoch, "step_in_epoch": self.step_in_epoch, "global_step": self.global_step,
+                 "best_r10": self.best_r10, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs,
+                 "elapsed": self.elapsed if elapsed is None else elapsed, "optimizer": self.optimizer.state_dict(),
+                 "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
+                 "net": self.net.state_dict(), "rng": rng_state()}
+        save_checkpoint(self.out_dir / "checkpoints" / name, self.model, self.cfg, self.tokenizer, state)
+
+    def _restore(self, state: dict) -> None:
+        for key in ("epoch", "step_in_epoch", "global_step", "best_r10", "best_epoch", "bad_epochs", "elapsed"):
+            setattr(self, key, state[key])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.net.load_state_dict(state["net"])
+        set_rng_state(state["rng"])
+        log.info("resumed at epoch %d step %d", self.epoch, self.step_in_epoch)
+
+
+def _param_groups(modules: list[torch.nn.Module], weight_decay: float) -> list[dict]:
+    """No weight decay on biases, norms, embeddings and the temperature."""
+    decay, no_decay = [], []
+    for module in modules:
+        for name, p in module.named_parameters():
+            if not p.requires_grad:
+                continue
+            (no_decay if p.ndim < 2 or "embed" in name or "logit_scale" in name else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def _amp_dtype(device: torch.device, enabled: bool) -> torch.dtype | None:
+    """bf16 (or fp16) autocast on CUDA only: on CPU it is slower here."""
+    if not enabled or device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def _augmenter(cfg: Config):
+    from muscall.augment import AugmentPipeline
+
+    return AugmentPipeline.from_config(cfg)
+
+
+def _cache(cache_dir: str | None, manifest: Path, split: str) -> Path:
+    return Path(cache_dir or manifest.parent / "cache") / split

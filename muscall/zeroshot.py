@@ -1,0 +1,65 @@
+"""Zero-shot tagging: class names x prompt templates -> averaged, normalised text embeddings -> one matrix product."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from muscall.embedding import embed_texts
+from muscall.errors import MuscallError
+
+# Prompt templates per label set; "{}" is the class name. The first template is the one used without ensembling.
+TEMPLATES: dict[str, list[str]] = {
+    "genres": ["{} music", "a {} song", "a piece of {} music", "this is a {} track", "a recording of {}",
+               "an instrumental {} tune"],
+    "instruments": ["music with {}", "a song featuring {}", "{} playing", "a track with a {} part",
+                    "a piece that uses {}"],
+    "moods": ["{} music", "a {} song", "a piece that sounds {}", "the mood is {}", "a {} sounding track"],
+}
+DEFAULT_TEMPLATES = ["{} music", "a {} song", "a piece of {} music", "this is a {} track"]
+
+
+def templates_for(label_set: str, ensemble: bool = True, custom: Sequence[str] | None = None) -> list[str]:
+    """The templates for a label set (custom ones win); only the first when ensembling is off."""
+    templates = list(custom) if custom else TEMPLATES.get(label_set, DEFAULT_TEMPLATES)
+    bad = [t for t in templates if "{}" not in t]
+    if bad:
+        raise MuscallError(f"prompt template '{bad[0]}' has no '{{}}' placeholder for the label")
+    return templates if ensemble else templates[:1]
+
+
+def build_classifier(model, tokenizer, classnames: Sequence[str], templates: Sequence[str], max_tokens: int,
+                     device: str = "cpu") -> np.ndarray:
+    """One unit-norm text embedding per class: the renormalised mean over its prompts, ``(C, D)``."""
+    if not classnames:
+        raise MuscallError("the label set is empty; give at least one label")
+    prompts = [t.format(c) for c in classnames for t in templates]
+    emb = embed_texts(model, tokenizer, prompts, max_tokens, device=device)
+    emb = emb.reshape(len(classnames), len(templates), -1).mean(axis=1)
+    return (emb / np.linalg.norm(emb, axis=1, keepdims=True)).astype(np.float32)
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Row-wise softmax of ``logits / temperature``."""
+    z = logits / temperature
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def load_label_sets(path: str | Path) -> dict[str, list[str]]:
+    """Label sets from a JSON file ``{"genres": [...], ...}`` or a text file with one label per line."""
+    path = Path(path)
+    if not path.is_file():
+        raise MuscallError(f"label file '{path}' does not exist; use the labels.json that 'muscall data synth' "
+                           "wrote, or a text file with one label per line")
+    if path.suffix == ".json":
+        data = json.loads(path.read_text())
+        if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
+            raise MuscallError(f"label file '{path}' must map label-set names to lists of labels")
+        return {k: [str(x) for x in v] for k, v in data.items()}
+    labels = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    return {path.stem: labels}

@@ -1,0 +1,76 @@
+"""Training: the loss falls, checkpoints round-trip, a resumed run equals an uninterrupted one."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from muscall.checkpoint import load_checkpoint
+from muscall.embedding import embed_mels
+from muscall.errors import MuscallError
+from muscall.training.data import MelSource
+from muscall.training.trainer import Trainer
+from muscall.data.manifest import read_manifest
+
+
+def _steps(run_dir):
+    return [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
+
+
+def test_tiny_model_loss_falls(tiny_cfg, tmp_path):
+    cfg = tiny_cfg("train.epochs=8", "train.lr=0.003", "train.early_stop_patience=100")
+    Trainer(cfg, tmp_path, progress=False).fit()
+    losses = [r["contrastive"] for r in _steps(tmp_path) if r["kind"] == "step"]
+    assert len(losses) == 8 * 4
+    assert np.mean(losses[-4:]) < 0.8 * np.mean(losses[:4])
+
+
+def test_checkpoint_round_trip_gives_identical_embeddings(tiny_cfg, tmp_path, tone_corpus):
+    cfg = tiny_cfg("train.epochs=1")
+    trainer = Trainer(cfg, tmp_path, progress=False)
+    trainer.fit()
+    ckpt = load_checkpoint(tmp_path / "checkpoints" / "last")
+    rows = read_manifest(tone_corpus, split="test")
+    source = MelSource(rows, tone_corpus, cfg.audio)
+    mels = [source[i] for i in range(len(source))]
+    trainer.model.eval()
+    before = embed_mels(trainer.model, mels, cfg.audio).tracks
+    after = embed_mels(ckpt.model, mels, cfg.audio).tracks
+    again = embed_mels(ckpt.model, mels, cfg.audio).tracks
+    np.testing.assert_array_equal(before, after)
+    np.testing.assert_array_equal(after, again)
+    assert np.allclose(np.linalg.norm(after, axis=1), 1.0, atol=1e-5)
+
+
+def test_resumed_run_matches_uninterrupted(tiny_cfg, tmp_path, monkeypatch):
+    overrides = ("train.epochs=2", "train.checkpoint_every=1", "loss.ssl=true", "loss.caption_weighting=true",
+                 "model.text.dropout=0.1")
+    Trainer(tiny_cfg(*overrides), tmp_path / "straight", progress=False).fit()
+
+    calls = {"n": 0}
+    original = Trainer._step
+
+    def crashing_step(self, net, batch):
+        if calls["n"] == 5:  # killed in the middle of epoch 2 (4 batches per epoch)
+            raise KeyboardInterrupt
+        calls["n"] += 1
+        return original(self, net, batch)
+
+    monkeypatch.setattr(Trainer, "_step", crashing_step)
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(tiny_cfg(*overrides), tmp_path / "killed", progress=False).fit()
+    monkeypatch.setattr(Trainer, "_step", original)
+    Trainer(tiny_cfg(*overrides), tmp_path / "killed", resume=True, progress=False).fit()
+
+    a = load_checkpoint(tmp_path / "straight" / "checkpoints" / "last").model.state_dict()
+    b = load_checkpoint(tmp_path / "killed" / "checkpoints" / "last").model.state_dict()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=1e-6, msg=key)
+
+
+def test_too_few_training_clips_is_a_clear_error(tiny_cfg, tmp_path):
+    with pytest.raises(MuscallError, match="fewer than one batch"):
+        Trainer(tiny_cfg("train.batch_size=64"), tmp_path, progress=False)
