@@ -262,9 +262,11 @@ def _amp_dtype(device: torch.device, enabled: bool) -> torch.dtype | None:
 
 
 def _augmenter(cfg: Config):
+    """One augmented view of a log-mel batch (gain, coloured noise, pitch shift, masks; all in the mel domain)."""
     from muscall.augment import AugmentPipeline
 
-    return AugmentPipeline.from_config(cfg)
+    pipeline = AugmentPipeline(cfg.audio)
+    return lambda mel, gen: pipeline.mel(mel, gen, level_and_noise=True)
 
 
 def _cache(cache_dir: str | None, manifest: Path, split: str) -> Path:
