@@ -17,6 +17,7 @@ from typing import Any, Union
 import yaml
 
 from muscall.errors import MuscallError
+from muscall.scoring.config import ScoringConfig, validate_scoring_config
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 
@@ -161,6 +162,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     index: IndexConfig = field(default_factory=IndexConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)
 
 
 def list_configs() -> list[str]:
@@ -304,4 +306,4 @@ def validate_config(cfg: Config) -> list[str]:
         problems.append("index.embedding_dtype must be float16 or float32")
     if cfg.train.batch_size < 2:
         problems.append("train.batch_size must be at least 2 for a contrastive loss")
-    return problems
+    return problems + validate_scoring_config(cfg.scoring)

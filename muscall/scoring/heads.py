@@ -1,0 +1,110 @@
+"""``QualityScorer``: per-axis quality heads over the dual encoder's audio frames, plus the TA co-attention path.
+
+Inputs come from the dual encoder: ``frames, mask = model.audio_frames(mel)`` (``[B, T, C]``, ``[B, T]``),
+``tokens = model.text_tokens(ids, attention_mask)`` (``[B, L, W]``) and optionally the normalised global
+embeddings ``model.encode_audio`` / ``model.encode_text`` (``[B, D]``).
+
+* audio axes (default ``MI``): pooling (DRASP | ASP | mean) over frames -> one MLP per axis;
+* text axes (default ``TA``): :class:`~muscall.scoring.coattention.CoAttentionTA`, only when tokens are
+  given (without text, text axes are left out of the output);
+* training: :meth:`QualityScorer.forward_with_ot` also returns the Sinkhorn OT cost between projected frames
+  and tokens, and :meth:`QualityScorer.loss` sums the per-axis losses (``ScoringConfig.loss`` /
+  ``axis_losses``) and ``ot_weight * OT``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from muscall.scoring.coattention import CoAttentionTA
+from muscall.scoring.config import ScoringConfig, ScoringConfigError, validate_scoring_config
+from muscall.scoring.drasp import make_pooling
+from muscall.scoring.ensemble import EnsembleScorer, select_top_k
+from muscall.scoring.layers import mlp_head
+from muscall.scoring.losses import LossFn, make_loss
+from muscall.scoring.sinkhorn import ot_cost
+
+__all__ = ["EnsembleScorer", "QualityScorer", "select_top_k"]
+
+
+class QualityScorer(nn.Module):
+    """Predict one score ``[B]`` per configured quality axis from audio frames (and text tokens for TA)."""
+
+    def __init__(self, cfg: ScoringConfig, audio_dim: int, text_dim: int | None = None):
+        super().__init__()
+        problems = validate_scoring_config(cfg)
+        if problems:
+            raise ScoringConfigError("invalid scoring config: " + "; ".join(problems))
+        self.cfg = cfg
+        self.audio_axes = [a for a in cfg.axes if a not in cfg.text_axes]
+        self.text_axes = [a for a in cfg.axes if a in cfg.text_axes]
+        if self.text_axes and text_dim is None:
+            raise ScoringConfigError(f"axes {self.text_axes} use text; pass text_dim (the text token width)")
+        self.pool = make_pooling(cfg.pooling, audio_dim, cfg.segment_size, cfg.attention_hidden) \
+            if self.audio_axes else None
+        pooled_dim = self.pool.out_dim if self.pool is not None else 0
+        self.heads = nn.ModuleDict({a: mlp_head(pooled_dim, cfg.hidden, cfg.dropout) for a in self.audio_axes})
+        self.text_paths = nn.ModuleDict({
+            a: CoAttentionTA(audio_dim, text_dim, dim=cfg.coattn_dim, heads=cfg.coattn_heads,
+                             layers=cfg.coattn_layers, pooling=cfg.ta_pooling, hidden=cfg.hidden,
+                             dropout=cfg.dropout)
+            for a in self.text_axes
+        })
+        shared = cfg.loss_kwargs()
+        self.loss_fns: dict[str, LossFn] = {a: make_loss(cfg.loss_for(a), strict=False, **shared) for a in cfg.axes}
+
+    def forward(self, frames: torch.Tensor, mask: torch.Tensor | None = None,
+                text_tokens: torch.Tensor | None = None, text_mask: torch.Tensor | None = None,
+                audio_emb: torch.Tensor | None = None, text_emb: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """``{axis: score [B]}`` for the audio axes, plus the text axes when ``text_tokens`` is given."""
+        scores, _ = self.forward_with_ot(frames, mask, text_tokens, text_mask, audio_emb, text_emb, with_ot=False)
+        return scores
+
+    def forward_with_ot(self, frames: torch.Tensor, mask: torch.Tensor | None = None,
+                        text_tokens: torch.Tensor | None = None, text_mask: torch.Tensor | None = None,
+                        audio_emb: torch.Tensor | None = None, text_emb: torch.Tensor | None = None,
+                        with_ot: bool = True) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
+        """Scores and the mean OT cost between projected frames and tokens (``None`` without text or OT)."""
+        scores: dict[str, torch.Tensor] = {}
+        if self.pool is not None:
+            pooled = self.pool(frames, mask)
+            for axis in self.audio_axes:
+                scores[axis] = self.heads[axis](pooled).squeeze(-1)
+        ot_terms = []
+        if text_tokens is not None:
+            for axis in self.text_axes:
+                path = self.text_paths[axis]
+                a, am, t, tm = path.project(frames, mask, text_tokens, text_mask)
+                scores[axis] = path.score(a, am, t, tm, audio_emb, text_emb)
+                if with_ot and self.cfg.ot_weight > 0:
+                    ot_terms.append(ot_cost(a, t, am, tm, eps=self.cfg.sinkhorn_eps,
+                                            n_iters=self.cfg.sinkhorn_iters)[1].mean())
+        ot = torch.stack(ot_terms).mean() if ot_terms else None
+        return {a: scores[a] for a in self.cfg.axes if a in scores}, ot
+
+    def loss(self, scores: dict[str, torch.Tensor], targets: dict[str, torch.Tensor],
+             ot: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Total training loss and its detached parts ``{axis: loss, "ot": ...}``.
+
+        Non-finite targets (an axis a clip has no rating for) are skipped; an axis needs two rated clips.
+        """
+        total: torch.Tensor | None = None
+        parts: dict[str, torch.Tensor] = {}
+        for axis in self.cfg.axes:
+            if axis not in scores or axis not in targets:
+                continue
+            pred, target = scores[axis], targets[axis].to(scores[axis])
+            rated = torch.isfinite(target)
+            if int(rated.sum()) < 2:
+                continue
+            value = self.loss_fns[axis](pred[rated], target[rated])
+            parts[axis] = value.detach()
+            total = value if total is None else total + value
+        if total is None:
+            raise ValueError(f"no axis has both scores and >= 2 finite targets (scores: {sorted(scores)}, "
+                             f"targets: {sorted(targets)})")
+        if ot is not None and self.cfg.ot_weight > 0:
+            parts["ot"] = ot.detach()
+            total = total + self.cfg.ot_weight * ot
+        return total, parts
