@@ -1,0 +1,143 @@
+"""One clip from (seed, index): genre, split, composition, audio, caption and manifest row; and one shard of them.
+
+Everything about clip ``i`` is drawn from random streams seeded by ``(seed, i, stream)``, so a clip does not
+depend on the shard size, the worker count or the clips rendered before it.
+"""
+
+from __future__ import annotations
+
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from muscall.data.manifest import SPLITS, ClipRow, write_manifest
+from muscall.data.synth.captions import derive_moods, make_caption
+from muscall.data.synth.compose import compose
+from muscall.data.synth.render import Renderer, finish
+from muscall.data.synth.styles import GENRES, STYLES
+from muscall.utils.fileio import atomic_path
+
+FORMATS = {"flac": ("FLAC", "PCM_16"), "wav": ("WAV", "PCM_16")}
+LOUDNESS_DB = (-26.0, -14.0)  # target RMS range, dBFS
+COMPOSE, RENDER, CAPTION, SPLIT, GENRE = range(5)  # random streams per clip
+
+
+@dataclass(frozen=True)
+class SynthSettings:
+    """Everything that decides the corpus content (a resumed run must use the same)."""
+
+    n: int = 2000
+    seconds: float = 10.0
+    seed: int = 0
+    sample_rate: int = 16000
+    genres: tuple[str, ...] = GENRES
+    splits: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    shard_size: int = 16
+    audio_format: str = "flac"
+    soundfont: str = ""  # resolved path; filled in by generate_corpus
+
+    @property
+    def n_shards(self) -> int:
+        return -(-self.n // self.shard_size)
+
+    def shard_range(self, shard: int) -> range:
+        return range(shard * self.shard_size, min((shard + 1) * self.shard_size, self.n))
+
+
+def stream(seed: int, index: int, which: int) -> np.random.Generator:
+    """The random generator for one purpose of one clip."""
+    return np.random.default_rng(np.random.SeedSequence([seed, index, which]))
+
+
+def clip_id(seed: int, index: int) -> str:
+    return f"synth{seed}-{index:06d}"
+
+
+def genre_for(index: int, seed: int, genres: tuple[str, ...]) -> str:
+    """Balanced genres: each consecutive block of len(genres) clips holds every genre once, in a seeded order."""
+    block = index // len(genres)
+    order = np.random.default_rng(np.random.SeedSequence([seed, block, GENRE, 7919])).permutation(len(genres))
+    return genres[int(order[index % len(genres)])]
+
+
+def split_for(index: int, seed: int, fractions: tuple[float, float, float]) -> str:
+    """train / val / test drawn per clip with the given probabilities."""
+    u = float(stream(seed, index, SPLIT).random())
+    edges = np.cumsum(fractions) / sum(fractions)
+    return SPLITS[min(int(np.searchsorted(edges, u, side="right")), len(SPLITS) - 1)]
+
+
+def synth_clip(index: int, settings: SynthSettings, renderer: Renderer) -> tuple[np.ndarray, ClipRow]:
+    """Compose, render and caption clip ``index``: int16 mono samples and its manifest row."""
+    seed = settings.seed
+    genre = genre_for(index, seed, settings.genres)
+    piece = compose(STYLES[genre], stream(seed, index, COMPOSE), settings.seconds)
+    audio = renderer.render(piece, settings.seconds)
+    target = float(stream(seed, index, RENDER).uniform(*LOUDNESS_DB))
+    pcm, level = finish(audio, target, settings.sample_rate)
+    moods = derive_moods(genre, piece.mode, piece.bpm, piece.dynamics)
+    attrs = piece.attributes()
+    attrs.update(moods=moods, reverb=attrs.pop("reverb"), loudness_db=level)
+    names = list(dict.fromkeys(i["name"] for i in attrs["instruments"]))
+    cid = clip_id(seed, index)
+    caption = make_caption(attrs, stream(seed, index, CAPTION))
+    row = ClipRow(id=cid, audio_path=f"audio/{cid}.{settings.audio_format}", caption=caption,
+                  split=split_for(index, seed, settings.splits), tags=[genre, *names, *moods], attributes=attrs,
+                  duration=float(settings.seconds))
+    return pcm, row
+
+
+def write_audio(path: Path, pcm: np.ndarray, sample_rate: int, audio_format: str) -> None:
+    """Write int16 mono samples atomically as FLAC or WAV."""
+    fmt, subtype = FORMATS[audio_format]
+    with atomic_path(path) as tmp:
+        sf.write(tmp, pcm, sample_rate, format=fmt, subtype=subtype)
+
+
+def part_path(out: Path, shard: int) -> Path:
+    return Path(out) / "parts" / f"shard-{shard:05d}.jsonl"
+
+
+@dataclass
+class ShardResult:
+    """What a worker reports back for one finished shard."""
+
+    shard: int
+    clips: int
+    genres: dict[str, int] = field(default_factory=dict)
+
+
+def render_shard(out: Path, settings: SynthSettings, shard: int, renderer: Renderer) -> ShardResult:
+    """Render every clip of ``shard`` into ``out/audio``, then commit the shard by writing its part file last."""
+    rows = []
+    for index in settings.shard_range(shard):
+        pcm, row = synth_clip(index, settings, renderer)
+        write_audio(Path(out) / row.audio_path, pcm, settings.sample_rate, settings.audio_format)
+        rows.append(row)
+    write_manifest(part_path(out, shard), rows)
+    genres: dict[str, int] = {}
+    for row in rows:
+        genres[row.attributes["genre"]] = genres.get(row.attributes["genre"], 0) + 1
+    return ShardResult(shard, len(rows), genres)
+
+
+_WORKER_RENDERER: Renderer | None = None
+
+
+def init_worker(soundfont: str, sample_rate: int) -> None:
+    """Pool initializer: one renderer (one loaded soundfont) per worker process.
+
+    Workers ignore Ctrl-C: the parent stops handing out shards and lets the ones in flight commit.
+    """
+    global _WORKER_RENDERER
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _WORKER_RENDERER = Renderer(soundfont, sample_rate)
+
+
+def worker_shard(out: str, settings: SynthSettings, shard: int) -> ShardResult:
+    """Pool task: render one shard with this worker's renderer."""
+    assert _WORKER_RENDERER is not None, "init_worker was not run in this process"
+    return render_shard(Path(out), settings, shard, _WORKER_RENDERER)

@@ -1,0 +1,181 @@
+"""Generate a corpus folder: parallel over fixed shards, resumable, assembled in order at the end.
+
+Layout of ``out``::
+
+    audio/<id>.flac          16-bit mono clips (lossless, about half the size of WAV; libsndfile reads it)
+    parts/settings.json      the settings this folder was started with (a resume must match them)
+    parts/shard-NNNNN.jsonl  manifest rows of one finished shard, written after its audio (the commit)
+    manifest.jsonl           all rows in clip order (muscall.data.manifest.ClipRow)
+    labels.json              label sets for zero-shot tagging: genres, instruments, moods
+    corpus.json              format version, settings, counts, soundfont, last run's speed
+
+A crash loses at most the shards in flight; rerunning the same command skips finished shards.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import multiprocessing as mp
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import Callable, Iterable
+
+from tqdm import tqdm
+
+from muscall.data.manifest import ClipRow, read_manifest, write_manifest
+from muscall.data.synth.captions import mood_vocabulary
+from muscall.data.synth.clips import (FORMATS, ShardResult, SynthSettings, init_worker, part_path, render_shard,
+                                      worker_shard)
+from muscall.data.synth.instruments import all_names
+from muscall.data.synth.render import Renderer, find_soundfont
+from muscall.data.synth.styles import STYLES, parse_genres
+from muscall.data.synth.summary import CorpusSummary, count_rows
+from muscall.errors import MuscallError
+from muscall.utils.fileio import atomic_write_json
+
+FORMAT_VERSION = 1
+
+
+def generate_corpus(out: str | Path, n: int = 2000, seconds: float = 10.0, seed: int = 0, workers: int = 2,
+                    soundfont: str | Path | None = None, genres: Iterable[str] | None = None,
+                    sample_rate: int = 16000, splits: tuple[float, float, float] = (0.8, 0.1, 0.1),
+                    shard_size: int = 16, audio_format: str = "flac", progress: bool = True) -> CorpusSummary:
+    """Generate (or resume) a synthetic (audio, caption) corpus in ``out`` and return its summary."""
+    chosen = tuple(parse_genres(",".join(genres) if genres else None))
+    settings = SynthSettings(n, float(seconds), seed, sample_rate, chosen, tuple(splits), shard_size, audio_format,
+                             str(find_soundfont(soundfont)))
+    _validate(settings, workers)
+    out = Path(out)
+    _claim(out, settings)
+    done = {k for k in range(settings.n_shards) if part_path(out, k).is_file()}
+    todo = [k for k in range(settings.n_shards) if k not in done]
+    reused = sum(len(settings.shard_range(k)) for k in done)
+    start = time.perf_counter()
+    bar = tqdm(total=settings.n, initial=reused, unit="clip", desc="synth", disable=not progress, smoothing=0.1)
+    try:
+        run = _run_serial if workers == 1 or len(todo) <= 1 else _run_pool
+        run(out, settings, todo, workers, lambda r: bar.update(r.clips))
+    finally:
+        bar.close()
+    elapsed = time.perf_counter() - start
+    rows = _assemble(out, settings)
+    summary = CorpusSummary(str(out), len(rows), float(sum(r.duration or 0 for r in rows)), settings.sample_rate,
+                            settings.audio_format, count_rows(rows), rendered=settings.n - reused, reused=reused,
+                            workers=workers, elapsed_s=elapsed)
+    _write_metadata(out, settings, rows, summary)
+    return summary
+
+
+def _validate(s: SynthSettings, workers: int) -> None:
+    problems = []
+    if s.n < 1:
+        problems.append(f"--n {s.n}: need at least one clip")
+    if not 0.5 <= s.seconds <= 600:
+        problems.append(f"--seconds {s.seconds}: use a clip length between 0.5 and 600 seconds")
+    if not 8000 <= s.sample_rate <= 96000:
+        problems.append(f"--sample-rate {s.sample_rate}: fluidsynth renders between 8000 and 96000 Hz")
+    if len(s.splits) != 3 or min(s.splits) < 0 or abs(sum(s.splits) - 1) > 1e-6:
+        problems.append(f"--splits {','.join(map(str, s.splits))}: give three non-negative fractions summing to 1")
+    if workers < 1 or s.shard_size < 1:
+        problems.append("--workers and --shard-size must be at least 1")
+    if s.audio_format not in FORMATS:
+        problems.append(f"--format {s.audio_format}: choose one of {', '.join(FORMATS)}")
+    unknown = [g for g in s.genres if g not in STYLES]
+    if unknown or not s.genres:
+        problems.append(f"genres {unknown or '(none)'}: choose from {', '.join(STYLES)}")
+    if problems:
+        raise MuscallError("; ".join(problems))
+
+
+def _settings_dict(s: SynthSettings) -> dict:
+    return json.loads(json.dumps(dataclasses.asdict(s)))  # tuples -> lists, as stored
+
+
+def _claim(out: Path, settings: SynthSettings) -> None:
+    """Record the settings in a new folder, or check that a started folder used the same ones."""
+    marker = out / "parts" / "settings.json"
+    wanted = _settings_dict(settings)
+    if marker.is_file():
+        found = json.loads(marker.read_text())
+        diff = [k for k in wanted if found.get(k) != wanted[k]]
+        if diff:
+            k = diff[0]
+            raise MuscallError(f"'{out}' was started with {k}={found.get(k)!r}, not {wanted[k]!r}; rerun with the "
+                               f"same settings to resume, or choose a new --out folder")
+    elif out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise MuscallError(f"'{out}' is not empty and holds no synth corpus; choose a new or empty --out folder")
+    else:
+        atomic_write_json(marker, wanted)
+    for folder in (out / "audio", out / "parts"):
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob(".*.tmp"):  # temp files of writes cut short by a crash
+            stale.unlink(missing_ok=True)
+
+
+def _run_serial(out: Path, settings: SynthSettings, todo: list[int], workers: int,
+                done: Callable[[ShardResult], None]) -> None:
+    if not todo:
+        return
+    renderer = Renderer(settings.soundfont, settings.sample_rate)
+    try:
+        for shard in todo:
+            done(render_shard(out, settings, shard, renderer))
+    finally:
+        renderer.close()
+
+
+def _run_pool(out: Path, settings: SynthSettings, todo: list[int], workers: int,
+              done: Callable[[ShardResult], None]) -> None:
+    """Render shards in ``workers`` processes, each with its own soundfont and synthesizers."""
+    ctx = mp.get_context("spawn")  # no forked fluidsynth/torch state
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx, initializer=init_worker,
+                               initargs=(settings.soundfont, settings.sample_rate))
+    try:
+        pending = {pool.submit(worker_shard, str(out), settings, k) for k in todo}
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                done(future.result())
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _assemble(out: Path, settings: SynthSettings) -> list[ClipRow]:
+    """All shard parts in order; checks that every clip is there exactly once."""
+    rows = [row for k in range(settings.n_shards) for row in read_manifest(part_path(out, k))]
+    ids = [r.id for r in rows]
+    if len(ids) != settings.n or len(set(ids)) != len(ids):
+        raise MuscallError(f"'{out}/parts' holds {len(set(ids))} distinct clips for n={settings.n}; "
+                           f"delete '{out}/parts/shard-*.jsonl' files that look wrong and rerun to redo them")
+    write_manifest(out / "manifest.jsonl", rows)
+    return rows
+
+
+def _write_metadata(out: Path, settings: SynthSettings, rows: list[ClipRow], summary: CorpusSummary) -> None:
+    used_instruments = sorted({t["name"] for r in rows for t in r.attributes["instruments"]})
+    used_moods = sorted({m for r in rows for m in r.attributes["moods"]})
+    atomic_write_json(out / "labels.json", {
+        "format_version": FORMAT_VERSION,
+        "genres": list(settings.genres),
+        "instruments": used_instruments,
+        "moods": used_moods,
+        "genre_synonyms": {g: list(STYLES[g].synonyms) for g in settings.genres},
+        "all_instruments": all_names(),
+        "all_moods": mood_vocabulary(),
+    })
+    sf2 = Path(settings.soundfont)
+    atomic_write_json(out / "corpus.json", {
+        "format_version": FORMAT_VERSION,
+        "generator": "muscall data synth",
+        "seed": settings.seed,
+        "settings": _settings_dict(settings),
+        "counts": {"clips": len(rows), "per_genre": summary.per_genre, "per_split": summary.per_split,
+                   "per_genre_split": summary.per_genre_split},
+        "total_seconds": summary.total_seconds,
+        "soundfont": {"path": str(sf2), "bytes": sf2.stat().st_size},
+        "last_run": {"rendered": summary.rendered, "reused": summary.reused, "workers": summary.workers,
+                     "elapsed_s": round(summary.elapsed_s or 0.0, 2),
+                     "clips_per_s": round(summary.clips_per_s, 2) if summary.clips_per_s else None},
+    })
