@@ -58,8 +58,9 @@ def load_label_sets(path: str | Path) -> dict[str, list[str]]:
                            "wrote, or a text file with one label per line")
     if path.suffix == ".json":
         data = json.loads(path.read_text())
-        if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
+        sets = {k: [str(x) for x in v] for k, v in data.items() if isinstance(v, list)} if isinstance(data, dict) else {}
+        if not sets:
             raise MuscallError(f"label file '{path}' must map label-set names to lists of labels")
-        return {k: [str(x) for x in v] for k, v in data.items()}
+        return sets
     labels = [line.strip() for line in path.read_text().splitlines() if line.strip()]
     return {path.stem: labels}

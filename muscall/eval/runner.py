@@ -20,7 +20,9 @@ from muscall.training.data import MelSource
 from muscall.zeroshot import build_classifier, templates_for
 
 log = logging.getLogger(__name__)
-MATCH_KEYS = ("genre", "mode", "lead", "tempo_word")  # attributes that define attribute-level relevance
+# Attribute-level relevance: a clip is relevant to a query when it shares the query clip's genre and lead
+# instrument, the two facts every generated caption states (tempo, key and mood words appear only sometimes).
+MATCH_KEYS = ("genre", "lead")
 
 
 def split_rows(manifest: str | Path, split: str, pool_size: int | None, seed: int) -> list[ClipRow]:
@@ -128,12 +130,11 @@ def zeroshot_markdown(results: dict[str, Any]) -> str:
 
 
 def _facts(row: ClipRow, keys: Sequence[str]) -> dict[str, Any]:
-    attrs = row.attributes
-    mentioned = attrs.get("caption_attributes")
-    facts = {k: attrs.get(k) for k in keys if attrs.get(k) is not None}
-    if isinstance(mentioned, (list, tuple)):
-        facts = {k: v for k, v in facts.items() if k in mentioned or k == "genre"}
-    return facts
+    attrs = dict(row.attributes)
+    for inst in attrs.get("instruments", []):
+        if isinstance(inst, dict) and "role" in inst:
+            attrs.setdefault(inst["role"], inst.get("name"))
+    return {k: attrs[k] for k in keys if attrs.get(k) is not None}
 
 
 def _labels_of(row: ClipRow, label_set: str) -> list[str]:

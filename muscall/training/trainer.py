@@ -121,7 +121,7 @@ class Trainer:
         clips, t0, stop = 0, time.monotonic(), False
         epoch = self.epoch
         while epoch < cfg.train.epochs and not stop:
-            clips_epoch, stop = self._train_epoch(epoch, start, budget)
+            clips_epoch, stop = self.train_epoch(epoch, start, budget)
             clips += clips_epoch
             r10 = self.validate()
             improved = r10 > self.best_r10
@@ -149,11 +149,13 @@ class Trainer:
         return TrainResult(self.best_r10, self.best_epoch, self.epoch, self.global_step, rate,
                            self.out_dir / "checkpoints" / "best")
 
-    def _train_epoch(self, epoch: int, start: float, budget: float | None) -> tuple[int, bool]:
+    def train_epoch(self, epoch: int, start: float, budget: float | None = None,
+                    max_batches: int | None = None) -> tuple[int, bool]:
+        """One pass over this epoch's batches (from ``step_in_epoch``); returns (clips seen, out of time)."""
         cfg = self.cfg
         self.dataset.set_epoch(epoch)
         batches = rank_batches(epoch_order(len(self.dataset), cfg.train.seed, epoch), cfg.train.batch_size,
-                               self.dist.rank, self.dist.world_size)
+                               self.dist.rank, self.dist.world_size)[:max_batches]
         loader = DataLoader(self.dataset, batch_sampler=batches[self.step_in_epoch:], collate_fn=self.collate,
                             num_workers=cfg.train.num_workers, pin_memory=self.device.type == "cuda",
                             generator=torch.Generator().manual_seed(cfg.train.seed + epoch))
