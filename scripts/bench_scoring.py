@@ -1,0 +1,227 @@
+"""Benchmark quality (MI) and text-alignment (TA) scorers on unseen clips AND unseen degradation levels.
+
+Input: an encoder checkpoint and a ``muscall data degrade`` folder (made here from ``--corpus`` when it does
+not exist yet). Heads train on ``split=train`` rows of seen levels, stop early on ``split=val`` rows of seen
+levels, and are tested on ``split=test`` rows whose level is held out (``level_split != train``; clean rows
+count as both). Encoder features are extracted once and shared by every variant.
+
+One table: system-level SRCC for quality (MI; predictions averaged per system, truth = mean rating per
+system) and utterance-level SRCC for alignment (TA), for DRASP vs mean vs attentive statistics pooling, the
+TA co-attention head with and without the Sinkhorn OT term, a shuffled-label control and the zero-training
+calibrated cosine. Targets: MI system SRCC >= 0.9, TA utterance SRCC >= 0.8.
+
+    python scripts/bench_scoring.py --checkpoint runs/small/checkpoints/best --degraded data/quality \\
+        --markdown scripts/results/50_scoring.md
+    python scripts/bench_scoring.py --checkpoint CKPT --corpus data/corpus --degraded data/q --clips 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import math
+import shlex
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from muscall.checkpoint import Checkpoint, load_checkpoint
+from muscall.errors import MuscallError
+from muscall.eval.quality_metrics import bootstrap_ci, srcc, system_means
+from muscall.scoring.config import ScoringConfig
+from muscall.scoring.data import ScoringFeatures
+from muscall.scoring.evaluate import alignment_scores, predict_features
+from muscall.scoring.pipeline import features_for, rated_rows
+from muscall.scoring.train import TrainSettings, apply_scoring_overrides, fit_alignment_calibration, train_heads
+from muscall.utils.fileio import atomic_write_json, atomic_write_text
+
+TARGET_MI_SYSTEM, TARGET_TA_UTT = 0.9, 0.8
+
+
+@dataclass
+class Variant:
+    """One row of the table: which axes, which config changes, shuffled labels or not."""
+
+    name: str
+    axes: list[str]
+    changes: dict[str, Any]
+    shuffle: bool = False
+
+
+def variants(ot_weight: float) -> list[Variant]:
+    """The compared scorers (OT weight of the 'with OT' row: the config's, or 0.1 when it is 0)."""
+    ot = ot_weight if ot_weight > 0 else 0.1
+    return [Variant("MI: DRASP pooling", ["MI"], {"pooling": "drasp"}),
+            Variant("MI: mean pooling", ["MI"], {"pooling": "mean"}),
+            Variant("MI: attentive statistics pooling", ["MI"], {"pooling": "asp"}),
+            Variant(f"TA: co-attention + OT (weight {ot:g})", ["TA"], {"ot_weight": ot}),
+            Variant("TA: co-attention, no OT", ["TA"], {"ot_weight": 0.0}),
+            Variant("control: shuffled labels (DRASP + OT)", ["MI", "TA"], {"pooling": "drasp", "ot_weight": ot},
+                    shuffle=True)]
+
+
+def load_splits(ckpt: Checkpoint, manifest: Path, seconds: float | None, cache: Path | None,
+                device: str) -> dict[str, ScoringFeatures]:
+    """Features of train (seen levels), val (seen levels) and test (unseen levels) rows."""
+    plan = {"train": ("train", "seen"), "val": ("val", "seen"), "test": ("test", "unseen")}
+    out = {}
+    for name, (split, subset) in plan.items():
+        rows = rated_rows(manifest, split, subset)
+        if len(rows) < 4:
+            raise MuscallError(f"{manifest}: only {len(rows)} rated {split}/{subset} rows; degrade more clips")
+        out[name] = features_for(ckpt, rows, manifest, seconds, cache and cache / f"{name}.npz", device, True)
+    return out
+
+
+def metrics(pred: np.ndarray, truth: np.ndarray, systems: list[str], n_boot: int, seed: int) -> dict[str, Any]:
+    """Utterance SRCC with CI and system SRCC (per-system means) with CI."""
+    names, p_sys, _ = system_means(pred, systems)
+    t_sys = system_means(truth, systems)[1]
+    return {"utt": bootstrap_ci(srcc, pred, truth, n_boot, seed), "sys": bootstrap_ci(srcc, p_sys, t_sys, n_boot, seed),
+            "n_utts": int(pred.size), "n_systems": len(names)}
+
+
+def run_variant(v: Variant, base: ScoringConfig, feats: dict[str, ScoringFeatures], settings: TrainSettings,
+                n_boot: int) -> dict[str, Any]:
+    """Train one variant, score the test rows, return its metrics per axis and its training time."""
+    cfg = copy.deepcopy(base)
+    cfg.axes, cfg.text_axes = list(v.axes), [a for a in ["TA"] if a in v.axes]
+    cfg.axis_losses = [e for e in cfg.axis_losses if e.partition("=")[0].strip() in cfg.axes]
+    for key, value in v.changes.items():
+        setattr(cfg, key, value)
+    run = copy.deepcopy(settings)
+    run.shuffle_labels = v.shuffle
+    start = time.perf_counter()
+    heads, _ = train_heads(cfg, feats["train"], feats["val"], run, progress=False)
+    seconds = time.perf_counter() - start
+    test = feats["test"]
+    preds = predict_features(heads, test, settings.device)
+    out = {a: metrics(preds[a], test.ratings[a], test.systems, n_boot, settings.seed) for a in v.axes}
+    return {"name": v.name, "axes": out, "train_s": seconds,
+            "val_srcc": {m.name: m.val_srcc for m in heads.members}}
+
+
+def zero_training(feats: dict[str, ScoringFeatures], n_boot: int, seed: int) -> dict[str, Any]:
+    """The calibrated cosine (fit on train rows) as a TA predictor on the test rows."""
+    calibration = fit_alignment_calibration(feats["train"], seed)
+    test = feats["test"]
+    pred = alignment_scores(test, calibration)
+    return {"name": "TA: zero-training calibrated cosine", "train_s": 0.0, "calibration": calibration,
+            "axes": {"TA": metrics(pred, test.ratings["TA"], test.systems, n_boot, seed)}}
+
+
+def _cell(block: dict[str, Any] | None, level: str) -> str:
+    if block is None:
+        return "-"
+    ci = block[level]
+    if ci["point"] is None or not math.isfinite(ci["point"]):
+        return "n/a"
+    return f"{ci['point']:.3f} [{ci['low']:.2f}, {ci['high']:.2f}]"
+
+
+def markdown(results: list[dict[str, Any]], info: dict[str, Any]) -> str:
+    """The command, the data, the targets and one table of every variant."""
+    lines = ["### Quality and alignment scoring (unseen clips and degradation levels)", "",
+             f"Command: `{info['command']}`", "",
+             f"Encoder: `{info['checkpoint']}` (frozen). Rows: train {info['n']['train']}, val {info['n']['val']}, "
+             f"test {info['n']['test']} ({info['test_systems']} systems, held-out levels + clean). "
+             f"Heads: {info['settings']}. 95% percentile bootstrap CIs ({info['n_boot']} resamples).", "",
+             f"Targets: MI system-level SRCC >= {TARGET_MI_SYSTEM}, TA utterance-level SRCC >= {TARGET_TA_UTT}.", "",
+             "| scorer | MI system SRCC | MI utterance SRCC | TA utterance SRCC | TA system SRCC | train s |",
+             "|---|---|---|---|---|---|"]
+    for r in results:
+        mi, ta = r["axes"].get("MI"), r["axes"].get("TA")
+        lines.append(f"| {r['name']} | {_cell(mi, 'sys')} | {_cell(mi, 'utt')} | {_cell(ta, 'utt')} | "
+                     f"{_cell(ta, 'sys')} | {r['train_s']:.1f} |")
+    return "\n".join(lines + ["", verdict(results), ""])
+
+
+def verdict(results: list[dict[str, Any]]) -> str:
+    """Best non-control MI system SRCC and TA utterance SRCC against the targets."""
+    real = [r for r in results if not r["name"].startswith("control")]
+    mi = max((r["axes"]["MI"]["sys"]["point"] for r in real if "MI" in r["axes"]), default=float("nan"))
+    ta = max((r["axes"]["TA"]["utt"]["point"] for r in real if "TA" in r["axes"]), default=float("nan"))
+    return (f"Best MI system SRCC {mi:.3f} (target {TARGET_MI_SYSTEM}: {_met(mi, TARGET_MI_SYSTEM)}); "
+            f"best TA utterance SRCC {ta:.3f} (target {TARGET_TA_UTT}: {_met(ta, TARGET_TA_UTT)}).")
+
+
+def _met(value: float | None, target: float) -> str:
+    return "met" if value is not None and math.isfinite(value) and value >= target else "NOT met"
+
+
+def ensure_degraded(args: argparse.Namespace) -> Path:
+    """The degraded manifest; made from ``--corpus`` first when the folder has none."""
+    manifest = Path(args.degraded) / "manifest.jsonl"
+    if manifest.is_file():
+        return manifest
+    if not args.corpus:
+        raise MuscallError(f"no {manifest}; run 'muscall data degrade --corpus DIR --out {args.degraded}' "
+                           "or pass --corpus")
+    from muscall.data.degrade import degrade_corpus
+
+    degrade_corpus(args.corpus, args.degraded, clips=args.clips, seed=args.seed, workers=args.workers)
+    return manifest
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("overrides", nargs="*", help="scoring.key=value overrides of the heads' config")
+    p.add_argument("--checkpoint", required=True, help="encoder checkpoint (frozen)")
+    p.add_argument("--degraded", required=True, help="'muscall data degrade' output folder")
+    p.add_argument("--corpus", default=None, help="corpus to degrade when --degraded does not exist yet")
+    p.add_argument("--clips", type=int, default=200, help="clips to degrade (with --corpus)")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--patience", type=int, default=12)
+    p.add_argument("--ensemble", type=int, default=1, help="members per variant (seeds)")
+    p.add_argument("--top-k", type=int, default=1)
+    p.add_argument("--seconds", type=float, default=None, help="audio per clip (default: the encoder's clip_seconds)")
+    p.add_argument("--cache", default=None, help="folder for .npz feature caches")
+    p.add_argument("--n-boot", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads for head training (1: fastest for "
+                                                         "small heads; feature extraction keeps torch's default)")
+    p.add_argument("--markdown", default=None, help="write the table here")
+    p.add_argument("--json", default=None, help="write all numbers here")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    manifest = ensure_degraded(args)
+    ckpt = load_checkpoint(args.checkpoint, device=args.device)
+    base = apply_scoring_overrides(ckpt.config.scoring, args.overrides)
+    seconds = ckpt.config.audio.clip_seconds if args.seconds is None else (args.seconds or None)
+    feats = load_splits(ckpt, manifest, seconds, Path(args.cache) if args.cache else None, args.device)
+    settings = TrainSettings(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
+                             seed=args.seed, members=args.ensemble, top_k=args.top_k, device=args.device,
+                             threads=args.threads)
+    results = []
+    for v in variants(base.ot_weight):
+        results.append(run_variant(v, base, feats, settings, args.n_boot))
+        print(f"{v.name}: done in {results[-1]['train_s']:.1f} s", file=sys.stderr)
+    results.append(zero_training(feats, args.n_boot, args.seed))
+    info = {"command": " ".join(shlex.quote(a) for a in [Path(sys.executable).name, *sys.argv]),
+            "checkpoint": args.checkpoint, "n": {k: len(v) for k, v in feats.items()}, "n_boot": args.n_boot,
+            "test_systems": len(set(feats["test"].systems)),
+            "settings": f"epochs<={args.epochs}, patience {args.patience}, batch {args.batch_size}, lr {args.lr:g}, "
+                        f"{args.ensemble} member(s), top-{args.top_k}"}
+    text = markdown(results, info)
+    print(text)
+    if args.markdown:
+        atomic_write_text(args.markdown, text)
+    if args.json:
+        from muscall.eval.report import to_jsonable
+
+        atomic_write_json(args.json, to_jsonable({"info": info, "results": results}))
+
+
+if __name__ == "__main__":
+    main()
