@@ -1,0 +1,15 @@
+"""Training objectives: symmetric InfoNCE, caption-similarity weights, SimCLR NT-Xent and its head."""
+
+from muscall.losses.contrastive import caption_weights, infonce_loss
+from muscall.losses.similarity import TfidfSimilarity, caption_similarity, minilm_similarity
+from muscall.losses.ssl import SSLHead, nt_xent_loss
+
+__all__ = [
+    "SSLHead",
+    "TfidfSimilarity",
+    "caption_similarity",
+    "caption_weights",
+    "infonce_loss",
+    "minilm_similarity",
+    "nt_xent_loss",
+]
