@@ -85,7 +85,7 @@ class LossConfig:
     """Contrastive loss, caption-similarity weighting and the SSL audio objective."""
 
     caption_weighting: bool = False
-    caption_weight_temperature: float = 0.5
+    caption_weight_temperature: float = 0.01  # MusCALL's k at batch 256; scale with batch size (weights ~ 1/B)
     caption_similarity: str = "auto"  # auto | minilm | tfidf
     ssl: bool = False
     ssl_weight: float = 0.3  # total = (1 - ssl_weight) * contrastive + ssl_weight * ssl
@@ -148,6 +148,9 @@ class ServeConfig:
     max_query_chars: int = 512
     max_k: int = 200
     query_cache_size: int = 1024
+    max_offset: int = 1000  # deepest search page: offset + k results are ranked
+    max_clip_seconds: float = 600.0  # uploaded clips (search, tag, score, add) longer than this are refused
+    protect_reads: bool = False  # also require the API key for searches and track reads
 
 
 @dataclass

@@ -98,6 +98,8 @@ class Trainer:
         self.net = TrainNet(self.model, cfg).to(self.device)
         self.objective = Objective(cfg, [r.caption for r in self.train_rows])
         self.augment = _augmenter(cfg) if cfg.loss.ssl else None
+        if self.dist.enabled and self.device.type == "cuda":  # batch statistics over the global batch
+            self.net = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.net)
         self.ddp = DistributedDataParallel(self.net) if self.dist.enabled else None
         params = _param_groups([self.net], cfg.train.weight_decay)
         self.optimizer = torch.optim.AdamW(params, lr=cfg.train.lr, betas=(0.9, 0.98), eps=1e-6)
