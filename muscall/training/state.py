@@ -12,17 +12,11 @@ import numpy as np
 import torch
 
 
-def warmup_cosine(total_steps: int, warmup_steps: int, floor: float = 0.0):
-    """LambdaLR factor: linear warm-up to 1, then cosine decay to ``floor``."""
-    warmup_steps = min(warmup_steps, max(total_steps - 1, 0))
-
-    def factor(step: int) -> float:
-        if step < warmup_steps:
-            return (step + 1) / warmup_steps
-        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
-
-    return factor
+def lr_factor(step: int, warmup_steps: int, progress: float, floor: float = 0.0) -> float:
+    """Linear warm-up over ``warmup_steps``, then cosine decay to ``floor`` as ``progress`` goes 0 -> 1."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(max(progress, 0.0), 1.0)))
 
 
 def seed_everything(seed: int) -> None:

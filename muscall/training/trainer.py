@@ -30,7 +30,7 @@ from muscall.models.tokenizer import train_tokenizer
 from muscall.training import distributed as D
 from muscall.training.data import Collate, CropDataset, MelSource, epoch_order, rank_batches
 from muscall.training.objective import Objective, TrainNet
-from muscall.training.state import JsonlLog, rng_state, seed_everything, set_rng_state, warmup_cosine
+from muscall.training.state import JsonlLog, lr_factor, rng_state, seed_everything, set_rng_state
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +104,8 @@ class Trainer:
         params = _param_groups([self.net], cfg.train.weight_decay)
         self.optimizer = torch.optim.AdamW(params, lr=cfg.train.lr, betas=(0.9, 0.98), eps=1e-6)
         self.batches_per_epoch = len(self.train_rows) // cfg.train.batch_size
-        total = max(1, cfg.train.epochs * self.batches_per_epoch // cfg.train.accum_steps)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, warmup_cosine(total, cfg.train.warmup_steps))
+        self.total_steps = max(1, cfg.train.epochs * self.batches_per_epoch // cfg.train.accum_steps)
+        self.budget_s = None if cfg.train.max_minutes is None else cfg.train.max_minutes * 60.0
         self.amp_dtype = _amp_dtype(self.device, cfg.train.amp)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
@@ -119,7 +119,7 @@ class Trainer:
     def fit(self) -> TrainResult:
         """Train until the epochs, the time budget or early stopping end the run."""
         cfg, start = self.cfg, time.monotonic()
-        budget = None if cfg.train.max_minutes is None else cfg.train.max_minutes * 60.0
+        budget = self.budget_s
         clips, t0, stop = 0, time.monotonic(), False
         epoch = self.epoch
         while epoch < cfg.train.epochs and not stop:
@@ -164,6 +164,7 @@ class Trainer:
         net = self.ddp or self.net
         net.train()
         clips, tic = 0, time.monotonic()
+        self._epoch_start = start
         bar = tqdm(total=len(batches), initial=self.step_in_epoch, desc=f"epoch {epoch}", unit="batch",
                    disable=not (self.progress and self.dist.is_main), dynamic_ncols=True)
         for batch in loader:
@@ -174,7 +175,7 @@ class Trainer:
             bar.set_postfix(loss=f"{losses['loss']:.3f}", clips_s=f"{rate:.1f}")
             bar.update(1)
             if self.global_step % cfg.train.log_every == 0:
-                self.log.write(kind="step", epoch=epoch, step=self.global_step, lr=self.scheduler.get_last_lr()[0],
+                self.log.write(kind="step", epoch=epoch, step=self.global_step, lr=self.optimizer.param_groups[0]["lr"],
                                clips_per_s=rate, **losses)
             if cfg.train.checkpoint_every and self.step_in_epoch % cfg.train.checkpoint_every == 0:
                 self._save("last", self.elapsed + time.monotonic() - start)
@@ -197,17 +198,26 @@ class Trainer:
         loss = losses["loss"] / cfg.train.accum_steps
         self.scaler.scale(loss).backward()
         if (self.step_in_epoch + 1) % cfg.train.accum_steps == 0:
+            self._set_lr()
             self.scaler.unscale_(self.optimizer)
             if cfg.train.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(self.net.parameters(), cfg.train.grad_clip)
             self.scaler.step(self.optimizer)
             self.scaler.update()
             self.optimizer.zero_grad(set_to_none=True)
-            self.scheduler.step()
             self.global_step += 1
         with torch.no_grad():
             self.model.logit_scale.clamp_(0, math.log(cfg.model.max_logit_scale))
         return {k: float(v.detach()) for k, v in losses.items()}
+
+    def _set_lr(self) -> None:
+        """Warm-up, then cosine decay over the steps of all epochs, or over the time budget if that ends first."""
+        progress = self.global_step / self.total_steps
+        if self.budget_s is not None:  # a timed run anneals by the clock (not bit-reproducible on resume)
+            progress = max(progress, (self.elapsed + time.monotonic() - self._epoch_start) / self.budget_s)
+        factor = lr_factor(self.global_step, self.cfg.train.warmup_steps, progress)
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.cfg.train.lr * factor
 
     # ---------------------------------------------------------------- validation and state
     @torch.no_grad()
@@ -232,7 +242,7 @@ class Trainer:
         state = {"epoch": self.epoch, "step_in_epoch": self.step_in_epoch, "global_step": self.global_step,
                  "best_r10": self.best_r10, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs,
                  "elapsed": self.elapsed if elapsed is None else elapsed, "optimizer": self.optimizer.state_dict(),
-                 "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
+                 "scaler": self.scaler.state_dict(),
                  "net": self.net.state_dict(), "rng": rng_state()}
         save_checkpoint(self.out_dir / "checkpoints" / name, self.model, self.cfg, self.tokenizer, state)
 
@@ -240,7 +250,6 @@ class Trainer:
         for key in ("epoch", "step_in_epoch", "global_step", "best_r10", "best_epoch", "bad_epochs", "elapsed"):
             setattr(self, key, state[key])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
         self.net.load_state_dict(state["net"])
         set_rng_state(state["rng"])
