@@ -33,12 +33,20 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
     try:
         return int(args.func(args) or 0)
-    except MuscallError as err:
+    except Exception as err:
+        if not _user_error(err):
+            raise
         print(f"muscall {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"muscall {args.command}: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
+
+
+def _user_error(err: Exception) -> bool:
+    """MuscallError, or the index package's CatalogError (index cannot import muscall, so it has its own)."""
+    index_errors = sys.modules.get("index.errors")  # a CatalogError can only come from an imported index
+    return isinstance(err, MuscallError) or (index_errors is not None and isinstance(err, index_errors.CatalogError))
 
 
 if __name__ == "__main__":
