@@ -1,0 +1,37 @@
+"""The muscall catalog: embedding shards, track metadata, and a FAISS index searched by stable track ids.
+
+Sees numpy arrays and ids only; never imports torch or muscall.
+
+Public API::
+
+    from index import Catalog, ShardWriter, TrackFilter, TrackMeta, CatalogError
+
+    # the embedding job writes shards (resumable)
+    writer = ShardWriter("out/emb", shard_size=10_000, dtype="float16", model_hash=ckpt_sha)
+    for shard, start, stop in writer.pending(n):
+        writer.write_shard(shard, embeddings[start:stop], metadata[start:stop])
+    writer.finalize()
+
+    # build, tune, save; load for serving
+    cat = Catalog.build("out/emb", "auto", memory_budget_mb=4096, target_recall=0.95, attribute_fields=("genre",))
+    cat.save("out/index")
+    cat = Catalog.load("out/index", expected_dim=512)
+    scores, ids = cat.search(query_vecs, k=10, allowed_ids=cat.filter_ids(tags_any=["jazz"], duration_max=300))
+    cat.add(new_vecs, new_meta); cat.remove(["track-17"])
+"""
+
+from index.auto import IndexChoice, choose_factory, choose_index
+from index.catalog import Catalog, Hit
+from index.errors import CatalogError
+from index.faiss_index import configure_faiss
+from index.metadata import MetadataDB, TrackFilter
+from index.shard_writer import ShardWriter
+from index.shards import Shard, ShardCatalog, iter_shards, load_catalog
+from index.tuning import TuneResult, exact_knn, recall_at_k, tune
+from index.types import TrackMeta, TrackRecord, normalize_tag
+
+__all__ = [
+    "Catalog", "CatalogError", "Hit", "IndexChoice", "MetadataDB", "Shard", "ShardCatalog", "ShardWriter",
+    "TrackFilter", "TrackMeta", "TrackRecord", "TuneResult", "choose_factory", "choose_index", "configure_faiss",
+    "exact_knn", "iter_shards", "load_catalog", "normalize_tag", "recall_at_k", "tune",
+]

@@ -1,0 +1,329 @@
+"""The searchable catalog: a FAISS index keyed by stable track ids plus the SQLite metadata of those tracks.
+
+Thread safety: searches hold a shared lock and run concurrently; ``add``, ``remove`` and ``tune`` hold it
+exclusively, so a web service may call any method from any thread. The metadata database has its own lock.
+A service answering single queries should call ``configure_faiss(omp_threads=1)`` once (see there).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from index._locks import RWLock
+from index.auto import family_of
+from index.errors import CatalogError
+from index.faiss_index import (as_float32, can_remove, gpu_replica, id_selector, knob_max,
+                               reconstruct, remove_ids, search_params, set_knob)
+from index.metadata import MetadataDB, TrackFilter
+from index.shards import normalize_rows
+from index.tuning import TuneResult, exact_knn, tune
+from index.types import TrackMeta, TrackRecord
+
+log = logging.getLogger(__name__)
+_CHUNK = 65536
+
+
+@dataclass
+class Hit:
+    """One search result: cosine score and the track's record."""
+
+    score: float
+    track: TrackRecord
+
+
+class Catalog:
+    """Search, filter, add and remove tracks; save and load verified snapshots (see ``save`` / ``load``).
+
+    Build one with ``Catalog.build`` (from embedding shards), ``Catalog.from_arrays`` or ``Catalog.create``
+    (empty, for factories that need no training); reopen a saved one with ``Catalog.load``.
+    """
+
+    def __init__(self, index: Any, db: MetadataDB, *, factory: str, model_hash: str = "",
+                 tuned: TuneResult | None = None, read_only: bool = False, work_dir: Path | None = None,
+                 use_gpu: bool = True):
+        self.index, self.db, self.factory = index, db, factory
+        self.family = family_of(factory)
+        self.dim = int(index.d)
+        self.model_hash = model_hash
+        self.tuned = tuned
+        self.read_only = read_only
+        self._lock = RWLock()
+        self._removed = db.deleted_ids()
+        self._tombstones = np.zeros(0, np.int64) if can_remove(index) else self._removed.copy()
+        self._n_live = db.counts()[1]
+        self._gpu = gpu_replica(index) if use_gpu else None
+        self._cleanup = weakref.finalize(self, _release, db, work_dir)
+
+    # construction -----------------------------------------------------------------------------------------
+    @classmethod
+    def create(cls, dim: int, factory: str = "Flat", *, attribute_fields: Sequence[str] = (),
+               model_hash: str = "", db_path: str | Path | None = None) -> Catalog:
+        """An empty catalog for an index type that needs no training (Flat, HNSW)."""
+        from index.build import new_work_db
+        from index.faiss_index import new_index
+        index = new_index(factory, dim)
+        if not index.is_trained:
+            raise CatalogError(f"index {factory!r} must be trained on data; use Catalog.build or "
+                               "Catalog.from_arrays")
+        db, work_dir = new_work_db(db_path, attribute_fields)
+        return cls(index, db, factory=factory, model_hash=model_hash, work_dir=work_dir)
+
+    @classmethod
+    def build(cls, shard_dir: str | Path, factory: str = "auto", **options: Any) -> Catalog:
+        """Build from an embedding catalog directory (see ``index.build.build_catalog`` for the options)."""
+        from index.build import build_catalog, shard_source
+        return build_catalog(shard_source(shard_dir), factory, **options)
+
+    @classmethod
+    def from_arrays(cls, embeddings: np.ndarray, metadata: Sequence[TrackMeta | Mapping[str, Any]],
+                    factory: str = "auto", *, model_hash: str = "", **options: Any) -> Catalog:
+        """Build from in-memory embeddings and row-aligned metadata (same options as ``build``)."""
+        from index.build import array_source, build_catalog
+        return build_catalog(array_source(embeddings, metadata, model_hash), factory, **options)
+
+    @classmethod
+    def load(cls, directory: str | Path, mmap: bool = False, expected_dim: int | None = None,
+             expected_model_hash: str | None = None, verify: bool = True) -> Catalog:
+        """Load a saved catalog, verifying format, checksums, counts and dimension (see ``index.persist``).
+
+        With ``mmap`` the index is memory-mapped where its type allows and the catalog is read-only.
+        """
+        from index.persist import load_catalog_dir
+        return load_catalog_dir(cls, Path(directory), mmap=mmap, expected_dim=expected_dim,
+                                expected_model_hash=expected_model_hash, verify=verify)
+
+    def save(self, directory: str | Path) -> Path:
+        """Write index, metadata snapshot and manifest atomically to ``directory``; return the manifest path."""
+        from index.persist import save_catalog_dir
+        if self.read_only:
+            raise CatalogError("a catalog loaded with mmap=True cannot be saved; load it with mmap=False")
+        with self._lock.read():
+            return save_catalog_dir(self, Path(directory))
+
+    # search -----------------------------------------------------------------------------------------------
+    def search(self, queries: np.ndarray, k: int = 10,
+               allowed_ids: np.ndarray | Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` (scores, ids) per query by inner product; ids are internal track ids, -1 padded.
+
+        Queries should be L2-normalised (scores are then cosines). ``allowed_ids`` (e.g. from
+        ``filter_ids``) restricts the search inside FAISS, before ranking, so k results come back whenever at
+        least k allowed tracks exist. Removed tracks are never returned.
+        """
+        if k < 1:
+            raise CatalogError(f"k must be >= 1, got {k}")
+        q = as_float32(queries, self.dim)
+        with self._lock.read():
+            if allowed_ids is None:
+                sel, keep = id_selector(self._tombstones, exclude=True) if self._tombstones.size else (None, [])
+                return self._search(q, k, sel, None, min(k, self._n_live))
+            allowed = _live_subset(allowed_ids, self._removed)
+            if not allowed.size:
+                return np.full((len(q), k), -np.inf, np.float32), np.full((len(q), k), -1, np.int64)
+            sel, keep = id_selector(allowed)
+            return self._search(q, k, sel, allowed, min(k, allowed.size))
+
+    def search_tracks(self, queries: np.ndarray, k: int = 10, flt: TrackFilter | None = None) -> list[list[Hit]]:
+        """Like ``search`` with an optional metadata filter, returning scored track records per query."""
+        allowed = None if flt is None or flt.is_empty() else self.db.filter_ids(flt)
+        scores, ids = self.search(queries, k, allowed)
+        records = self.db.get(ids.ravel())
+        flat = [Hit(float(s), r) for s, r in zip(scores.ravel(), records)]
+        return [[h for h in flat[i * k:(i + 1) * k] if h.track is not None] for i in range(len(ids))]
+
+    def filter_ids(self, flt: TrackFilter | None = None, **conditions: Any) -> np.ndarray:
+        """Ids of live tracks passing a TrackFilter (or its fields as keywords), for ``search(allowed_ids=)``."""
+        return self.db.filter_ids(flt or TrackFilter(**conditions))
+
+    def tracks(self, ids: Sequence[int] | np.ndarray) -> list[TrackRecord | None]:
+        """Metadata records for internal ids (None for -1 padding or unknown ids)."""
+        return self.db.get(ids)
+
+    def _search(self, q: np.ndarray, k: int, sel: Any, allowed: np.ndarray | None,
+                expected: int) -> tuple[np.ndarray, np.ndarray]:
+        """Selector search, exhaustive retry of rows that came back short, and a final removed-id guard."""
+        if sel is None and self._gpu is not None:
+            scores, ids = self._gpu.search(q, k)
+        else:
+            params, _keep = search_params(self.index, sel, None, k)
+            scores, ids = self.index.search(q, k, params=params)
+        short = (ids >= 0).sum(axis=1) < expected
+        if short.any():
+            scores[short], ids[short] = self._exhaustive(q[short], k, sel, allowed)
+        return _drop(scores, ids, self._removed)
+
+    def _exhaustive(self, q: np.ndarray, k: int, sel: Any, allowed: np.ndarray | None) -> tuple[np.ndarray, ...]:
+        """Search that cannot miss an allowed track: all IVF lists, or exact scan of HNSW's stored vectors."""
+        if self.family in ("ivf", "ivfpq"):
+            params, _keep = search_params(self.index, sel, knob_max(self.index), k)
+            return self.index.search(q, k, params=params)
+        ids = allowed if allowed is not None else self.db.live_ids()
+        chunks = ((c, reconstruct(self.index, c)) for c in np.array_split(ids, max(1, len(ids) // _CHUNK)))
+        return exact_knn(chunks, q, k)
+
+    # updates ----------------------------------------------------------------------------------------------
+    def add(self, embeddings: np.ndarray, metadata: Sequence[TrackMeta | Mapping[str, Any]]) -> np.ndarray:
+        """Add tracks without a rebuild; return their new internal ids (rows are L2-normalised here)."""
+        self._writable()
+        metas = [TrackMeta.coerce(m, f"metadata row {i}") for i, m in enumerate(metadata)]
+        x = as_float32(embeddings, self.dim, "embeddings")
+        if len(x) != len(metas):
+            raise CatalogError(f"got {len(x)} embeddings but {len(metas)} metadata rows")
+        x = normalize_rows(x, [m.track_id for m in metas], "add")
+        with self._lock.write():
+            ids = self._append(x, metas)
+            self._refresh()
+        return ids
+
+    def remove(self, track_ids: Sequence[str] | str) -> np.ndarray:
+        """Remove tracks by track_id without a rebuild; return the internal ids removed (unknown ids ignored).
+
+        Ids are never reused and a removed track is never returned again, also after save/load.
+        """
+        self._writable()
+        with self._lock.write():
+            ids = self.db.mark_deleted([track_ids] if isinstance(track_ids, str) else list(track_ids))
+            if ids.size:
+                self._forget(ids)
+                self._refresh()
+        return ids
+
+    def tune(self, queries: np.ndarray, target_recall: float = 0.95, k: int = 10,
+             true_ids: np.ndarray | None = None) -> TuneResult:
+        """Tune nprobe / efSearch so recall@k of ``queries`` vs exact search reaches ``target_recall``.
+
+        ``true_ids`` (exact top-k) is computed when not given; an IVF-PQ index cannot do that itself, so pass
+        it (``index.tuning.exact_knn`` over the shards).
+        """
+        q = as_float32(queries, self.dim)
+        with self._lock.write():
+            if true_ids is None:
+                true_ids = self._exact_ids(q, k)
+            self.tuned = tune(self.index, q, target_recall, true_ids, k)
+            self._refresh()
+        return self.tuned
+
+    def _append(self, x: np.ndarray, metas: list[TrackMeta]) -> np.ndarray:
+        """Insert rows in the DB and vectors in the index as one unit (caller holds the write lock)."""
+        if not self.index.is_trained:
+            raise CatalogError(f"index {self.factory!r} is not trained; build it with Catalog.build")
+        added = None
+        try:
+            with self.db.transaction():
+                ids = self.db.insert(metas)
+                self.index.add_with_ids(x, ids)
+                added = ids
+        except BaseException:
+            if added is not None:  # vectors went in but the DB commit failed: keep ids from ever resurfacing
+                self._forget(added)
+            raise
+        self._n_live += len(ids)
+        return ids
+
+    def _forget(self, ids: np.ndarray) -> None:
+        """Drop ids from the index (or tombstone them where the index cannot remove)."""
+        if can_remove(self.index):
+            remove_ids(self.index, ids)
+        else:
+            self._tombstones = np.union1d(self._tombstones, ids)
+        self._removed = np.union1d(self._removed, ids)
+        self._n_live = self.db.counts()[1]
+
+    def _exact_ids(self, q: np.ndarray, k: int) -> np.ndarray:
+        """Exact top-k ids of live tracks for tuning."""
+        if self.family == "ivfpq":
+            raise CatalogError("an IVF-PQ index cannot compute exact neighbours; pass true_ids from "
+                               "index.tuning.exact_knn over the embedding shards")
+        if self.family == "hnsw":
+            return self._exhaustive(q, k, None, None)[1]
+        params, _keep = search_params(self.index, None, knob_max(self.index), k)
+        return self.index.search(q, k, params=params)[1]
+
+    def set_gpu(self, on: bool) -> None:
+        """Search through a GPU copy of the index when FAISS sees a GPU (unfiltered searches only)."""
+        with self._lock.write():
+            self._gpu = gpu_replica(self.index) if on else None
+
+    def _refresh(self) -> None:
+        """Re-copy the GPU replica after an update."""
+        if self._gpu is not None:
+            self._gpu = gpu_replica(self.index)
+
+    def _writable(self) -> None:
+        """Raise CatalogError on a read-only (memory-mapped) catalog."""
+        if self.read_only:
+            raise CatalogError("this catalog was loaded with mmap=True and is read-only; load it with "
+                               "mmap=False to add or remove tracks")
+
+    # info -------------------------------------------------------------------------------------------------
+    @property
+    def ntotal(self) -> int:
+        """Number of live (searchable) tracks."""
+        return self._n_live
+
+    def stats(self) -> dict[str, Any]:
+        """Summary for health checks and logs."""
+        total, live = self.db.counts()
+        return {"dim": self.dim, "factory": self.factory, "family": self.family, "vectors": int(self.index.ntotal),
+                "tracks": total, "live": live, "removed": total - live, "model_hash": self.model_hash,
+                "tuned": self.tuned.to_dict() if self.tuned else None, "read_only": self.read_only,
+                "gpu": self._gpu is not None}
+
+    def close(self) -> None:
+        """Close the database and delete the private working copy."""
+        self._cleanup()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def set_search_param(self, value: int) -> None:
+        """Set nprobe / efSearch by hand (no-op for exact indexes)."""
+        with self._lock.write():
+            set_knob(self.index, value)
+            self._refresh()
+
+
+def _live_subset(allowed_ids: np.ndarray | Sequence[int], removed: np.ndarray) -> np.ndarray:
+    """Sorted unique non-negative ids of ``allowed_ids`` that are not in the sorted array ``removed``."""
+    ids = np.asarray(allowed_ids, dtype=np.int64).ravel()
+    if ids.size > 1 and not (ids[1:] > ids[:-1]).all():  # filter_ids already returns sorted unique ids
+        ids = np.unique(ids)
+    ids = ids[np.searchsorted(ids, 0):]
+    if removed.size and ids.size:
+        pos = np.minimum(np.searchsorted(removed, ids), removed.size - 1)
+        ids = ids[removed[pos] != ids]
+    return ids
+
+
+def _drop(scores: np.ndarray, ids: np.ndarray, removed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Blank out any removed id (defence in depth) and keep each row ordered best first."""
+    if removed.size:
+        bad = np.isin(ids, removed)
+        if bad.any():
+            log.error("index returned %d removed id(s); they were dropped", int(bad.sum()))
+            ids, scores = np.where(bad, -1, ids), np.where(bad, -np.inf, scores).astype(np.float32)
+            order = np.argsort(-scores, axis=1, kind="stable")
+            ids, scores = np.take_along_axis(ids, order, 1), np.take_along_axis(scores, order, 1)
+    return scores, ids
+
+
+def _release(db: MetadataDB, work_dir: Path | None) -> None:
+    """Close the DB and delete a temporary working directory."""
+    db.close()
+    if work_dir is not None:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def make_work_dir() -> Path:
+    """A private temporary directory for a catalog's working database."""
+    return Path(tempfile.mkdtemp(prefix="muscall-catalog-"))

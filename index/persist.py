@@ -1,0 +1,157 @@
+"""Saved catalogs: an index file, a metadata snapshot and a manifest, written atomically and verified on load.
+
+Layout::
+
+    manifest.json                 format version, dim, factory, model hash, counts, tuned parameter, files
+    index.<sha16>.faiss           the FAISS index (ids are the internal track ids)
+    metadata.<sha16>.sqlite       SQLite snapshot of the tracks, tags and attributes
+
+Data files are content-addressed and the manifest is replaced last, so an interrupted save leaves the previous
+snapshot loadable; files no manifest refers to are deleted after the new manifest is committed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any, TYPE_CHECKING
+
+from index._fileio import atomic_write_json, sha256_file, write_content_addressed
+from index.errors import CatalogError
+from index.faiss_index import read_index, set_knob, write_index
+from index.metadata import MetadataDB
+from index.tuning import TuneResult
+
+if TYPE_CHECKING:
+    from index.catalog import Catalog
+
+FORMAT = "muscall-catalog-index"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+_ROLES = {"index": ("index", ".faiss"), "metadata": ("metadata", ".sqlite")}
+
+
+def save_catalog_dir(catalog: Catalog, directory: Path) -> Path:
+    """Write ``catalog`` into ``directory`` (caller holds the catalog's read lock); return the manifest path."""
+    files = {}
+    for role, (stem, suffix) in _ROLES.items():
+        writer = (lambda p: write_index(catalog.index, p)) if role == "index" else catalog.db.snapshot
+        name, digest, size = write_content_addressed(directory, stem, suffix, writer)
+        files[role] = {"name": name, "sha256": digest, "bytes": size}
+    total, live = catalog.db.counts()
+    manifest = {
+        "format": FORMAT, "format_version": FORMAT_VERSION,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "dim": catalog.dim, "metric": "inner_product", "factory": catalog.factory, "family": catalog.family,
+        "model_hash": catalog.model_hash,
+        "counts": {"vectors": int(catalog.index.ntotal), "tracks": total, "live": live,
+                   "tombstones": int(catalog._tombstones.size)},
+        "tuned": catalog.tuned.to_dict() if catalog.tuned else None,
+        "attribute_fields": list(catalog.db.attribute_fields),
+        "files": files,
+    }
+    path = directory / MANIFEST
+    atomic_write_json(path, manifest)
+    keep = {f["name"] for f in files.values()}
+    for stem, suffix in _ROLES.values():
+        for old in directory.glob(f"{stem}.*{suffix}"):
+            if old.name not in keep:
+                old.unlink(missing_ok=True)
+    return path
+
+
+def read_manifest(directory: Path) -> dict[str, Any]:
+    """Parse and version-check a saved catalog's manifest."""
+    path = directory / MANIFEST
+    if not path.exists():
+        raise CatalogError(f"{directory}: no {MANIFEST}; not a saved catalog (build one with "
+                           "`muscall index build`)")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CatalogError(f"{path}: unreadable ({exc}); restore or rebuild the catalog") from exc
+    if manifest.get("format") != FORMAT:
+        raise CatalogError(f"{path}: format is {manifest.get('format')!r}, expected {FORMAT!r}")
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
+        raise CatalogError(f"{path}: format version {version!r} is not supported (this code reads up to "
+                           f"{FORMAT_VERSION}); upgrade muscall or rebuild the catalog")
+    missing = [k for k in ("dim", "factory", "counts", "files", "model_hash") if k not in manifest]
+    if missing:
+        raise CatalogError(f"{path}: manifest lacks {missing}; rebuild the catalog")
+    return manifest
+
+
+def load_catalog_dir(cls: type[Catalog], directory: Path, *, mmap: bool, expected_dim: int | None,
+                     expected_model_hash: str | None, verify: bool) -> Catalog:
+    """Verify and open a saved catalog (see ``Catalog.load``)."""
+    from index.catalog import make_work_dir
+    manifest = read_manifest(directory)
+    _check_expectations(directory, manifest, expected_dim, expected_model_hash)
+    paths = {role: _checked_file(directory, manifest, role, verify) for role in _ROLES}
+    index = read_index(paths["index"], mmap=mmap)
+    counts = manifest["counts"]
+    _expect(index.d == manifest["dim"], f"{paths['index'].name} holds {index.d}-d vectors but {MANIFEST} says "
+            f"{manifest['dim']}-d")
+    _expect(index.ntotal == counts["vectors"], f"{MANIFEST} says {counts['vectors']} vectors but "
+            f"{paths['index'].name} holds {index.ntotal}")
+    work_dir = None
+    if mmap:
+        db = MetadataDB(paths["metadata"], read_only=True)
+    else:
+        work_dir = make_work_dir()
+        db = MetadataDB.open_copy(paths["metadata"], work_dir / "metadata.sqlite")
+    total, live = db.counts()
+    expected_vectors = live + counts.get("tombstones", 0)
+    try:
+        _expect((total, live) == (counts["tracks"], counts["live"]), f"{MANIFEST} says {counts['tracks']} tracks "
+                f"({counts['live']} live) but {paths['metadata'].name} holds {total} ({live} live)")
+        _expect(index.ntotal == expected_vectors, f"{paths['index'].name} holds {index.ntotal} vectors but the "
+                f"metadata has {live} live tracks and {counts.get('tombstones', 0)} tombstones")
+    except CatalogError:
+        db.close()
+        if work_dir is not None:
+            shutil.rmtree(work_dir, ignore_errors=True)
+        raise
+    tuned = TuneResult(**{k: v for k, v in manifest["tuned"].items() if k != "tried"}) if manifest.get("tuned") \
+        else None
+    if tuned is not None and tuned.value is not None:
+        set_knob(index, tuned.value)
+    return cls(index, db, factory=manifest["factory"], model_hash=manifest["model_hash"], tuned=tuned,
+               read_only=mmap, work_dir=work_dir)
+
+
+def _check_expectations(directory: Path, manifest: dict[str, Any], expected_dim: int | None,
+                        expected_model_hash: str | None) -> None:
+    """Refuse a catalog built for another embedding size or model checkpoint."""
+    if expected_dim is not None and manifest["dim"] != expected_dim:
+        raise CatalogError(f"{directory}: catalog holds {manifest['dim']}-d embeddings but the model produces "
+                           f"{expected_dim}-d; rebuild the catalog with this model")
+    if expected_model_hash and manifest["model_hash"] != expected_model_hash:
+        raise CatalogError(f"{directory}: catalog was built with model {manifest['model_hash'][:12]!r}, not the "
+                           f"loaded model {expected_model_hash[:12]!r}; rebuild the catalog with this model")
+
+
+def _checked_file(directory: Path, manifest: dict[str, Any], role: str, verify: bool) -> Path:
+    """Path of a manifest-listed file after checking its size (and checksum when ``verify``)."""
+    entry = manifest["files"].get(role)
+    if not entry:
+        raise CatalogError(f"{directory / MANIFEST}: lists no {role} file; rebuild the catalog")
+    path = directory / entry["name"]
+    if not path.exists():
+        raise CatalogError(f"{path}: {role} file listed in {MANIFEST} is missing; restore or rebuild the catalog")
+    if path.stat().st_size != entry["bytes"]:
+        raise CatalogError(f"{path}: {role} file is {path.stat().st_size} bytes but {MANIFEST} says "
+                           f"{entry['bytes']} (truncated or altered); restore or rebuild the catalog")
+    if verify and sha256_file(path) != entry["sha256"]:
+        raise CatalogError(f"{path}: {role} file checksum does not match {MANIFEST} (altered or corrupted); "
+                           "restore or rebuild the catalog")
+    return path
+
+
+def _expect(ok: bool, message: str) -> None:
+    """Raise CatalogError(message + fix) unless ``ok``."""
+    if not ok:
+        raise CatalogError(f"{message}; the catalog is inconsistent, restore or rebuild it")

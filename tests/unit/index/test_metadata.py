@@ -1,0 +1,120 @@
+"""SQLite metadata: stable ids, filters to allowed-id arrays, soft deletion, snapshots, threads."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+import numpy as np
+import pytest
+
+from index import CatalogError, MetadataDB, TrackFilter, TrackMeta
+
+
+@pytest.fixture
+def db(tmp_path, metas):
+    d = MetadataDB(tmp_path / "m.sqlite", attribute_fields=("genre", "bpm"))
+    d.insert(metas(300))
+    yield d
+    d.close()
+
+
+def _expected(rows, pred):
+    return np.array([i + 1 for i, m in enumerate(rows) if pred(m)], dtype=np.int64)
+
+
+def test_ids_are_sequential_and_records_round_trip(db, metas):
+    rows = metas(300)
+    recs = db.get([1, 300, -1, 999])
+    assert recs[0].track_id == "t0" and recs[1].track_id == "t299" and recs[2] is None and recs[3] is None
+    assert recs[1].title == rows[299].title and recs[1].attributes == rows[299].attributes
+    assert recs[0].tags == ["jazz", "live"]  # normalised
+    assert db.counts() == (300, 300)
+    with sqlite3.connect(db.path) as other:  # WAL is recorded in the file, so a second connection sees it
+        assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_filters_match_a_plain_python_reference(db, metas):
+    rows = metas(300)
+    cases = [
+        (TrackFilter(tags_any=["JAZZ "]), lambda m: "Jazz" in m.tags),
+        (TrackFilter(tags_all=["jazz", "live"]), lambda m: "Jazz" in m.tags and "live" in m.tags),
+        (TrackFilter(duration_min=100, duration_max=150), lambda m: 100 <= m.duration <= 150),
+        (TrackFilter(attributes={"genre": "jazz"}), lambda m: m.attributes["genre"] == "Jazz"),
+        (TrackFilter(attributes={"genre": ["Rock", "ambient"], "bpm": 61}),
+         lambda m: m.attributes["genre"] in ("Rock", "Ambient") and m.attributes["bpm"] == 61),
+        (TrackFilter(tags_any=["rock"], duration_max=10), lambda m: "rock" in m.tags and m.duration <= 10),
+        (TrackFilter(tags_any=[]), lambda m: False),
+    ]
+    for flt, pred in cases:
+        np.testing.assert_array_equal(db.filter_ids(flt), _expected(rows, pred), err_msg=str(flt))
+    assert len(db.filter_ids(TrackFilter())) == 300
+
+
+def test_undeclared_attribute_filter_names_the_declared_fields(db):
+    with pytest.raises(CatalogError, match=r"'mood'.*\['genre', 'bpm'\]"):
+        db.filter_ids(TrackFilter(attributes={"mood": "calm"}))
+
+
+def test_deleted_tracks_never_match_and_ids_are_never_reused(db, metas):
+    removed = db.mark_deleted(["t0", "t3", "nope"])
+    np.testing.assert_array_equal(removed, [1, 4])
+    assert 1 not in db.filter_ids(TrackFilter(tags_any=["jazz"]))
+    assert db.counts() == (300, 298)
+    assert db.get([1])[0].deleted
+    new = db.insert([TrackMeta("t0", title="re-added"), TrackMeta("fresh")])
+    np.testing.assert_array_equal(new, [301, 302])  # a re-added track gets a new id; old ids stay dead
+    db.mark_deleted(["fresh"])
+    assert db.insert([TrackMeta("again")])[0] == 303
+    np.testing.assert_array_equal(db.deleted_ids(), [1, 4, 302])
+
+
+def test_duplicate_live_track_id_is_refused(db):
+    with pytest.raises(CatalogError, match="t5"):
+        db.insert([TrackMeta("t5")])
+    with pytest.raises(CatalogError, match="dup"):
+        db.insert([TrackMeta("dup"), TrackMeta("dup")])
+    assert db.counts() == (300, 300)
+
+
+def test_failed_transaction_rolls_back(db):
+    with pytest.raises(RuntimeError):
+        with db.transaction():
+            db.insert([TrackMeta("x1")])
+            raise RuntimeError("index add failed")
+    assert db.counts() == (300, 300)
+    assert db.insert([TrackMeta("x1")])[0] == 301
+
+
+def test_snapshot_opens_read_only(tmp_path, db):
+    db.snapshot(tmp_path / "snap shot#1.sqlite")  # odd characters must survive the URI
+    ro = MetadataDB(tmp_path / "snap shot#1.sqlite", read_only=True)
+    assert ro.counts() == (300, 300) and ro.attribute_fields == ("genre", "bpm")
+    with pytest.raises(CatalogError, match="read-only"):
+        ro.insert([TrackMeta("new")])
+    ro.close()
+
+
+def test_attribute_fields_cannot_change_on_reopen(tmp_path, db):
+    with pytest.raises(CatalogError, match="declared attribute fields"):
+        MetadataDB(db.path, attribute_fields=("mood",))
+
+
+def test_concurrent_inserts_from_threads_get_distinct_ids(db):
+    got, errors = [], []
+
+    def worker(w: int) -> None:
+        try:
+            for j in range(20):
+                got.extend(db.insert([TrackMeta(f"w{w}-{j}")]).tolist())
+                db.filter_ids(TrackFilter(tags_any=["jazz"]))
+        except Exception as exc:  # noqa: BLE001 - surfaced by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(got) == list(range(301, 381))
