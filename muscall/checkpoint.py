@@ -29,7 +29,7 @@ from safetensors.torch import load_file, save_file
 
 from muscall.config import Config, config_to_dict, from_dict
 from muscall.errors import MuscallError
-from muscall.utils.fileio import atomic_write_json, sha256_file
+from muscall.utils.fileio import atomic_write_json, replace_dir, sha256_file
 
 FORMAT_VERSION = 1
 
@@ -69,7 +69,7 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, cfg: Config, token
         meta = {"format_version": FORMAT_VERSION,
                 "files": {str(p.relative_to(tmp)): {"bytes": p.stat().st_size, "sha256": sha256_file(p)} for p in files}}
         atomic_write_json(tmp / "meta.json", meta)
-        _replace_dir(tmp, path)
+        replace_dir(tmp, path)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -135,17 +135,6 @@ def _existing(path: Path) -> Path:
         return old
     raise MuscallError(f"checkpoint '{path}' does not exist; train one with 'muscall train' or check the path")
 
-
-def _replace_dir(tmp: Path, path: Path) -> None:
-    """Move ``tmp`` to ``path``; an existing ``path`` is kept as ``path.old`` until the move succeeded."""
-    old = path.with_name(path.name + ".old")
-    if old.exists():
-        shutil.rmtree(old)
-    if path.exists():
-        os.replace(path, old)
-    os.replace(tmp, path)
-    if old.exists():
-        shutil.rmtree(old)
 
 
 def _fsync(p: Path) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ from muscall.errors import MuscallError
 from muscall.scoring.config import ScoringConfig
 from muscall.scoring.heads import QualityScorer
 from muscall.scoring.targets import TargetScaler
-from muscall.utils.fileio import atomic_write_json, sha256_file
+from muscall.utils.fileio import atomic_write_json, replace_dir, sha256_file
 
 FORMAT_VERSION = 1
 CALIBRATION_KEY = "alignment_calibration"
@@ -154,7 +153,7 @@ def save_heads(path: str | Path, heads: ScoringHeads) -> Path:
         files = sorted(p for p in tmp.rglob("*") if p.is_file())
         atomic_write_json(tmp / "meta.json", {"format_version": FORMAT_VERSION, "files": {
             str(p.relative_to(tmp)): {"bytes": p.stat().st_size, "sha256": sha256_file(p)} for p in files}})
-        _replace_dir(tmp, path)
+        replace_dir(tmp, path)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -223,17 +222,6 @@ def _read_json(file: Path, folder: Path) -> dict[str, Any]:
                            "'muscall score train'")
     return json.loads(file.read_text())
 
-
-def _replace_dir(tmp: Path, path: Path) -> None:
-    """Move ``tmp`` onto ``path``; an existing ``path`` is kept as ``path.old`` until the move succeeded."""
-    old = path.with_name(path.name + ".old")
-    if old.exists():
-        shutil.rmtree(old)
-    if path.exists():
-        os.replace(path, old)
-    os.replace(tmp, path)
-    if old.exists():
-        shutil.rmtree(old)
 
 
 def _finite(v: float) -> float | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,6 +45,42 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 def atomic_write_json(path: str | Path, obj: Any) -> None:
     """Write ``obj`` as indented JSON atomically."""
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def replace_dir(tmp: str | Path, path: str | Path) -> None:
+    """Move folder ``tmp`` onto ``path``; an existing ``path`` is kept as ``path.old`` until the move succeeded."""
+    tmp, path = Path(tmp), Path(path)
+    old = path.with_name(path.name + ".old")
+    if old.exists():
+        shutil.rmtree(old)
+    if path.exists():
+        os.replace(path, old)
+    os.replace(tmp, path)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def claim_run_folder(out: str | Path, settings: dict[str, Any], what: str, hint: str = "") -> None:
+    """Record a resumable job's settings in ``out/parts/settings.json``, or check a started folder used the same.
+
+    Raises MuscallError naming the first setting that differs, or when ``out`` holds something else.
+    """
+    from muscall.errors import MuscallError
+
+    out = Path(out)
+    marker = out / "parts" / "settings.json"
+    wanted = json.loads(json.dumps(settings))  # tuples -> lists, as stored
+    if marker.is_file():
+        found = json.loads(marker.read_text())
+        diff = [k for k in wanted if found.get(k) != wanted[k]]
+        if diff:
+            k = diff[0]
+            raise MuscallError(f"'{out}' was started with {k}={found.get(k)!r}, not {wanted[k]!r}; rerun with the "
+                               f"same settings{hint} to resume, or choose a new --out folder")
+    elif out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise MuscallError(f"'{out}' is not empty and holds no {what}; choose a new or empty --out folder")
+    else:
+        atomic_write_json(marker, wanted)
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:

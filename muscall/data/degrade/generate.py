@@ -32,7 +32,7 @@ from muscall.data.degrade.facts import Vocabulary
 from muscall.data.degrade.systems import JITTER, check_types, default_types, level_split
 from muscall.data.manifest import SPLITS, ClipRow, read_manifest, write_manifest
 from muscall.errors import MuscallError
-from muscall.utils.fileio import atomic_write_json, sha256_file
+from muscall.utils.fileio import atomic_write_json, claim_run_folder, sha256_file
 
 FORMAT_VERSION = 1
 LEVEL_SPLIT_RULE = ("train a scorer on split=train rows whose level_split is not 'test'; evaluate on unseen "
@@ -148,25 +148,9 @@ def _settings_dict(s: DegradeSettings) -> dict:
     return json.loads(json.dumps(dataclasses.asdict(s)))
 
 
-def _claim(out: Path, settings: DegradeSettings) -> None:
+def _claim(out: Path, settings) -> None:
     """Record the settings in a new folder, or check that a started folder used the same ones."""
-    marker = out / "parts" / "settings.json"
-    wanted = _settings_dict(settings)
-    if marker.is_file():
-        found = json.loads(marker.read_text())
-        diff = [k for k in wanted if found.get(k) != wanted[k]]
-        if diff:
-            k = diff[0]
-            raise MuscallError(f"'{out}' was started with {k}={found.get(k)!r}, not {wanted[k]!r}; rerun with the "
-                               "same settings (and unchanged corpus) to resume, or choose a new --out folder")
-    elif out.exists() and any(out.iterdir()):
-        raise MuscallError(f"'{out}' is not empty and holds no degrade run; choose a new or empty --out folder")
-    else:
-        atomic_write_json(marker, wanted)
-    for folder in (out / "audio", out / "parts"):
-        folder.mkdir(parents=True, exist_ok=True)
-        for stale in folder.glob(".*.tmp"):  # temp files of writes cut short by a crash
-            stale.unlink(missing_ok=True)
+    claim_run_folder(out, dataclasses.asdict(settings), "degrade run", " (and unchanged corpus)")
 
 
 def _run_serial(out: Path, settings: DegradeSettings, shards: list[list[ClipTask]], todo: list[int],

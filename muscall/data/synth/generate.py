@@ -33,7 +33,7 @@ from muscall.data.synth.render import Renderer, find_soundfont
 from muscall.data.synth.styles import STYLES, parse_genres
 from muscall.data.synth.summary import CorpusSummary, count_rows
 from muscall.errors import MuscallError
-from muscall.utils.fileio import atomic_write_json
+from muscall.utils.fileio import atomic_write_json, claim_run_folder
 
 FORMAT_VERSION = 1
 
@@ -93,25 +93,9 @@ def _settings_dict(s: SynthSettings) -> dict:
     return json.loads(json.dumps(dataclasses.asdict(s)))  # tuples -> lists, as stored
 
 
-def _claim(out: Path, settings: SynthSettings) -> None:
+def _claim(out: Path, settings) -> None:
     """Record the settings in a new folder, or check that a started folder used the same ones."""
-    marker = out / "parts" / "settings.json"
-    wanted = _settings_dict(settings)
-    if marker.is_file():
-        found = json.loads(marker.read_text())
-        diff = [k for k in wanted if found.get(k) != wanted[k]]
-        if diff:
-            k = diff[0]
-            raise MuscallError(f"'{out}' was started with {k}={found.get(k)!r}, not {wanted[k]!r}; rerun with the "
-                               f"same settings to resume, or choose a new --out folder")
-    elif out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise MuscallError(f"'{out}' is not empty and holds no synth corpus; choose a new or empty --out folder")
-    else:
-        atomic_write_json(marker, wanted)
-    for folder in (out / "audio", out / "parts"):
-        folder.mkdir(parents=True, exist_ok=True)
-        for stale in folder.glob(".*.tmp"):  # temp files of writes cut short by a crash
-            stale.unlink(missing_ok=True)
+    claim_run_folder(out, dataclasses.asdict(settings), "synth corpus", "")
 
 
 def _run_serial(out: Path, settings: SynthSettings, todo: list[int], workers: int,
