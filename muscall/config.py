@@ -151,6 +151,7 @@ class ServeConfig:
     max_offset: int = 1000  # deepest search page: offset + k results are ranked
     max_clip_seconds: float = 600.0  # uploaded clips (search, tag, score, add) longer than this are refused
     protect_reads: bool = False  # also require the API key for searches and track reads
+    threads_per_request: int = 1  # torch / FAISS threads of one request; parallelism comes from concurrent requests
 
 
 @dataclass

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs the Debian packages muscall needs (fluidsynth + a General MIDI soundfont) when they are missing.
+# Installs the Debian packages muscall needs when they are missing: fluidsynth + a General MIDI soundfont (corpus
+# synthesis) and chromium + chromedriver (the web page's browser test). Fast no-op when all are present.
 set -euo pipefail
-PKGS=(fluidsynth libfluidsynth3 fluid-soundfont-gm)
+PKGS=(fluidsynth libfluidsynth3 fluid-soundfont-gm chromium chromium-driver)
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 missing=()
 for p in "${PKGS[@]}"; do have "$p" || missing+=("$p"); done

@@ -69,16 +69,15 @@ def run(args: argparse.Namespace) -> int:
 
     from api.app import create_app
     from api.settings import ENV_VAR
-    from api.state import load_state
+    from api.state import configure_threads, load_state
 
     settings = build_settings(args)
     serve = settings.serve
+    configure_threads(serve.threads_per_request)
     if serve.workers == 1:
         state = load_state(settings)  # load before binding: a bad path fails here with one clear line
-        try:
-            uvicorn.run(create_app(settings, state), host=serve.host, port=serve.port, log_level=args.log_level)
-        finally:
-            state.close()
+        app = create_app(settings, state, close_state=True)  # closed at shutdown (uvicorn re-raises SIGTERM)
+        uvicorn.run(app, host=serve.host, port=serve.port, log_level=args.log_level)
         return 0
     load_state(settings).close()  # fail here, once, with one clear line, not in every worker
     os.environ[ENV_VAR] = settings.to_json()

@@ -1,0 +1,101 @@
+"""The FastAPI application: ``create_app(settings)`` wires routers, middleware, error handlers and the web page.
+
+The model, tokenizer, index and metadata DB load once in the lifespan (``api.state.load_state``) and reach
+the routes through ``api.deps.get_state``. Tests may pass an already loaded ``state`` to share it.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+
+from api.errors import error_body, install_error_handlers
+from api.limits import BodyLimitMiddleware
+from api.metrics import Metrics, MetricsMiddleware
+from api.routers import admin, health, score, search, tags, tracks
+from api.settings import Settings
+from api.state import ServiceState, configure_threads, load_state
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+DESCRIPTION = """Natural-language music search over a FAISS catalog with a MusCALL-style audio-text model.
+
+Search by text or by an audio clip, get "more like this", zero-shot tags and quality / alignment scores;
+stream tracks with HTTP Range. Adding and removing tracks needs the server's API key (`X-API-Key`).
+Every error is JSON: `{"detail": "what is wrong and how to fix it", "errors": [...]}`.
+"""
+
+
+def create_app(settings: Settings, state: ServiceState | None = None, close_state: bool = False) -> FastAPI:
+    """The service app for ``settings``.
+
+    ``state`` (already loaded) skips loading in the lifespan; it is closed at shutdown only with ``close_state``
+    (the caller keeps it otherwise, e.g. tests sharing one state between apps).
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if state is not None:
+            try:
+                yield
+            finally:
+                if close_state:
+                    state.close()
+            return
+        service = await run_in_threadpool(load_state, settings)
+        app.state.service = service
+        try:
+            yield
+        finally:
+            app.state.service = None
+            service.close()
+
+    app = FastAPI(title="muscall", version=_version(), description=DESCRIPTION, lifespan=lifespan)
+    metrics = Metrics()
+    app.state.settings, app.state.metrics, app.state.service = settings, metrics, state
+    metrics.watch(lambda: app.state.service.snapshot() if app.state.service is not None else {})
+    install_error_handlers(app)
+    _install_fallback_handler(app)
+    for module in (search, tracks, admin, tags, score, health):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts 413s too
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """App factory for uvicorn worker processes (``muscall serve --workers N``)."""
+    settings = Settings.from_env()
+    configure_threads(settings.serve.threads_per_request)
+    return create_app(settings)
+
+
+def _install_fallback_handler(app: FastAPI) -> None:
+    """A bug still answers JSON (500) and is logged with its traceback."""
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse(error_body(f"internal error ({type(exc).__name__}); the server log has details"), 500)
+
+
+def _version() -> str:
+    """The installed muscall version."""
+    try:
+        from importlib.metadata import version
+        return version("muscall")
+    except Exception:  # noqa: BLE001 - not installed (source checkout)
+        return "0.0.0"

@@ -1,0 +1,92 @@
+"""One JSON error shape for every client error, and the handlers that map library errors onto it.
+
+Every error body is ``{"detail": "<what is wrong and how to fix it>", "errors": [...] | null}``: user-caused
+library errors (``MuscallError``, ``AudioLoadError``, ``CatalogError``) become 4xx responses, never 500s.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from index import CatalogError
+from muscall.errors import AudioLoadError, MuscallError
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """A client error with its HTTP status and message."""
+
+    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None):
+        super().__init__(detail)
+        self.status, self.detail, self.headers = status, detail, headers
+
+
+class NotFound(ApiError):
+    """404: an unknown track id (or file)."""
+
+    def __init__(self, detail: str):
+        super().__init__(404, detail)
+
+
+class Conflict(ApiError):
+    """409: the request clashes with the catalog's state (e.g. a track id already present)."""
+
+    def __init__(self, detail: str):
+        super().__init__(409, detail)
+
+
+def error_body(detail: str, errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The JSON body of every error response."""
+    return {"detail": detail, "errors": errors}
+
+
+def _validation_summary(errors: list[dict[str, Any]]) -> str:
+    """``"body.k: Input should be less than or equal to 1000; ..."`` from pydantic errors."""
+    parts = []
+    for err in errors[:5]:
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "request"
+        parts.append(f"{loc}: {err.get('msg', 'invalid')}")
+    more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+    return "invalid request: " + "; ".join(parts) + more
+
+
+def _plain(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """JSON-safe copies of pydantic errors (the input and context may hold arbitrary objects)."""
+    return [{"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+            for e in errors]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that turn exceptions into ``error_body`` responses."""
+
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(error_body(exc.detail), exc.status, headers=exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(error_body(str(exc.detail)), exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = list(exc.errors())
+        return JSONResponse(error_body(_validation_summary(errors), _plain(errors)), 422)
+
+    @app.exception_handler(AudioLoadError)
+    async def audio_error(_: Request, exc: AudioLoadError) -> JSONResponse:
+        return JSONResponse(error_body(f"{exc.path}: {exc.reason}"), 422)
+
+    @app.exception_handler(CatalogError)
+    async def catalog_error(_: Request, exc: CatalogError) -> JSONResponse:
+        return JSONResponse(error_body(str(exc)), 400)
+
+    @app.exception_handler(MuscallError)
+    async def muscall_error(_: Request, exc: MuscallError) -> JSONResponse:
+        return JSONResponse(error_body(str(exc)), 400)

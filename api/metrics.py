@@ -1,0 +1,81 @@
+"""Prometheus metrics: request counts and latencies per route, index size and query-cache use.
+
+Each app gets its own registry (several apps can live in one process, e.g. in tests).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    """The registry and the request metrics of one app."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter("muscall_http_requests", "HTTP requests by route, method and status",
+                                ["method", "route", "status"], registry=self.registry)
+        self.latency = Histogram("muscall_http_request_seconds", "HTTP request latency by route and method",
+                                 ["method", "route"], buckets=LATENCY_BUCKETS, registry=self.registry)
+
+    def watch(self, snapshot: Callable[[], dict[str, float]]) -> None:
+        """Export live values (index size, cache counters) read from ``snapshot()`` at every scrape."""
+        self.registry.register(_LiveCollector(snapshot))
+
+
+class _LiveCollector(Collector):
+    """Gauges and counters read from the service state when Prometheus scrapes."""
+
+    def __init__(self, snapshot: Callable[[], dict[str, float]]):
+        self.snapshot = snapshot
+
+    def collect(self) -> Iterator[Metric]:
+        values = self.snapshot()
+        if not values:
+            return
+        yield GaugeMetricFamily("muscall_index_tracks", "Live (searchable) tracks in the index",
+                                value=values["index_tracks"])
+        yield GaugeMetricFamily("muscall_index_vectors", "Vectors stored in the FAISS index",
+                                value=values["index_vectors"])
+        yield GaugeMetricFamily("muscall_query_cache_entries", "Cached query embeddings",
+                                value=values["cache_entries"])
+        yield CounterMetricFamily("muscall_query_cache_hits", "Text queries answered from the cache",
+                                  value=values["cache_hits"])
+        yield CounterMetricFamily("muscall_query_cache_misses", "Text queries embedded by the model",
+                                  value=values["cache_misses"])
+
+
+class MetricsMiddleware:
+    """Pure ASGI middleware counting and timing every HTTP request by its route template."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics):
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        t0 = time.perf_counter()
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or ("unmatched" if status == 404 else "other")
+            method = scope.get("method", "")
+            self.metrics.requests.labels(method, route, str(status)).inc()
+            self.metrics.latency.labels(method, route).observe(time.perf_counter() - t0)

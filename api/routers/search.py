@@ -1,0 +1,63 @@
+"""POST /search/text and POST /search/audio."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, UploadFile
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import StateDep, read_access
+from api.errors import ApiError
+from api.routers import check_page, error_responses, page_out, split_list
+from api.schemas import MAX_K, MAX_OFFSET, SearchResponse, TextSearchRequest
+from api.service import embed_text, embed_wave, make_filter, search
+from api.uploads import read_clip
+
+router = APIRouter(prefix="/search", tags=["search"], dependencies=[Depends(read_access)],
+                   responses=error_responses(400, 401, 422, 503))
+
+
+@router.post("/text", response_model=SearchResponse, summary="Search tracks by a text description")
+async def search_text(body: TextSearchRequest, state: StateDep) -> SearchResponse:
+    """Rank the catalog by similarity with a natural-language query, with optional filters and paging.
+
+    Repeated queries reuse a cached embedding. With ``with_moment`` each result carries the start and end
+    (seconds) of its best-matching window when the server holds window embeddings.
+    """
+    t0 = time.perf_counter()
+    limit = state.settings.serve.max_query_chars
+    if len(body.query) > limit:
+        raise ApiError(422, f"the query is {len(body.query)} characters; this server takes at most {limit} "
+                            "(serve.max_query_chars): shorten it")
+    check_page(state.settings, body.k, body.offset)
+    f = body.filters
+    flt = make_filter(f.genre, f.tags_any, f.tags_all, f.duration_min, f.duration_max, f.attributes) if f else None
+    query, cached = await run_in_threadpool(embed_text, state, body.query)
+    items = await run_in_threadpool(search, state, query, body.k, body.offset, flt, body.with_moment)
+    return page_out(items, body.k, body.offset, (time.perf_counter() - t0) * 1000, body.query, cached,
+                    state.windows_available)
+
+
+@router.post("/audio", response_model=SearchResponse, summary="Search tracks that sound like an uploaded clip",
+             responses=error_responses(413))
+async def search_audio(
+    state: StateDep,
+    file: Annotated[UploadFile, File(description="an audio clip: wav, flac, ogg or mp3")],
+    k: Annotated[int, Form(ge=1, le=MAX_K)] = 10,
+    offset: Annotated[int, Form(ge=0, le=MAX_OFFSET)] = 0,
+    genre: Annotated[str | None, Form(max_length=200)] = None,
+    tags_any: Annotated[str | None, Form(max_length=2000, description="comma-separated tags")] = None,
+    duration_min: Annotated[float | None, Form(ge=0, le=1e7)] = None,
+    duration_max: Annotated[float | None, Form(ge=0, le=1e7)] = None,
+    with_moment: Annotated[bool, Form()] = False,
+) -> SearchResponse:
+    """Embed the clip through the model's full-track windows and rank the catalog by similarity with it."""
+    t0 = time.perf_counter()
+    check_page(state.settings, k, offset)
+    flt = make_filter(genre, split_list(tags_any), None, duration_min, duration_max)
+    clip = await read_clip(state, file)
+    emb = await run_in_threadpool(embed_wave, state, clip.wave)
+    items = await run_in_threadpool(search, state, emb.tracks[0], k, offset, flt, with_moment)
+    return page_out(items, k, offset, (time.perf_counter() - t0) * 1000, None, None, state.windows_available)

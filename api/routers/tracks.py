@@ -1,0 +1,69 @@
+"""GET /tracks/{id}, /tracks/{id}/audio (HTTP Range) and /tracks/{id}/similar ("more like this").
+
+Track ids may contain slashes (a folder catalog uses relative paths), so the routes take the id as a path;
+clients should URL-encode it (``jazz%2Fsong1.flac``).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Path as PathParam, Query
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import StateDep, read_access
+from api.errors import NotFound
+from api.ranges import file_response
+from api.routers import check_page, error_responses, page_out, split_list, track_out
+from api.schemas import MAX_K, MAX_OFFSET, SearchResponse, Track
+from api.service import get_track, make_filter, search, track_vector
+
+router = APIRouter(prefix="/tracks", tags=["tracks"], dependencies=[Depends(read_access)],
+                   responses=error_responses(401, 404, 422, 503))
+TrackId = Annotated[str, PathParam(description="the track's id (URL-encoded)", examples=["jazz/song1.flac"])]
+
+
+@router.get("/{track_id:path}/similar", response_model=SearchResponse, summary="More like this track",
+            responses=error_responses(400, 409))
+async def similar(
+    track_id: TrackId,
+    state: StateDep,
+    k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    genre: Annotated[str | None, Query(max_length=200)] = None,
+    tags_any: Annotated[str | None, Query(max_length=2000, description="comma-separated tags")] = None,
+    duration_min: Annotated[float | None, Query(ge=0, le=1e7)] = None,
+    duration_max: Annotated[float | None, Query(ge=0, le=1e7)] = None,
+) -> SearchResponse:
+    """Tracks closest to this one in the joint embedding space (the track itself left out)."""
+    t0 = time.perf_counter()
+    check_page(state.settings, k, offset)
+    flt = make_filter(genre, split_list(tags_any), None, duration_min, duration_max)
+    record = await run_in_threadpool(get_track, state, track_id)
+    vec = await run_in_threadpool(track_vector, state, record)
+    items = await run_in_threadpool(search, state, vec, k, offset, flt, False, record.track_id)
+    return page_out(items, k, offset, (time.perf_counter() - t0) * 1000, record.track_id, None,
+                    state.windows_available)
+
+
+@router.get("/{track_id:path}/audio", summary="Stream a track's audio (HTTP Range supported)",
+            response_class=StreamingResponse, responses={
+                200: {"description": "the whole file", "content": {"audio/*": {}}},
+                206: {"description": "the requested byte range", "content": {"audio/*": {}}},
+                **error_responses(416)})
+async def audio(track_id: TrackId, state: StateDep,
+                range: Annotated[str | None, Header(description="e.g. bytes=0-1023")] = None) -> StreamingResponse:
+    """The track's audio file; ``Range: bytes=a-b`` gives 206 with Content-Range, a bad range 416."""
+    record = await run_in_threadpool(get_track, state, track_id)
+    if not record.path:
+        raise NotFound(f"track {track_id!r} has no audio file on this server")
+    return file_response(Path(record.path), range)
+
+
+@router.get("/{track_id:path}", response_model=Track, summary="A track's metadata")
+async def track(track_id: TrackId, state: StateDep) -> Track:
+    """Title, duration, tags and attributes of a track."""
+    return track_out(await run_in_threadpool(get_track, state, track_id))

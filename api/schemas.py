@@ -1,0 +1,192 @@
+"""Request and response models (pydantic); their examples document every endpoint in /docs."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Scalar = str | float | bool
+MAX_K = 1000  # hard schema bound; the server's serve.max_k may be lower
+MAX_OFFSET = 100_000
+
+
+class ErrorBody(BaseModel):
+    """Every error response: what is wrong and how to fix it."""
+
+    detail: str = Field(examples=["invalid request: k: Input should be less than or equal to 1000"])
+    errors: list[dict[str, Any]] | None = Field(None, description="field errors of a 422 validation failure")
+
+
+class SearchFilters(BaseModel):
+    """Which tracks may be returned; every condition given must hold. Unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"genre": "jazz", "tags_any": ["piano", "calm"], "duration_min": 30, "duration_max": 300}]})
+
+    genre: str | list[str] | None = Field(None, description="value(s) of the 'genre' attribute")
+    tags_any: list[str] | None = Field(None, max_length=100, description="at least one of these tags")
+    tags_all: list[str] | None = Field(None, max_length=20, description="every one of these tags")
+    duration_min: float | None = Field(None, ge=0, le=1e7, description="seconds")
+    duration_max: float | None = Field(None, ge=0, le=1e7, description="seconds")
+    attributes: dict[str, Scalar | list[Scalar]] = Field(
+        default_factory=dict, description="equality on filterable attributes (a list means any of them)")
+
+    @model_validator(mode="after")
+    def _durations(self) -> SearchFilters:
+        if self.duration_min is not None and self.duration_max is not None and self.duration_min > self.duration_max:
+            raise ValueError("duration_min must not exceed duration_max")
+        return self
+
+
+class TextSearchRequest(BaseModel):
+    """A natural-language query."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"query": "calm piano with soft strings", "k": 10, "offset": 0, "filters": {"genre": "jazz"},
+         "with_moment": True}]})
+
+    query: str = Field(min_length=1, max_length=4096, description="what the music sounds like (limit: "
+                       "serve.max_query_chars)")
+    k: int = Field(10, ge=1, le=MAX_K, description="results per page (limit: serve.max_k)")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="results to skip, for paging (limit: serve.max_offset)")
+    filters: SearchFilters | None = None
+    with_moment: bool = Field(False, description="add each track's best-matching window (when stored)")
+
+    @field_validator("query")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("query is blank; describe the music you are looking for")
+        return value.strip()
+
+
+class Moment(BaseModel):
+    """The part of a track that matches the query best."""
+
+    start: float = Field(description="seconds")
+    end: float = Field(description="seconds")
+    score: float = Field(description="cosine of that window with the query")
+
+
+class Track(BaseModel):
+    """A catalog track."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"track_id": "jazz/song1.flac", "title": "song1", "duration": 31.5, "tags": ["jazz", "piano"],
+         "attributes": {"genre": "jazz"}, "audio_url": "/tracks/jazz%2Fsong1.flac/audio"}]})
+
+    track_id: str
+    title: str
+    duration: float | None = Field(None, description="seconds")
+    tags: list[str]
+    attributes: dict[str, Any]
+    audio_url: str = Field(description="stream of the track's audio (HTTP Range supported)")
+
+
+class SearchHit(BaseModel):
+    """One ranked result."""
+
+    rank: int = Field(description="1-based rank over all pages")
+    score: float = Field(description="cosine similarity with the query")
+    track: Track
+    moment: Moment | None = None
+
+
+class SearchResponse(BaseModel):
+    """A page of results."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"query": "calm piano", "k": 1, "offset": 0, "next_offset": 1, "took_ms": 3.2, "cached_query": False,
+         "moments_available": True, "results": [{"rank": 1, "score": 0.41, "moment": {"start": 10.0, "end": 30.0,
+                                                                                       "score": 0.45},
+                                                 "track": Track.model_config["json_schema_extra"]["examples"][0]}]}]})
+
+    query: str | None = Field(None, description="the text query (text search) or the reference track id")
+    k: int
+    offset: int
+    next_offset: int | None = Field(None, description="offset of the next page, null on the last page")
+    results: list[SearchHit]
+    took_ms: float
+    cached_query: bool | None = Field(None, description="text search: the query embedding came from the cache")
+    moments_available: bool = Field(False, description="the server holds window embeddings for moments")
+
+
+class LabelScore(BaseModel):
+    """A label's zero-shot score."""
+
+    label: str
+    probability: float = Field(description="softmax over the label set of the scaled cosines")
+    cosine: float
+
+
+class TagResponse(BaseModel):
+    """Zero-shot tags of a clip or a track, best first."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"label_set": "genres", "source": "upload", "track_id": None,
+         "results": [{"label": "jazz", "probability": 0.71, "cosine": 0.32}]}]})
+
+    label_set: str
+    source: Literal["upload", "track"]
+    track_id: str | None = None
+    results: list[LabelScore]
+
+
+class ScoreResponse(BaseModel):
+    """Quality and text-alignment scores of a clip."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"prompt": "calm piano", "scores": {"production_quality": 6.8}, "cosine": 0.21, "alignment": 0.605,
+         "alignment_calibrated": False, "heads": True, "note": "alignment is the raw cosine mapped to [0, 1]"}]})
+
+    prompt: str | None = None
+    scores: dict[str, float] = Field(description="trained quality axes (empty without --heads)")
+    cosine: float | None = Field(None, description="clip-prompt cosine (with a prompt)")
+    alignment: float | None = Field(None, description="text alignment in [0, 1]: calibrated, else (cos + 1) / 2")
+    alignment_calibrated: bool
+    heads: bool = Field(description="trained quality heads are loaded")
+    note: str | None = None
+
+
+class Removed(BaseModel):
+    """A deleted track."""
+
+    track_id: str
+    removed: bool = True
+
+
+class Health(BaseModel):
+    """Liveness."""
+
+    status: Literal["ok"] = "ok"
+
+
+class Ready(BaseModel):
+    """Readiness: the model and the index are loaded."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"status": "ready", "tracks": 1200, "dim": 512, "factory": "HNSW32", "model_sha256": "3fa9...",
+         "writable": True, "moments": True, "heads": False, "label_sets": ["genres"], "uptime_s": 12.5}]})
+
+    status: Literal["ready"] = "ready"
+    tracks: int
+    dim: int
+    factory: str
+    model_sha256: str
+    writable: bool
+    moments: bool
+    heads: bool
+    label_sets: list[str]
+    uptime_s: float
+
+
+class LabelSets(BaseModel):
+    """Label sets for /tag and the values the page's filters offer."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"label_sets": {"genres": ["jazz", "rock"]}, "genres": ["jazz", "rock"], "attribute_fields": ["genre"]}]})
+
+    label_sets: dict[str, list[str]]
+    genres: list[str]
+    attribute_fields: list[str]

@@ -1,0 +1,169 @@
+"""What the service loads once at start-up: model, tokenizer, index + metadata DB, label sets, scorer, caches."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from api.cache import LRUCache
+from api.settings import Settings
+from api.windows import WindowStore
+from index import Catalog, CatalogError, configure_faiss
+from muscall.audio.features import LogMel
+from muscall.checkpoint import Checkpoint, load_checkpoint
+from muscall.errors import MuscallError
+from muscall.zeroshot import load_label_sets
+
+log = logging.getLogger(__name__)
+_THREADS: int | None = None  # set by configure_threads (muscall serve); None leaves the libraries' defaults
+_local = threading.local()
+
+
+@dataclass
+class ServiceState:
+    """The loaded resources every route reaches through ``api.deps``."""
+
+    settings: Settings
+    checkpoint: Checkpoint
+    catalog: Catalog
+    windows: WindowStore
+    label_sets: dict[str, list[str]]
+    scorer: Any  # muscall.scoring.predict.ScorerBundle
+    logmel: LogMel
+    text_cache: LRUCache[np.ndarray]
+    classifier_cache: LRUCache[np.ndarray] = field(default_factory=lambda: LRUCache(64))
+    write_lock: threading.Lock = field(default_factory=threading.Lock)  # add/remove + save, one at a time
+    started_at: float = field(default_factory=time.time)
+    _genres: set[str] | None = None
+    _genres_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def device(self) -> torch.device:
+        """Where the model runs."""
+        return next(self.checkpoint.model.parameters()).device
+
+    @property
+    def windows_available(self) -> bool:
+        """Whether search results can carry moments."""
+        return self.windows.available
+
+    @property
+    def audio_cfg(self) -> Any:
+        """The checkpoint's audio front-end config."""
+        return self.checkpoint.config.audio
+
+    def snapshot(self) -> dict[str, float]:
+        """Live numbers for /metrics."""
+        stats = self.catalog.stats()
+        return {"index_tracks": stats["live"], "index_vectors": stats["vectors"], "cache_entries": len(self.text_cache),
+                "cache_hits": self.text_cache.hits, "cache_misses": self.text_cache.misses}
+
+    def genres(self) -> list[str]:
+        """Genre names for the page's menu: the 'genres' label set and the catalog's 'genre' attribute values."""
+        with self._genres_lock:
+            if self._genres is None:
+                self._genres = set(self.label_sets.get("genres", [])) | _attribute_values(self.catalog, "genre")
+            return sorted(self._genres, key=str.casefold)
+
+    def note_genre(self, value: Any) -> None:
+        """Add the genre of a newly added track to the menu."""
+        if isinstance(value, str) and value:
+            with self._genres_lock:
+                if self._genres is not None:
+                    self._genres.add(value)
+
+    def close(self) -> None:
+        """Release the catalog's working copy."""
+        self.catalog.close()
+
+
+def load_state(settings: Settings) -> ServiceState:
+    """Load checkpoint, index, window embeddings, label sets and scorer; raise MuscallError naming what is wrong."""
+    device = _device(settings.device)
+    ckpt = load_checkpoint(settings.checkpoint, device=device)
+    dim = int(ckpt.model.embed_dim)
+    try:
+        catalog = Catalog.load(settings.index_dir, expected_dim=dim, expected_model_hash=ckpt.sha256)
+    except CatalogError as err:
+        raise MuscallError(f"--catalog: {err}") from err
+    try:
+        windows = WindowStore(settings.media, settings.windows_dir, ckpt.sha256, dim)
+        labels = load_label_sets(settings.labels) if settings.labels else {}
+        scorer = load_scorer(ckpt, settings.heads, device)
+    except BaseException:
+        catalog.close()
+        raise
+    logmel = LogMel.from_config(ckpt.config.audio).to(device)
+    log.info("serving %d tracks from %s with %s (%s)", catalog.ntotal, settings.index_dir, settings.checkpoint, device)
+    return ServiceState(settings=settings, checkpoint=ckpt, catalog=catalog, windows=windows, label_sets=labels,
+                        scorer=scorer, logmel=logmel, text_cache=LRUCache(settings.serve.query_cache_size))
+
+
+def load_scorer(ckpt: Checkpoint, heads: Path | None, device: torch.device) -> Any:
+    """A ScorerBundle around the already loaded checkpoint, with trained heads when given."""
+    from muscall.scoring.data import FeatureExtractor
+    from muscall.scoring.predict import ScorerBundle
+    from muscall.scoring.store import CALIBRATION_KEY, load_heads
+
+    loaded = load_heads(heads, device) if heads is not None else None
+    if loaded is not None and loaded.checkpoint.get("sha256") not in (None, "", ckpt.sha256):
+        raise MuscallError(f"--heads '{heads}' were trained on another encoder than --checkpoint '{ckpt.path}'; "
+                           "pass the checkpoint they were trained with, or retrain the heads")
+    features = loaded.features if loaded is not None else {}
+    extractor = FeatureExtractor(ckpt.model, ckpt.tokenizer, ckpt.config.audio,
+                                 int(features.get("max_tokens", ckpt.config.model.text.max_tokens)),
+                                 features.get("seconds", ckpt.config.audio.clip_seconds), device)
+    calibration = (loaded.calibration if loaded is not None else None) or ckpt.extra.get(CALIBRATION_KEY)
+    return ScorerBundle(ckpt, extractor, loaded, calibration)
+
+
+def configure_threads(threads: int) -> None:
+    """Torch and FAISS thread counts for serving (``serve.threads_per_request``).
+
+    A service answers many small requests at once: one thread each avoids OpenMP teams oversubscribing the
+    cores (FAISS opens a parallel region even for a single query). Torch's setting is process-wide; OpenMP's
+    is per thread, so ``thread_setup`` applies it in each thread-pool thread before it searches (measured:
+    a 2k Flat search took 30 ms from a pool thread at the OpenMP default on a busy 2-core box, 3 ms at 1).
+    """
+    global _THREADS
+    if threads < 1:
+        raise MuscallError(f"serve.threads_per_request={threads}: use 1 or more")
+    _THREADS = threads
+    torch.set_num_threads(threads)
+    configure_faiss(omp_threads=threads)
+
+
+def thread_setup() -> None:
+    """Apply the configured FAISS thread count in the calling thread (once per thread; cheap after)."""
+    if _THREADS is not None and getattr(_local, "threads", None) != _THREADS:
+        configure_faiss(omp_threads=_THREADS)
+        _local.threads = _THREADS
+
+
+def _device(name: str) -> torch.device:
+    """``auto`` is the GPU when there is one."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _attribute_values(catalog: Catalog, key: str, chunk: int = 20_000) -> set[str]:
+    """Distinct string values of a filterable attribute over the live tracks."""
+    if key not in catalog.db.attribute_fields:
+        return set()
+    ids = catalog.db.live_ids()
+    values: set[str] = set()
+    for lo in range(0, len(ids), chunk):
+        for rec in catalog.tracks(ids[lo:lo + chunk]):
+            value = rec.attributes.get(key) if rec is not None else None
+            for v in value if isinstance(value, list) else [value]:
+                if isinstance(v, str) and v:
+                    values.add(v)
+    return values

@@ -1,0 +1,76 @@
+"""A tiny service to test, benchmark or demo against: random-init tiny model, tone tracks, a saved index.
+
+Nothing is downloaded: the model is randomly initialised (seeded), the audio is generated sine tones.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from index import Catalog, ShardWriter, TrackMeta
+from muscall.audio.features import LogMel
+from muscall.audio.io import load_audio
+from muscall.checkpoint import load_checkpoint, save_checkpoint
+from muscall.config import load_config
+from muscall.embedding import embed_mels
+from muscall.models import create_model
+from muscall.models.tokenizer import train_tokenizer
+
+GENRES = ["jazz", "rock", "ambient"]
+
+
+def wav_bytes(seconds: float = 1.0, sr: int = 16000, channels: int = 1, freq: float = 440.0,
+              amplitude: float = 0.3, fmt: str = "WAV", subtype: str | None = None) -> bytes:
+    """An in-memory sine tone file."""
+    t = np.arange(int(seconds * sr)) / sr
+    x = (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+    data = np.stack([x] * channels, axis=1) if channels > 1 else x
+    buf = io.BytesIO()
+    sf.write(buf, data, sr, format=fmt, subtype=subtype)
+    return buf.getvalue()
+
+
+def make_tiny_checkpoint(path: Path, seed: int = 0) -> Path:
+    """Save a randomly initialised model of the ``tiny`` config with a tokenizer trained on a few captions."""
+    cfg = load_config("tiny")
+    captions = [f"{g} music with a {w} tone" for g in GENRES for w in ("low", "high", "calm", "bright")]
+    tokenizer = train_tokenizer(captions, cfg.model.text.vocab_size)
+    torch.manual_seed(seed)
+    return save_checkpoint(path, create_model(cfg, vocab_size=tokenizer.vocab_size), cfg, tokenizer)
+
+
+def build_tone_index(root: Path, checkpoint: Path, n_tracks: int = 8) -> tuple[Path, Path]:
+    """Tones -> ``embed_mels`` -> shards with window embeddings -> a saved Flat index.
+
+    Track ``i`` is ``GENRES[i % 3]/tone{i}.wav``: 1.5 + 0.5 i seconds of a 110 (i + 1) Hz sine, tagged with its
+    genre, "tone" and "low" (first half) or "high". Returns ``(index_dir, shard_dir)`` under ``root``.
+    """
+    ckpt = load_checkpoint(checkpoint)
+    cfg = ckpt.config.audio
+    logmel = LogMel.from_config(cfg)
+    metas, mels = [], []
+    for i in range(n_tracks):
+        seconds, genre = 1.5 + 0.5 * i, GENRES[i % 3]
+        path = root / "audio" / genre / f"tone{i}.wav"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(wav_bytes(seconds, freq=110.0 * (i + 1)))
+        with torch.no_grad():
+            mels.append(logmel(torch.from_numpy(load_audio(path, cfg.sample_rate))).numpy())
+        metas.append(TrackMeta(f"{genre}/tone{i}.wav", str(path), f"Tone {i}", seconds,
+                               [genre, "tone", "low" if i < n_tracks // 2 else "high"], {"genre": genre}))
+    emb = embed_mels(ckpt.model, mels, cfg, batch_size=8)
+    for meta, starts in zip(metas, emb.starts):
+        meta.attributes["window_starts"] = [round(float(s) * cfg.hop_length / cfg.sample_rate, 3) for s in starts]
+    shards = root / "catalog"
+    writer = ShardWriter(shards, shard_size=n_tracks, dtype="float32", model_hash=ckpt.sha256)
+    writer.write_shard(0, emb.tracks, metas, windows=emb.windows)
+    writer.finalize()
+    index_dir = root / "index"
+    with Catalog.build(shards, "Flat", attribute_fields=("genre",), target_recall=0) as catalog:
+        catalog.save(index_dir)
+    return index_dir, shards

@@ -1,0 +1,150 @@
+"""The web page in a real browser: `muscall serve` on 127.0.0.1, headless Debian chromium driven by selenium.
+
+Types a query, gets results, plays a result's audio, asks for "more like this", searches by an uploaded clip,
+checks the phone layout and saves a screenshot (a PNG in the test's tmp folder).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.testing import build_tone_index, make_tiny_checkpoint
+
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path):
+    """`muscall serve` over a tiny index, on a free port; yields its base URL and the index's folder."""
+    ckpt = make_tiny_checkpoint(tmp_path / "ckpt")
+    index_dir, shards = build_tone_index(tmp_path / "world", ckpt)
+    labels = tmp_path / "labels.json"
+    labels.write_text('{"genres": ["jazz", "rock", "ambient"]}')
+    port = _free_port()
+    cmd = [sys.executable, "-m", "muscall.cli.main", "serve", "--catalog", str(index_dir), "--checkpoint", str(ckpt),
+           "--labels", str(labels), "--windows", str(shards), "--port", str(port), "--log-level", "warning"]
+    log = open(tmp_path / "server.log", "wb")
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(url, proc, tmp_path / "server.log")
+        yield url, tmp_path / "world"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def _wait_ready(url: str, proc: subprocess.Popen, log: Path, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"muscall serve exited with {proc.returncode}:\n{log.read_text()}")
+        try:
+            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"muscall serve not ready after {timeout} s:\n{log.read_text()}")
+
+
+@pytest.fixture
+def browser(tmp_path):
+    """Headless chromium (skips when selenium, chromium or chromedriver is missing)."""
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the dev extra")
+    if CHROMIUM is None or not CHROMEDRIVER.exists():
+        pytest.skip("chromium / chromedriver not installed (bash scripts/install_system_deps.sh)")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--autoplay-policy=no-user-gesture-required", "--mute-audio",
+                 "--window-size=1280,1000", f"--user-data-dir={tmp_path / 'chrome-profile'}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+def _results(driver) -> list:
+    return driver.find_elements("css selector", "#results li.result")
+
+
+def _wait(driver, condition, timeout: float = 20.0):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout).until(condition)
+
+
+def _first_id(driver) -> str:
+    return _results(driver)[0].get_attribute("data-track-id")
+
+
+def test_search_play_more_like_this_and_upload(server, browser, tmp_path):
+    from selenium.webdriver.common.keys import Keys
+
+    url, world = server
+    browser.get(url + "/")
+    _wait(browser, lambda d: len(d.find_elements("css selector", "#genre option")) == 4)  # All + 3 genres
+
+    query = browser.find_element("id", "query")
+    query.send_keys("calm jazz music", Keys.ENTER)  # keyboard only
+    _wait(browser, lambda d: len(_results(d)) == 8)
+    assert "8 results" in browser.find_element("id", "status").text
+    assert browser.find_element("id", "results").get_attribute("aria-live") == "polite"
+    first = _results(browser)[0]
+    assert first.find_element("css selector", ".score").text.startswith("score ")
+    assert first.find_elements("css selector", ".tags li")
+
+    player = first.find_element("css selector", "audio")
+    assert player.get_attribute("src").endswith("/audio")
+    played = browser.execute_async_script("""
+        const audio = arguments[0], done = arguments[arguments.length - 1];
+        audio.play().then(() => setTimeout(() => done({time: audio.currentTime, paused: audio.paused}), 800))
+                    .catch((err) => done({error: String(err)}));""", player)
+    assert "error" not in played and played["time"] > 0, played
+
+    reference = _first_id(browser)
+    first.find_element("css selector", "button.similar").click()
+    _wait(browser, lambda d: "tracks like" in d.find_element("id", "status").text and len(_results(d)) == 7)
+    assert reference not in [r.get_attribute("data-track-id") for r in _results(browser)]
+
+    browser.find_element("id", "clip").send_keys(str(world / "audio" / "rock" / "tone4.wav"))
+    browser.find_element("id", "audio-btn").click()
+    _wait(browser, lambda d: "tone4.wav" in d.find_element("id", "status").text and len(_results(d)) == 8)
+    assert _first_id(browser) == "rock/tone4.wav"
+
+    shot = tmp_path / "search-page.png"
+    assert browser.save_screenshot(str(shot))
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    browser.set_window_size(390, 844)  # a phone: nothing wider than the screen
+    overflow = browser.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0
+    assert browser.save_screenshot(str(tmp_path / "search-page-phone.png"))
