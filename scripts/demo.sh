@@ -33,7 +33,8 @@ muscall embed --checkpoint "$CKPT" --source "$OUT/corpus/manifest.jsonl" --out "
 muscall index info --index "$OUT/index"
 
 step "5/5 serving on http://127.0.0.1:$PORT/"
-muscall serve --catalog "$OUT/index" --checkpoint "$CKPT" --host 127.0.0.1 --port "$PORT" > "$OUT/serve.log" 2>&1 &
+muscall serve --catalog "$OUT/index" --checkpoint "$CKPT" --windows "$OUT/catalog" \
+  --labels "$OUT/corpus/labels.json" --host 127.0.0.1 --port "$PORT" > "$OUT/serve.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
 for _ in $(seq 1 120); do
