@@ -1,8 +1,10 @@
 # muscall: `make demo` and `make test` each set up everything they need on a fresh machine.
 PYTHON ?= python3
 VENV   ?= .venv
-# CPU build by default (taken from local disk here); GPU users: make TORCH='torch==2.13.*' --index-url ...
+# torch goes in first, alone. On this kind of machine pip takes a local CPU build of 2.13.0. Elsewhere, pick the
+# build: CPU `make TORCH_INDEX=https://download.pytorch.org/whl/cpu`, GPU `make TORCH='torch==2.13.*'` (PyPI: CUDA).
 TORCH  ?= torch==2.13.0
+TORCH_INDEX ?=
 EXTRAS ?= serve,dev
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
@@ -14,18 +16,19 @@ help:
 	@echo "make test   - set up and run the test suite"
 	@echo "make bench  - run the benchmarks and rewrite BENCHMARKS.md"
 
-install: $(STAMP) system-deps
+install: system-deps $(STAMP)
 
 # torch first: anything that needs torch, installed without it, pulls a multi-GB CUDA build.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --disable-pip-version-check "$(TORCH)"
+	$(BIN)/pip install -q --disable-pip-version-check "$(TORCH)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/pip install -q --disable-pip-version-check -e ".[$(EXTRAS)]"
 	touch $@
 
 system-deps:
-	@bash scripts/install_system_deps.sh
+	@PYTHON=$(PYTHON) bash scripts/install_system_deps.sh $(SYSTEM_DEPS_FLAGS)
 
+test: SYSTEM_DEPS_FLAGS = --with-browser
 test: install
 	$(BIN)/python -m pytest -q tests
 

@@ -17,8 +17,7 @@ import torch
 from api.errors import ApiError, NotFound
 from api.state import ServiceState, thread_setup
 from api.windows import Moment, best_moment, window_start_seconds
-from index import TrackFilter, TrackRecord
-from index.faiss_index import reconstruct
+from index import CatalogError, TrackFilter, TrackRecord
 from muscall.audio.io import load_audio
 from muscall.embedding import TrackEmbeddings, embed_mels, embed_texts
 from muscall.errors import MuscallError
@@ -100,7 +99,7 @@ def track_vector(state: ServiceState, track: TrackRecord) -> np.ndarray:
 
 def stored_vector(state: ServiceState, track: TrackRecord) -> np.ndarray | None:
     """A track's unit embedding from the index or its stored windows, without touching audio; None if neither."""
-    vec = _indexed_vector(state, track.id)
+    vec = _indexed_vector(state, track.track_id)
     if vec is None:
         windows = state.windows.get(track.track_id)
         if windows is not None and len(windows):
@@ -111,23 +110,17 @@ def stored_vector(state: ServiceState, track: TrackRecord) -> np.ndarray | None:
     return vec / max(float(np.linalg.norm(vec)), 1e-12)
 
 
-def _indexed_vector(state: ServiceState, internal_id: int) -> np.ndarray | None:
-    """The indexed vector where the index type can give it back (Flat, HNSW); None otherwise.
+def _indexed_vector(state: ServiceState, track_id: str) -> np.ndarray | None:
+    """The indexed vector where the index type can give it back (Flat, HNSW, IVF-Flat); None otherwise.
 
-    Holds the catalog's read lock so a concurrent add/remove cannot change the index mid-read.
+    ``Catalog.vectors`` reads under the catalog's read lock, so a concurrent add/remove cannot change the index
+    mid-read; it raises for lossy indexes (IVF-PQ) and for a track removed meanwhile.
     """
-    catalog = state.catalog
-    if catalog.family not in ("flat", "hnsw"):
-        return None
     thread_setup()
-    lock = getattr(catalog, "_lock", None)  # index.Catalog has no public vector accessor yet
     try:
-        if lock is None:
-            return reconstruct(catalog.index, np.array([internal_id]))[0]
-        with lock.read():
-            return reconstruct(catalog.index, np.array([internal_id]))[0]
-    except RuntimeError as err:
-        log.debug("cannot reconstruct vector %d: %s", internal_id, err)
+        return state.catalog.vectors([track_id])[0]
+    except CatalogError as err:
+        log.debug("no stored vector for %r: %s", track_id, err)
         return None
 
 
@@ -135,7 +128,7 @@ def _embed_file(state: ServiceState, track: TrackRecord) -> np.ndarray:
     """Embed the track's audio file (slow path for index types that cannot give vectors back)."""
     if not track.path:
         raise ApiError(409, f"track {track.track_id!r} has no stored vector or audio file to compare with; "
-                            "rebuild the index as Flat/HNSW or start the service with --windows")
+                            "rebuild the index as Flat, HNSW or IVF-Flat, or start the service with --windows")
     cfg = state.audio_cfg
     wave = load_audio(track.path, cfg.sample_rate, min_seconds=cfg.min_seconds, max_seconds=cfg.max_seconds)
     return embed_wave(state, wave).tracks[0]

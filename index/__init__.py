@@ -18,6 +18,8 @@ Public API::
     cat = Catalog.load("out/index", expected_dim=512)
     scores, ids = cat.search(query_vecs, k=10, allowed_ids=cat.filter_ids(tags_any=["jazz"], duration_max=300))
     cat.add(new_vecs, new_meta); cat.remove(["track-17"])
+    cat.set_tags(["track-3"], [["live"]], mode="add")  # in place: same internal id, index untouched
+    vecs = cat.vectors(["track-3"])  # stored unit vectors (Flat, HNSW, IVF-Flat; lossy indexes raise)
 """
 
 from index.auto import IndexChoice, choose_factory, choose_index

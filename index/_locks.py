@@ -18,7 +18,7 @@ class RWLock:
 
     @contextmanager
     def read(self) -> Iterator[None]:
-        """Hold the lock shared (searches)."""
+        """Hold the lock shared (searches, vector reads)."""
         with self._cond:
             while self._writer or self._writers_waiting:
                 self._cond.wait()
@@ -33,7 +33,7 @@ class RWLock:
 
     @contextmanager
     def write(self) -> Iterator[None]:
-        """Hold the lock exclusively (add, remove, tune)."""
+        """Hold the lock exclusively (add, remove, set_tags, tune)."""
         with self._cond:
             self._writers_waiting += 1
             while self._writer or self._readers:

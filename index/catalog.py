@@ -1,8 +1,10 @@
 """The searchable catalog: a FAISS index keyed by stable track ids plus the SQLite metadata of those tracks.
 
-Thread safety: searches hold a shared lock and run concurrently; ``add``, ``remove`` and ``tune`` hold it
-exclusively, so a web service may call any method from any thread. The metadata database has its own lock.
-A service answering single queries should call ``configure_faiss(omp_threads=1)`` once (see there).
+Thread safety: searches and ``vectors`` hold a shared lock and run concurrently; ``add``, ``remove``,
+``set_tags`` and ``tune`` hold it exclusively, so a web service may call any method from any thread. The
+metadata database has its own lock. A service answering single queries should call
+``configure_faiss(omp_threads=1)`` in every thread that searches, not once: OpenMP keeps the thread count per
+thread (see there).
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from index._args import attribute_rows, tag_rows, track_names
 from index._locks import RWLock
 from index.auto import family_of
 from index.errors import CatalogError
-from index.faiss_index import (as_float32, can_remove, gpu_replica, id_selector, knob_max,
-                               reconstruct, remove_ids, search_params, set_knob)
+from index.faiss_index import (as_float32, can_remove, gpu_replica, id_selector, knob_max, reconstruct,
+                               remove_ids, search_params, set_knob, stored_vectors, stores_exact_vectors)
 from index.metadata import MetadataDB, TrackFilter
 from index.shards import normalize_rows
 from index.tuning import TuneResult, exact_knn, tune
@@ -146,6 +149,22 @@ class Catalog:
         """Metadata records for internal ids (None for -1 padding or unknown ids)."""
         return self.db.get(ids)
 
+    def vectors(self, track_ids: Sequence[str]) -> np.ndarray:
+        """Stored unit vectors ``(n, dim)`` float32 of live tracks, in the order given.
+
+        Flat, HNSW and IVF-Flat indexes give back exactly what was added (after L2-normalisation; IVF scans
+        its lists, so ask for many ids in one call). Lossy indexes (IVF-PQ, SQ) and unknown or removed track
+        ids raise CatalogError.
+        """
+        names = track_names(track_ids)
+        if not stores_exact_vectors(self.index):
+            raise CatalogError(f"the {self.factory!r} index stores lossy compressed codes (IVF-PQ / SQ), not the "
+                               "added vectors, so it cannot give them back; read them from the embedding "
+                               "catalog's shards (index.load_catalog(<embedding dir>)), or build the index as "
+                               "Flat, HNSW or IVF-Flat")
+        with self._lock.read():
+            return stored_vectors(self.index, self._live_ids(names, repeats=True))
+
     def _search(self, q: np.ndarray, k: int, sel: Any, allowed: np.ndarray | None,
                 expected: int) -> tuple[np.ndarray, np.ndarray]:
         """Selector search, exhaustive retry of rows that came back short, and a final removed-id guard."""
@@ -189,10 +208,35 @@ class Catalog:
         """
         self._writable()
         with self._lock.write():
-            ids = self.db.mark_deleted([track_ids] if isinstance(track_ids, str) else list(track_ids))
+            ids = self.db.mark_deleted(track_names(track_ids))
             if ids.size:
                 self._forget(ids)
                 self._refresh()
+        return ids
+
+    def set_tags(self, track_ids: Sequence[str], tags: Sequence[Sequence[str]] | Mapping[str, Sequence[str]],
+                 mode: str = "replace", *,
+                 attributes: Sequence[Mapping[str, Any]] | Mapping[str, Mapping[str, Any]] | None = None
+                 ) -> np.ndarray:
+        """Replace (``mode="replace"``) or extend (``"add"``) live tracks' tags in place; return their internal ids.
+
+        ``tags`` is one list per track id, or a mapping track_id -> tags covering exactly ``track_ids``. Tags
+        are normalised as on ``add`` and filters see them at once; the index and internal ids stay as they
+        are. ``attributes`` (same shapes) sets top-level attribute keys in the same update, e.g. where the
+        tags came from. Unknown or removed track ids raise CatalogError. ``save`` persists the change.
+        """
+        self._writable()
+        if mode not in ("replace", "add"):
+            raise CatalogError(f"set_tags mode={mode!r}: use 'replace' or 'add'")
+        names = track_names(track_ids)
+        rows = tag_rows(names, tags)
+        updates = None if attributes is None else attribute_rows(names, attributes)
+        with self._lock.write():
+            ids = self._live_ids(names)
+            with self.db.transaction():
+                self.db.set_tags(ids, rows, add=mode == "add")
+                if updates is not None:
+                    self.db.update_attributes(ids, updates)
         return ids
 
     def tune(self, queries: np.ndarray, target_recall: float = 0.95, k: int = 10,
@@ -226,6 +270,19 @@ class Catalog:
             raise
         self._n_live += len(ids)
         return ids
+
+    def _live_ids(self, names: list[str], repeats: bool = False) -> np.ndarray:
+        """Internal ids of ``names`` in order; CatalogError naming unknown or removed (or repeated) track ids."""
+        found = self.db.id_map(names)
+        missing = [n for n in names if n not in found]
+        if missing:
+            raise CatalogError(f"{len(missing)} track id(s) are not live in the catalog (unknown or removed): "
+                               f"{missing[:5]}{' ...' if len(missing) > 5 else ''}; check the ids")
+        if not repeats and len(found) != len(names):
+            seen: set[str] = set()
+            again = sorted({n for n in names if n in seen or seen.add(n)})
+            raise CatalogError(f"track id(s) {again[:5]} are given more than once; give each track once")
+        return np.array([found[n] for n in names], dtype=np.int64)
 
     def _forget(self, ids: np.ndarray) -> None:
         """Drop ids from the index (or tombstone them where the index cannot remove)."""

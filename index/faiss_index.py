@@ -24,12 +24,15 @@ SUPPORTED = "Flat, HNSW<M>, IVF<nlist>,Flat, IVF<nlist>,SQ8, [OPQ<m>,]IVF<nlist>
 
 
 def configure_faiss(blas_threshold: int = BLAS_THRESHOLD, omp_threads: int | None = None) -> None:
-    """Process-wide FAISS settings.
+    """FAISS settings: the BLAS threshold for the whole process, the OpenMP thread count for the calling thread.
 
     Args:
-        blas_threshold: batches of at least this many queries use BLAS for exact distances (and k-means).
-        omp_threads: OpenMP threads per search. A service answering one query per request should use 1 and
-            get parallelism from concurrent requests: HNSW opens a parallel region even for one query, which
+        blas_threshold: batches of at least this many queries use BLAS for exact distances (and k-means);
+            a process-wide global.
+        omp_threads: OpenMP threads for the FAISS calls of the calling thread only: OpenMP keeps this setting
+            per thread, and other threads (e.g. a web server's worker pool) keep the default, so call this in
+            each thread that searches. A service answering one query per request should use 1 and get
+            parallelism from concurrent requests: HNSW opens a parallel region even for one query, which
             costs milliseconds on a busy machine (measured: 3 ms vs 0.2 ms per query at 20k x 256).
     """
     faiss.cvar.distance_compute_blas_threshold = int(blas_threshold)
@@ -164,6 +167,50 @@ def remove_ids(index: faiss.Index, ids: np.ndarray) -> int:
 def reconstruct(index: faiss.Index, ids: np.ndarray) -> np.ndarray:
     """Stored vectors of ``ids`` (Flat/HNSW through IndexIDMap2 only)."""
     return index.reconstruct_batch(np.ascontiguousarray(ids, dtype=np.int64))
+
+
+def stores_exact_vectors(index: faiss.Index) -> bool:
+    """Whether ``index`` keeps the added vectors unchanged (Flat, HNSW over Flat, IVF-Flat), not as lossy codes."""
+    node = faiss.downcast_index(index)
+    if isinstance(node, faiss.IndexIDMap2):
+        node = faiss.downcast_index(node.index)
+    if isinstance(node, faiss.IndexHNSW):
+        node = faiss.downcast_index(node.storage)
+    return isinstance(node, (faiss.IndexFlat, faiss.IndexIVFFlat))
+
+
+def stored_vectors(index: faiss.Index, ids: np.ndarray) -> np.ndarray:
+    """``(len(ids), d)`` stored vectors of ids the index holds (check ``stores_exact_vectors`` first).
+
+    IndexIDMap2 reconstructs by id; an IVF index keeps no id -> list map (a direct map would break
+    ``remove_ids`` with a selector), so its inverted lists are scanned, one Python step per list.
+    """
+    ids = np.ascontiguousarray(ids, dtype=np.int64)
+    ivf = ivf_of(index)
+    if ivf is None:
+        return reconstruct(index, ids) if ids.size else np.zeros((0, index.d), np.float32)
+    wanted = np.unique(ids)
+    out = np.empty((len(wanted), ivf.d), np.float32)
+    found = np.zeros(len(wanted), dtype=bool)
+    for list_no in range(ivf.nlist):
+        if found.all():
+            break
+        size = ivf.invlists.list_size(list_no)
+        if not size:
+            continue
+        ptr = ivf.invlists.get_ids(list_no)
+        try:
+            list_ids = faiss.rev_swig_ptr(ptr, size).copy()
+        finally:
+            ivf.invlists.release_ids(list_no, ptr)
+        pos = np.minimum(np.searchsorted(wanted, list_ids), len(wanted) - 1)
+        for offset in np.flatnonzero(wanted[pos] == list_ids):
+            ivf.reconstruct_from_offset(list_no, int(offset), faiss.swig_ptr(out[pos[offset]]))
+            found[pos[offset]] = True
+    if not found.all():
+        raise CatalogError(f"ids {wanted[~found][:5].tolist()} are not in the index; the catalog is inconsistent, "
+                           "restore or rebuild it")
+    return out[np.searchsorted(wanted, ids)]
 
 
 def write_index(index: faiss.Index, path: Path) -> None:

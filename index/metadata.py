@@ -32,8 +32,10 @@ CREATE TABLE IF NOT EXISTS tracks (
 CREATE UNIQUE INDEX IF NOT EXISTS tracks_live_track_id ON tracks(track_id) WHERE deleted = 0;
 CREATE INDEX IF NOT EXISTS tracks_duration ON tracks(duration);
 CREATE TABLE IF NOT EXISTS tags (tag TEXT NOT NULL, track INTEGER NOT NULL, PRIMARY KEY (tag, track)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tags_track ON tags(track);
 CREATE TABLE IF NOT EXISTS attrs (key TEXT NOT NULL, value TEXT NOT NULL, track INTEGER NOT NULL,
     PRIMARY KEY (key, value, track)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS attrs_track ON attrs(track);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 _COLUMNS = "id, track_id, path, title, duration, tags, attributes, added_at, deleted"
@@ -134,13 +136,47 @@ class MetadataDB:
 
     def ids_for(self, track_ids: Sequence[str]) -> np.ndarray:
         """Internal ids of the live tracks among ``track_ids`` (sorted)."""
-        out: list[int] = []
+        return np.array(sorted(self.id_map(track_ids).values()), dtype=np.int64)
+
+    def id_map(self, track_ids: Sequence[str]) -> dict[str, int]:
+        """track_id -> internal id of the live tracks among ``track_ids`` (unknown or deleted ones left out)."""
+        out: dict[str, int] = {}
         with self._lock:
             for chunk in _chunks(list(dict.fromkeys(track_ids)), 500):
                 marks = ",".join("?" * len(chunk))
-                out += [r[0] for r in self._conn.execute(
-                    f"SELECT id FROM tracks WHERE deleted = 0 AND track_id IN ({marks})", chunk)]
-        return np.array(sorted(out), dtype=np.int64)
+                out.update(self._conn.execute(
+                    f"SELECT track_id, id FROM tracks WHERE deleted = 0 AND track_id IN ({marks})", chunk))
+        return out
+
+    def set_tags(self, ids: Sequence[int] | np.ndarray, tags: Sequence[Sequence[str]], add: bool = False) -> None:
+        """Replace (or with ``add`` extend) the tags of tracks ``ids``, one tag list per id, normalised."""
+        self._writable()
+        ids = [int(i) for i in np.asarray(ids, dtype=np.int64).ravel()]
+        with self.transaction():
+            if not add:
+                self._conn.executemany("DELETE FROM tags WHERE track = ?", [(i,) for i in ids])
+            self._conn.executemany("INSERT OR IGNORE INTO tags VALUES (?, ?)", [
+                (normalize_tag(t), i) for i, row in zip(ids, tags) for t in row if normalize_tag(t)])
+
+    def update_attributes(self, ids: Sequence[int] | np.ndarray, updates: Sequence[Mapping[str, Any]]) -> None:
+        """Set the given top-level attribute keys of tracks ``ids`` (other keys kept), one mapping per id."""
+        self._writable()
+        ids = [int(i) for i in np.asarray(ids, dtype=np.int64).ravel()]
+        with self.transaction():
+            for i, update in zip(ids, updates):
+                row = self._conn.execute("SELECT track_id, attributes FROM tracks WHERE id = ?", (i,)).fetchone()
+                if row is None:
+                    raise CatalogError(f"no track with internal id {i}")
+                meta = TrackMeta(row[0], attributes={**json.loads(row[1]), **update})
+                try:
+                    text = json.dumps(meta.attributes, ensure_ascii=False)
+                except (TypeError, ValueError) as exc:
+                    raise CatalogError(f"track {row[0]!r}: attributes must be JSON values ({exc})") from exc
+                self._conn.execute("UPDATE tracks SET attributes = ? WHERE id = ?", (text, i))
+                changed = [k for k in update if k in self.attribute_fields]
+                self._conn.executemany("DELETE FROM attrs WHERE track = ? AND key = ?", [(i, k) for k in changed])
+                self._conn.executemany("INSERT OR IGNORE INTO attrs VALUES (?, ?, ?)",
+                                       [(k, v, i) for k, v in self._attr_rows(meta) if k in changed])
 
     def get(self, ids: Sequence[int] | np.ndarray) -> list[TrackRecord | None]:
         """Records for internal ids, in order; None for an id that does not exist (e.g. -1 padding)."""

@@ -36,7 +36,7 @@ class ShardWriter:
         self.directory = Path(out_dir)
         self.directory.mkdir(parents=True, exist_ok=True)
         for stale in self.directory.glob(".shard-*.tmp"):
-            stale.unlink()  # temp files of an interrupted write
+            stale.unlink(missing_ok=True)  # temp files of an interrupted write
         self.catalog = ShardCatalog(self.directory, model_hash, dim or 0, dtype, shard_size, [])
         if (self.directory / MANIFEST).exists():
             self._resume(read_manifest(self.directory))

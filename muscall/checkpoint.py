@@ -120,7 +120,10 @@ def _read_meta(path: Path) -> dict[str, Any]:
     meta_path = path / "meta.json"
     if not meta_path.is_file():
         raise MuscallError(f"'{path}' is not a muscall checkpoint (no meta.json); pass the folder 'muscall train' wrote")
-    meta = json.loads(meta_path.read_text())
+    try:
+        meta = json.loads(meta_path.read_text())
+    except json.JSONDecodeError as err:
+        raise MuscallError(f"checkpoint '{path}': meta.json is corrupt ({err.msg}); use another checkpoint") from err
     if meta.get("format_version") != FORMAT_VERSION:
         raise MuscallError(f"checkpoint '{path}' has format version {meta.get('format_version')}, "
                            f"this muscall reads {FORMAT_VERSION}")

@@ -91,6 +91,7 @@ class LossConfig:
     ssl_weight: float = 0.3  # total = (1 - ssl_weight) * contrastive + ssl_weight * ssl
     ssl_temperature: float = 0.5
     ssl_projection_dim: int = 128
+    ssl_fraction: float = 1.0  # share of each batch that also gets an augmented view (SSL pairs); <1 saves compute
 
 
 @dataclass
@@ -193,11 +194,6 @@ def load_config(name_or_path: str | Path = "paper", overrides: list[str] | None 
 def config_to_dict(cfg: Any) -> dict[str, Any]:
     """Plain nested dict of a config dataclass (for YAML, JSON and checkpoints)."""
     return dataclasses.asdict(cfg)
-
-
-def save_config(cfg: Config, path: str | Path) -> None:
-    """Write a config as YAML."""
-    Path(path).write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
 
 
 def from_dict(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
@@ -306,6 +302,8 @@ def validate_config(cfg: Config) -> list[str]:
         problems.append(f"loss.caption_similarity='{cfg.loss.caption_similarity}': use auto, minilm or tfidf")
     if not 0.0 <= cfg.loss.ssl_weight < 1.0:
         problems.append("loss.ssl_weight must be in [0, 1)")
+    if cfg.loss.ssl and not (cfg.train.batch_size * cfg.loss.ssl_fraction >= 2 and cfg.loss.ssl_fraction <= 1.0):
+        problems.append("loss.ssl_fraction must be in (0, 1] and leave at least 2 SSL pairs per batch")
     if cfg.index.embedding_dtype not in ("float16", "float32"):
         problems.append("index.embedding_dtype must be float16 or float32")
     if cfg.train.batch_size < 2:

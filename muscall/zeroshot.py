@@ -57,7 +57,10 @@ def load_label_sets(path: str | Path) -> dict[str, list[str]]:
         raise MuscallError(f"label file '{path}' does not exist; use the labels.json that 'muscall data synth' "
                            "wrote, or a text file with one label per line")
     if path.suffix == ".json":
-        data = json.loads(path.read_text())
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise MuscallError(f"label file '{path}' is not valid JSON ({err.msg}, line {err.lineno})") from err
         sets = {k: [str(x) for x in v] for k, v in data.items() if isinstance(v, list)} if isinstance(data, dict) else {}
         if not sets:
             raise MuscallError(f"label file '{path}' must map label-set names to lists of labels")

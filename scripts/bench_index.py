@@ -131,7 +131,7 @@ def latency_ms(cat: Catalog, q: np.ndarray, k: int, max_s: float = 60.0) -> tupl
     timed (stops after ``max_s``)."""
     times: list[float] = []
     threads = faiss.omp_get_max_threads()
-    configure_faiss(omp_threads=1)
+    configure_faiss(omp_threads=1)  # per thread (OpenMP): holds for the searches below, made in this thread
     start = time.perf_counter()
     for row in q:
         t = time.perf_counter()

@@ -1,11 +1,9 @@
 """Store zero-shot tags in a saved index's metadata so that searches can filter on them.
 
-``index.MetadataDB`` has no method to change a live track's tags, so a track is re-inserted through the public
-``Catalog.remove`` + ``Catalog.add`` with its stored vector and updated metadata: its ``track_id``, vector and
-other metadata stay the same, its internal id changes. (On an HNSW index every re-inserted track leaves a
-tombstone behind; rebuild the index after many re-tagging runs.) A track's tags become its own tags minus
-the labels an earlier run of the same label set gave it, plus the new ones; ``attributes["zeroshot"][set]``
-records the labels of each set. The index is saved in place, atomically.
+Tags are changed in place with ``Catalog.set_tags``: a track keeps its internal id and vector, the FAISS index
+is not touched. A track's tags become its own tags minus the labels an earlier run of the same label set gave
+it, plus the new ones (compared as normalised tags, so a second identical run changes nothing);
+``attributes["zeroshot"][set]`` records the labels of each set. The index is saved in place, atomically.
 """
 
 from __future__ import annotations
@@ -16,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from index import Catalog, CatalogError, TrackMeta, TrackRecord
+from index import Catalog, CatalogError, TrackMeta, TrackRecord, normalize_tag
 from muscall.catalog.scoring import Scorer
 from muscall.catalog.sources import EmbeddingSource
 from muscall.errors import MuscallError
@@ -46,7 +44,7 @@ def write_tags(index_dir: str | Path, source: EmbeddingSource, scorer: Scorer, l
         for i in range(source.n_parts):
             ids, _titles, emb = source.part(i)
             _, chosen = scorer.select(scorer.score(emb))
-            _update_part(catalog, ids, emb, [[scorer.labels[j] for j in np.flatnonzero(r)] for r in chosen],
+            _update_part(catalog, ids, [[scorer.labels[j] for j in np.flatnonzero(r)] for r in chosen],
                          label_set, result)
             if progress:
                 progress(len(ids))
@@ -68,21 +66,20 @@ def retagged(record: TrackRecord, labels: list[str], label_set: str) -> TrackMet
     """The record's metadata with this label set's tags replaced by ``labels`` (None when nothing changes)."""
     attrs = dict(record.attributes)
     previous = dict(attrs.get(ZEROSHOT_KEY) or {})
-    old = set(previous.get(label_set, []))
-    tags = sorted((set(record.tags) - old) | set(labels))
-    if previous.get(label_set) == labels and tags == sorted(record.tags):
+    old = _normalized(previous.get(label_set, []))
+    tags = sorted((_normalized(record.tags) - old) | _normalized(labels))
+    if previous.get(label_set) == labels and tags == sorted(_normalized(record.tags)):
         return None
     previous[label_set] = labels
     attrs[ZEROSHOT_KEY] = previous
     return TrackMeta(record.track_id, record.path, record.title, record.duration, tags, attrs)
 
 
-def _update_part(catalog: Catalog, ids: list[str], emb: np.ndarray, labels: list[list[str]], label_set: str,
+def _update_part(catalog: Catalog, ids: list[str], labels: list[list[str]], label_set: str,
                  result: DbUpdate) -> None:
-    """Re-insert the tracks of one part whose tags change."""
-    internal = catalog.db.ids_for(ids)
-    records = {r.track_id: r for r in catalog.tracks(internal) if r is not None}
-    rows, metas = [], []
+    """Set the tags (and zero-shot record) of the tracks of one part whose tags change, in place."""
+    records = {r.track_id: r for r in catalog.tracks(catalog.db.ids_for(ids)) if r is not None}
+    metas = []
     for i, track_id in enumerate(ids):
         record = records.get(track_id)
         if record is None:
@@ -91,10 +88,14 @@ def _update_part(catalog: Catalog, ids: list[str], emb: np.ndarray, labels: list
         meta = retagged(record, labels[i], label_set)
         if meta is None:
             result.unchanged += 1
-            continue
-        rows.append(i)
-        metas.append(meta)
-    if rows:
-        catalog.remove([m.track_id for m in metas])
-        catalog.add(emb[rows], metas)
-        result.updated += len(rows)
+        else:
+            metas.append(meta)
+    if metas:
+        catalog.set_tags([m.track_id for m in metas], [m.tags for m in metas],
+                         attributes=[{ZEROSHOT_KEY: m.attributes[ZEROSHOT_KEY]} for m in metas])
+        result.updated += len(metas)
+
+
+def _normalized(tags: list[str]) -> set[str]:
+    """Tags as the catalog stores them (see ``index.normalize_tag``); empty ones dropped."""
+    return {normalize_tag(t) for t in tags} - {""}

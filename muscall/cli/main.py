@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import logging
 import pkgutil
 import sys
@@ -12,6 +13,8 @@ from muscall.errors import MuscallError
 
 import muscall.cli
 
+# Commands of other packages (api's `serve`) register through this entry-point group, so muscall never imports them.
+PLUGIN_GROUP = "muscall.commands"
 # Every module here but main defines ``register(subparsers)``, which adds its parser and sets ``func``.
 SUBCOMMANDS = sorted(m.name for m in pkgutil.iter_modules(muscall.cli.__path__) if not m.name.startswith("_") and m.name != "main")
 
@@ -24,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for name in SUBCOMMANDS:
         importlib.import_module(f"muscall.cli.{name}").register(sub)
+    for entry in importlib.metadata.entry_points(group=PLUGIN_GROUP):  # e.g. `serve`, from the api package
+        entry.load()(sub)
     return parser
 
 

@@ -51,10 +51,10 @@ def attribute_relevance(rows: Sequence[ClipRow], keys: Sequence[str] = MATCH_KEY
     facts = [_facts(r, keys) for r in rows]
     if not any(facts):
         return None
-    rel = np.zeros((len(rows), len(rows)), dtype=bool)
+    rel = np.eye(len(rows), dtype=bool)  # a row without facts is relevant to its own clip only
     for i, fi in enumerate(facts):
-        for j, fj in enumerate(facts):
-            rel[i, j] = all(fj.get(k) == v for k, v in fi.items())
+        if fi:
+            rel[i] = [bool(fj) and all(fj.get(k) == v for k, v in fi.items()) for fj in facts]
     return rel
 
 
@@ -93,6 +93,9 @@ def evaluate_zeroshot(ckpt: Checkpoint, manifest: str | Path, label_sets: dict[s
         block: dict[str, Any] = {"templates": templates, "n_classes": len(classes)}
         if name == "genres":
             keep = [i for i, t in enumerate(truth) if len(t) == 1 and t[0] in classes]
+            if not keep:
+                raise MuscallError(f"no '{split}' row has a genre from the label set; zero-shot genre accuracy needs "
+                                   "rows with attributes.genre (or a label file without a 'genres' set)")
             labels = np.array([classes.index(truth[i][0]) for i in keep])
             block["accuracy"] = zero_shot_accuracy(scores[keep], labels)
             block["chance"] = 1.0 / len(classes)
@@ -102,7 +105,10 @@ def evaluate_zeroshot(ckpt: Checkpoint, manifest: str | Path, label_sets: dict[s
                 plot_confusion(cm, classes, Path(out) / "genre_confusion.png")
         else:
             targets = np.array([[c in t for c in classes] for t in truth], dtype=int)
-            block.update(multilabel_auc(scores, targets, classes))
+            try:
+                block.update(multilabel_auc(scores, targets, classes))
+            except ValueError as err:
+                raise MuscallError(f"label set '{name}': {err}") from err
         results[name] = block
     if out is not None:
         write_json(Path(out) / "zeroshot.json", results)

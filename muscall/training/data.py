@@ -23,6 +23,11 @@ from muscall.config import AudioConfig, Config
 from muscall.data.manifest import ClipRow, resolve_audio_path
 
 
+def caption_of(row: ClipRow, field: str = "caption") -> str:
+    """The text a row is trained on: its caption, or ``attributes[field]`` when ``data.caption_field`` names one."""
+    return row.caption if field == "caption" else str(row.attributes.get(field, row.caption))
+
+
 def crop_frames(audio: AudioConfig) -> int:
     """Frames in one training crop / catalog window."""
     return num_frames(seconds_to_samples(audio.clip_seconds, audio.sample_rate), audio.hop_length)
@@ -73,8 +78,7 @@ class CropDataset(Dataset):
     def __init__(self, source: MelSource, seed: int, caption_field: str = "caption"):
         self.source, self.seed, self.epoch = source, seed, 0
         self.n_frames = crop_frames(source.audio)
-        self.captions = [r.caption if caption_field == "caption" else str(r.attributes.get(caption_field, r.caption))
-                         for r in source.rows]
+        self.captions = [caption_of(r, caption_field) for r in source.rows]
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch

@@ -13,8 +13,9 @@ from muscall.training import distributed as D
 class TrainNet(nn.Module):
     """The dual encoder plus the SSL projection head, in one module so DDP syncs both.
 
-    With SSL on, the audio batch is the crops followed by one augmented view of each; the SimCLR pair is
-    (crop, view), so SSL costs one extra audio forward rather than two.
+    With SSL on, the audio batch is the crops followed by an augmented view of the first ``len(view)`` of them
+    (``loss.ssl_fraction`` of the batch); the SimCLR pair is (crop, view), so SSL costs one extra audio forward
+    per paired clip rather than two.
     """
 
     def __init__(self, model: nn.Module, cfg: Config):
@@ -30,7 +31,7 @@ class TrainNet(nn.Module):
         result = {"audio": out["audio_embeds"][:n], "text": out["text_embeds"], "logit_scale": out["logit_scale"]}
         if view is not None and self.ssl_head is not None:
             z = self.ssl_head(out["audio_embeds"])
-            result["z1"], result["z2"] = z[:n], z[n:]
+            result["z1"], result["z2"] = z[:len(view)], z[n:]
         return result
 
 

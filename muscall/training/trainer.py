@@ -26,9 +26,9 @@ from muscall.data.manifest import read_manifest
 from muscall.embedding import embed_mels, embed_texts
 from muscall.errors import MuscallError
 from muscall.models import create_model
-from muscall.models.tokenizer import train_tokenizer
+from muscall.models.factory import build_tokenizer
 from muscall.training import distributed as D
-from muscall.training.data import Collate, CropDataset, MelSource, epoch_order, rank_batches
+from muscall.training.data import Collate, CropDataset, MelSource, caption_of, epoch_order, rank_batches
 from muscall.training.objective import Objective, TrainNet
 from muscall.training.state import JsonlLog, lr_factor, rng_state, seed_everything, set_rng_state
 
@@ -56,6 +56,8 @@ class Trainer:
             raise ConfigError("config is invalid:\n  - " + "\n  - ".join(problems))
         self.cfg, self.out_dir, self.progress = cfg, Path(out_dir), progress
         self.device = D.resolve_device(cfg.train.device)
+        if self.device.type == "cuda":
+            torch.cuda.set_device(self.device)  # before the process group: NCCL binds each rank to its GPU
         self.dist = D.init_distributed(self.device)
         if cfg.train.batch_size % self.dist.world_size:
             raise ConfigError(f"train.batch_size={cfg.train.batch_size} must divide by the {self.dist.world_size} ranks")
@@ -77,11 +79,17 @@ class Trainer:
         pool = min(cfg.train.val_pool_size, len(val_rows))
         pick = np.sort(np.random.default_rng(cfg.train.seed).choice(len(val_rows), pool, replace=False))
         self.val_rows = [val_rows[i] for i in pick]
+        if not self.val_rows and self.dist.is_main:
+            log.warning("manifest '%s' has no 'val' rows: no validation, every epoch's model counts as the best", manifest)
+        self.captions = [caption_of(r, cfg.data.caption_field) for r in self.train_rows]
         use_cache, cache_dir = cfg.train.feature_cache, cfg.data.cache_dir
-        self.train_source = MelSource.build(self.train_rows, manifest, cfg, use_cache,
-                                            _cache(cache_dir, manifest, "train"), self.progress and self.dist.is_main)
-        self.val_source = MelSource.build(self.val_rows, manifest, cfg, use_cache,
-                                          _cache(cache_dir, manifest, "val"), self.progress and self.dist.is_main)
+        for build_here in ((True,) if not self.dist.enabled else (self.dist.is_main, not self.dist.is_main)):
+            if build_here:  # under torchrun rank 0 builds the feature caches, the other ranks then open them
+                self.train_source = MelSource.build(self.train_rows, manifest, cfg, use_cache,
+                                                    _cache(cache_dir, manifest, "train"), self.progress and build_here)
+                self.val_source = MelSource.build(self.val_rows, manifest, cfg, use_cache,
+                                                  _cache(cache_dir, manifest, "val"), self.progress and build_here)
+            D.barrier(self.dist)
 
     def _build(self, resume: bool) -> None:
         cfg, last = self.cfg, self.out_dir / "checkpoints" / "last"
@@ -91,12 +99,11 @@ class Trainer:
             self.tokenizer, model, state = ckpt.tokenizer, ckpt.model, ckpt.train_state
             model.train()
         else:
-            captions = [r.caption for r in self.train_rows]
-            self.tokenizer = train_tokenizer(captions, cfg.model.text.vocab_size)
+            self.tokenizer = build_tokenizer(cfg, self.captions)  # trained on the captions, or MiniLM's own
             model = create_model(cfg, vocab_size=self.tokenizer.vocab_size)
         self.model = model.to(self.device)
         self.net = TrainNet(self.model, cfg).to(self.device)
-        self.objective = Objective(cfg, [r.caption for r in self.train_rows])
+        self.objective = Objective(cfg, self.captions)
         self.augment = _augmenter(cfg) if cfg.loss.ssl else None
         if self.dist.enabled and self.device.type == "cuda":  # batch statistics over the global batch
             self.net = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.net)
@@ -122,16 +129,20 @@ class Trainer:
         budget = self.budget_s
         clips, t0, stop = 0, time.monotonic(), False
         epoch = self.epoch
+        if budget is not None and self.elapsed >= budget:
+            log.warning("this run already used its train.max_minutes=%s; raise it to train on", cfg.train.max_minutes)
+            stop = True
         while epoch < cfg.train.epochs and not stop:
             clips_epoch, stop = self.train_epoch(epoch, start, budget)
             clips += clips_epoch
             r10 = self.validate()
-            improved = r10 > self.best_r10
+            improved = r10 > self.best_r10 or not self.val_rows
             if improved:
                 self.best_r10, self.best_epoch, self.bad_epochs = r10, epoch, 0
             else:
                 self.bad_epochs += 1
-            self.epoch, self.step_in_epoch = epoch + 1, 0
+            if not stop:  # a run stopped by its time budget resumes inside this epoch
+                self.epoch, self.step_in_epoch = epoch + 1, 0
             self.elapsed += time.monotonic() - start
             start = time.monotonic()
             self.log.write(kind="epoch", epoch=epoch, val_r10=r10, best_r10=self.best_r10, step=self.global_step,
@@ -193,7 +204,10 @@ class Trainer:
                     else contextlib.nullcontext())
         gen = torch.Generator().manual_seed(hash((cfg.train.seed, self.epoch, self.step_in_epoch)) % (2**63))
         with autocast:
-            view = self.augment(mel, gen) if self.augment is not None else None
+            view = None
+            if self.augment is not None:  # the first ssl_fraction of the (shuffled) batch gets an augmented view
+                n_ssl = max(2, int(round(mel.shape[0] * cfg.loss.ssl_fraction)))
+                view = self.augment(mel[:n_ssl], gen)
             losses = self.objective(net(mel, tokens, mask, view), batch.index, self.dist)
         loss = losses["loss"] / cfg.train.accum_steps
         self.scaler.scale(loss).backward()
@@ -230,8 +244,8 @@ class Trainer:
         self.model.eval()
         audio = embed_mels(self.model, (self.val_source[i] for i in range(len(self.val_source))), self.cfg.audio,
                            device=self.device).tracks
-        text = embed_texts(self.model, self.tokenizer, [r.caption for r in self.val_rows],
-                           self.cfg.model.text.max_tokens, device=self.device)
+        captions = [caption_of(r, self.cfg.data.caption_field) for r in self.val_rows]
+        text = embed_texts(self.model, self.tokenizer, captions, self.cfg.model.text.max_tokens, device=self.device)
         ranks = rank_of_targets(text @ audio.T, np.arange(len(text)))
         self.model.train()
         return float(recall_at_k(ranks, 10))

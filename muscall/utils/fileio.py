@@ -51,11 +51,14 @@ def replace_dir(tmp: str | Path, path: str | Path) -> None:
     """Move folder ``tmp`` onto ``path``; an existing ``path`` is kept as ``path.old`` until the move succeeded."""
     tmp, path = Path(tmp), Path(path)
     old = path.with_name(path.name + ".old")
+    if old.exists() and not path.exists():  # a crash between the two renames last time: .old is the live copy
+        os.replace(old, path)
     if old.exists():
         shutil.rmtree(old)
     if path.exists():
         os.replace(path, old)
     os.replace(tmp, path)
+    _fsync_dir(path.parent)
     if old.exists():
         shutil.rmtree(old)
 

@@ -160,9 +160,12 @@ def jittered_quality(system: System, rng: np.random.Generator) -> float:
 def select_rows(rows: Iterable[ClipRow], split: str, levels: str = "all") -> list[ClipRow]:
     """Rows of one clip split; ``levels`` = "seen" (training levels), "unseen" (held-out levels) or "all".
 
-    Clean rows (level_split "both") belong to both "seen" and "unseen".
+    "seen" drops rows whose ``level_split`` is "test", "unseen" drops those whose ``level_split`` is "train",
+    "all" keeps every row of the split. Clean rows (level_split "both") and rows without a ``level_split``
+    (e.g. not made by ``degrade``) belong to both "seen" and "unseen".
     """
     if levels not in ("seen", "unseen", "all"):
         raise MuscallError(f"levels='{levels}': use seen, unseen or all")
     dropped = {"seen": "test", "unseen": "train", "all": None}[levels]
-    return [r for r in rows if r.split == split and r.attributes.get("level_split") != dropped]
+    return [r for r in rows if r.split == split
+            and (dropped is None or r.attributes.get("level_split") != dropped)]

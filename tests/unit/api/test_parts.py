@@ -10,7 +10,7 @@ import pytest
 from api.cache import LRUCache
 from api.settings import Settings
 from api.windows import best_moment, window_start_seconds
-from muscall.cli.serve import build_settings, register
+from api.cli import build_settings, register
 from muscall.config import ConfigError, load_config
 
 

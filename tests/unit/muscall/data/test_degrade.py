@@ -246,6 +246,20 @@ def test_level_split_marks_held_out_levels_and_types(corpus, tmp_path):
     assert not {r.attributes["source_id"] for r in seen} & {r.attributes["source_id"] for r in unseen}
 
 
+def test_select_rows_all_keeps_rows_without_level_split_and_subsets_follow_the_docstring():
+    def row(i: int, split: str, level_split: str | None) -> ClipRow:
+        attrs = {} if level_split is None else {"level_split": level_split}
+        return ClipRow(f"c{i}", f"{i}.wav", "x", split=split, attributes=attrs)
+
+    rows = [row(0, "train", "train"), row(1, "train", "test"), row(2, "train", "both"), row(3, "train", None),
+            row(4, "test", None), row(5, "test", "train")]
+    picked = {levels: [r.id for r in select_rows(rows, "train", levels)] for levels in ("all", "seen", "unseen")}
+    assert picked == {"all": ["c0", "c1", "c2", "c3"], "seen": ["c0", "c2", "c3"], "unseen": ["c1", "c2", "c3"]}
+    assert [r.id for r in select_rows(rows, "test", "all")] == ["c4", "c5"]
+    with pytest.raises(MuscallError, match="use seen, unseen or all"):
+        select_rows(rows, "train", "some")
+
+
 def _digest(out: Path) -> dict[str, str]:
     files = sorted((out / "audio").iterdir()) + [out / "manifest.jsonl", out / "systems.json"]
     return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in files}

@@ -1,0 +1,37 @@
+"""The training objective: SSL pairs for a fraction of the batch, the weighted sum of the two losses."""
+
+from __future__ import annotations
+
+import torch
+
+from muscall.config import load_config
+from muscall.losses import infonce_loss, nt_xent_loss
+from muscall.models import create_model
+from muscall.training.distributed import DistInfo
+from muscall.training.objective import Objective, TrainNet
+
+
+def test_partial_ssl_views_and_loss_combination():
+    cfg = load_config("tiny", ["loss.ssl=true", "loss.ssl_weight=0.25"])
+    torch.manual_seed(0)
+    net = TrainNet(create_model(cfg, vocab_size=40), cfg).eval()
+    mel, view = torch.randn(6, 32, 80), torch.randn(3, 32, 80)
+    tokens, mask = torch.randint(4, 40, (6, 9)), torch.ones(6, 9, dtype=torch.bool)
+    out = net(mel, tokens, mask, view)
+    assert out["audio"].shape[0] == 6 and out["text"].shape[0] == 6
+    assert out["z1"].shape == out["z2"].shape == (3, cfg.loss.ssl_projection_dim)
+    captions = [f"caption {i}" for i in range(6)]
+    losses = Objective(cfg, captions)(out, torch.arange(6), DistInfo())
+    contrastive = infonce_loss(out["audio"], out["text"], out["logit_scale"])
+    ssl = nt_xent_loss(out["z1"], out["z2"], cfg.loss.ssl_temperature)
+    torch.testing.assert_close(losses["contrastive"], contrastive)
+    torch.testing.assert_close(losses["loss"], 0.75 * contrastive + 0.25 * ssl)
+
+
+def test_without_ssl_the_loss_is_the_contrastive_one():
+    cfg = load_config("tiny")
+    net = TrainNet(create_model(cfg, vocab_size=40), cfg).eval()
+    out = net(torch.randn(4, 32, 80), torch.randint(4, 40, (4, 5)), torch.ones(4, 5, dtype=torch.bool))
+    assert "z1" not in out
+    losses = Objective(cfg, ["a", "b", "c", "d"])(out, torch.arange(4), DistInfo())
+    assert "ssl" not in losses and torch.equal(losses["loss"], losses["contrastive"])
