@@ -137,9 +137,10 @@ class Catalog:
         """Like ``search`` with an optional metadata filter, returning scored track records per query."""
         allowed = None if flt is None or flt.is_empty() else self.db.filter_ids(flt)
         scores, ids = self.search(queries, k, allowed)
-        records = self.db.get(ids.ravel())
+        records = self.db.get(ids.ravel())  # a track removed since the search is dropped here, never returned
         flat = [Hit(float(s), r) for s, r in zip(scores.ravel(), records)]
-        return [[h for h in flat[i * k:(i + 1) * k] if h.track is not None] for i in range(len(ids))]
+        return [[h for h in flat[i * k:(i + 1) * k] if h.track is not None and not h.track.deleted]
+                for i in range(len(ids))]
 
     def filter_ids(self, flt: TrackFilter | None = None, **conditions: Any) -> np.ndarray:
         """Ids of live tracks passing a TrackFilter (or its fields as keywords), for ``search(allowed_ids=)``."""
