@@ -18,9 +18,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-VARIANTS = {  # name -> config overrides
-    "full (InfoNCE + caption weighting + SSL)": [],
-    "ablation: no SSL, no caption weighting": ["loss.ssl=false", "loss.caption_weighting=false"],
+B64 = ["train.batch_size=64", "train.lr=1e-3", "train.warmup_steps=100", "train.checkpoint_every=50"]
+VARIANTS = {  # name -> config overrides of `small` (each run folder: RUNS/variantN)
+    "InfoNCE + caption weighting + SSL, batch 64": B64 + ["loss.ssl=true", "loss.ssl_fraction=1.0",
+                                                          "loss.caption_weighting=true",
+                                                          "loss.caption_weight_temperature=0.04"],
+    "InfoNCE only (no SSL, no weighting), batch 64": B64,
+    "InfoNCE only, batch 128 (`small` as shipped)": [],
 }
 
 
