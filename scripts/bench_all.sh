@@ -1,26 +1,52 @@
 #!/usr/bin/env bash
 # Runs every benchmark on this machine and rewrites BENCHMARKS.md from their table fragments.
-# Each bench_*.py writes one markdown fragment (with the command that produced it) into scripts/results/.
-# BENCH_QUICK=1 runs smaller sizes (for a smoke check, not for the numbers we publish).
+# Each bench_*.py writes one markdown fragment (with the command that produced it) into scripts/results/, which is
+# kept in git; BENCHMARKS.md is the fragments in order. Long: the retrieval benchmark trains three 20-minute models
+# (it reuses finished runs under runs/bench) and the index benchmark builds over 1M vectors.
+#   BENCH_QUICK=1  smaller sizes, for a smoke check (not for the numbers we publish; writes to bench-out/ instead)
+#   BENCH_ONLY="synth frontend ..."  run only these
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OUT=scripts/results  # fragments are kept in git, so a long benchmark run once still shows
-mkdir -p "$OUT"
-Q=${BENCH_QUICK:-0}
+QUICK=${BENCH_QUICK:-0}
+RES=scripts/results
+[ "$QUICK" = 1 ] && RES=bench-out/results
+mkdir -p "$RES" bench-out
+want() { [ -z "${BENCH_ONLY:-}" ] || [[ " $BENCH_ONLY " == *" $1 "* ]]; }
 run() { echo "== $*"; "$@"; }
+big() { [ "$QUICK" = 1 ] && echo "$2" || echo "$1"; }
 
-if [ "$Q" = 1 ]; then N_SYNTH=24; N_FE=20; N_INDEX=20000; else N_SYNTH=200; N_FE=200; N_INDEX=1000000; fi
-run python scripts/bench_synth.py --n "$N_SYNTH" --markdown "$OUT/10_synth.md"
-run python scripts/bench_frontend.py --n "$N_FE" --markdown "$OUT/20_frontend.md"
-[ -f scripts/bench_train.py ] && run python scripts/bench_train.py --markdown "$OUT/30_train.md"
-[ -f scripts/bench_index.py ] && run python scripts/bench_index.py --n "$N_INDEX" --markdown "$OUT/40_index.md"
+CORPUS=data/corpus
+BEST=runs/bench/variant2/checkpoints/best
+want synth && run python scripts/bench_synth.py --n "$(big 200 24)" --markdown "$RES/10_synth.md"
+want frontend && run python scripts/bench_frontend.py --n "$(big 200 20)" --markdown "$RES/20_frontend.md"
+want train && run python scripts/bench_train.py --steps "$(big 6 2)" --markdown "$RES/30_train.md"
+want retrieval && run python scripts/bench_retrieval.py --corpus "$CORPUS" --minutes "$(big 20 1)" \
+  --runs "$(big runs/bench bench-out/runs)" --markdown "$RES/35_retrieval.md"
+[ "$QUICK" = 1 ] && BEST=bench-out/runs/variant2/checkpoints/best
+if want index || want load; then
+  [ -f bench-out/catalog/catalog.json ] || run muscall embed --checkpoint "$BEST" --source "$CORPUS/manifest.jsonl" \
+    --out bench-out/catalog --no-progress
+  run python scripts/export_embeddings.py --catalog bench-out/catalog --checkpoint "$BEST" \
+    --manifest "$CORPUS/manifest.jsonl" --out bench-out/emb
+fi
+want embed && run python scripts/bench_embed.py --n "$(big 64 8)" --markdown "$RES/40_embed.md"
+want index && run python scripts/bench_index.py --n "$(big 1000000 20000)" --from-embeddings bench-out/emb/tracks.npy \
+  --queries bench-out/emb/queries.npy --markdown "$RES/45_index.md"
+want tag && run python scripts/bench_tag.py --n "$(big 100000 2000)" --markdown "$RES/50_tag.md"
+want load && run python scripts/bench_load.py --n "$(big 100000 2000)" --checkpoint "$BEST" --markdown "$RES/55_load.md"
+if want scoring; then
+  [ -f bench-out/quality/manifest.jsonl ] || run muscall data degrade --corpus "$CORPUS" --out bench-out/quality \
+    --clips "$(big 160 16)" --no-progress
+  run python scripts/bench_scoring.py --checkpoint "$BEST" --degraded bench-out/quality --markdown "$RES/60_scoring.md"
+fi
 
+[ "$QUICK" = 1 ] && { echo "quick run: fragments in $RES (BENCHMARKS.md left alone)"; exit 0; }
 {
   echo "# Benchmarks"
   echo
-  echo "Measured by \`make bench\` on $(nproc) CPU cores ($(uname -m)), $(date -u +%Y-%m-%d)."
-  echo "Each table names the command that produced it; numbers are from one run on this machine."
-  for f in "$OUT"/*.md; do echo; cat "$f"; done
+  echo "Written by \`make bench\` (scripts/bench_all.sh) on this project's build machine: $(nproc) CPU cores, $(uname -m),"
+  echo "no GPU. Each table names the command that produced it; numbers are from one run on this machine."
+  for f in "$RES"/*.md; do echo; cat "$f"; done
 } > BENCHMARKS.md.tmp
 mv BENCHMARKS.md.tmp BENCHMARKS.md
 echo "wrote BENCHMARKS.md"
