@@ -82,6 +82,13 @@ def _persist(state: ServiceState) -> None:
         return
     try:
         state.catalog.save(state.settings.index_dir)
+    except CatalogError as err:
+        if "another process updated" not in str(err):
+            raise ApiError(503, f"the index could not be saved ({err}); the change was rolled back") from err
+        log.error("index %s changed on disk under the service: %s", state.settings.index_dir, err)
+        raise ApiError(409, "the index folder was changed by another process (e.g. 'muscall index add') while the "
+                            "service was running; the change was rolled back: restart the service to load the "
+                            "new index, then repeat the request") from err
     except Exception as err:
         log.exception("saving the index to %s failed", state.settings.index_dir)
         raise ApiError(503, f"the index could not be saved ({type(err).__name__}: {err}); the change was rolled "

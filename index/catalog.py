@@ -59,6 +59,7 @@ class Catalog:
         self.tuned = tuned
         self.read_only = read_only
         self._lock = RWLock()
+        self._manifest_digests: dict[str, str | None] = {}  # folder -> sha256 of the manifest loaded/saved there
         self._removed = db.deleted_ids()
         self._tombstones = np.zeros(0, np.int64) if can_remove(index) else self._removed.copy()
         self._n_live = db.counts()[1]
@@ -104,7 +105,11 @@ class Catalog:
                                 expected_model_hash=expected_model_hash, verify=verify)
 
     def save(self, directory: str | Path) -> Path:
-        """Write index, metadata snapshot and manifest atomically to ``directory``; return the manifest path."""
+        """Write index, metadata snapshot and manifest atomically to ``directory``; return the manifest path.
+
+        Refused (CatalogError) when another process saved into ``directory`` after this catalog loaded or last
+        saved it there: reload and apply the change again rather than overwrite that process's changes.
+        """
         from index.persist import save_catalog_dir
         if self.read_only:
             raise CatalogError("a catalog loaded with mmap=True cannot be saved; load it with mmap=False")

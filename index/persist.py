@@ -8,15 +8,23 @@ Layout::
 
 Data files are content-addressed and the manifest is replaced last, so an interrupted save leaves the previous
 snapshot loadable; files no manifest refers to are deleted after the new manifest is committed.
+
+Several processes may share one folder (the API service, ``muscall index add/remove``, ``muscall tag --write-db``):
+save holds an exclusive ``flock`` on ``<dir>/.lock`` and load a shared one, and a catalog remembers the sha256 of
+the manifest it loaded or last saved, so a save over a manifest another process has since replaced is refused
+instead of silently discarding that process's changes.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import shutil
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TYPE_CHECKING
+from typing import Any, Iterator, TYPE_CHECKING
 
 from index._fileio import atomic_write_json, sha256_file, write_content_addressed
 from index.errors import CatalogError
@@ -30,18 +38,50 @@ if TYPE_CHECKING:
 FORMAT = "muscall-catalog-index"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+LOCK = ".lock"
 _ROLES = {"index": ("index", ".faiss"), "metadata": ("metadata", ".sqlite")}
 
 
 def save_catalog_dir(catalog: Catalog, directory: Path) -> Path:
-    """Write ``catalog`` into ``directory`` (caller holds the catalog's read lock); return the manifest path."""
+    """Write ``catalog`` into ``directory`` (caller holds the catalog's read lock); return the manifest path.
+
+    Raises CatalogError when another process replaced the folder's manifest after this catalog loaded (or last
+    saved) it; a folder this catalog has never loaded from or saved to is simply (over)written.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    key = str(directory.resolve())
+    with folder_lock(directory, exclusive=True):
+        seen = catalog._manifest_digests.get(key)
+        if seen is not None and manifest_digest(directory) != seen:
+            raise CatalogError(f"{directory}: another process updated the index after this catalog was loaded; "
+                               "saving would discard its changes. Reload the catalog (Catalog.load) and apply "
+                               "this change again")
+        files = _write_data_files(catalog, directory)
+        path = directory / MANIFEST
+        atomic_write_json(path, _manifest_for(catalog, files))
+        catalog._manifest_digests[key] = sha256_file(path)
+        keep = {f["name"] for f in files.values()}
+        for stem, suffix in _ROLES.values():
+            for old in directory.glob(f"{stem}.*{suffix}"):
+                if old.name not in keep:
+                    old.unlink(missing_ok=True)
+    return path
+
+
+def _write_data_files(catalog: Catalog, directory: Path) -> dict[str, dict[str, Any]]:
+    """Write the index and metadata snapshot content-addressed; return their manifest entries by role."""
     files = {}
     for role, (stem, suffix) in _ROLES.items():
         writer = (lambda p: write_index(catalog.index, p)) if role == "index" else catalog.db.snapshot
         name, digest, size = write_content_addressed(directory, stem, suffix, writer)
         files[role] = {"name": name, "sha256": digest, "bytes": size}
+    return files
+
+
+def _manifest_for(catalog: Catalog, files: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The manifest describing ``catalog`` saved as ``files``."""
     total, live = catalog.db.counts()
-    manifest = {
+    return {
         "format": FORMAT, "format_version": FORMAT_VERSION,
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "dim": catalog.dim, "metric": "inner_product", "factory": catalog.factory, "family": catalog.family,
@@ -52,14 +92,34 @@ def save_catalog_dir(catalog: Catalog, directory: Path) -> Path:
         "attribute_fields": list(catalog.db.attribute_fields),
         "files": files,
     }
+
+
+@contextmanager
+def folder_lock(directory: Path, exclusive: bool) -> Iterator[None]:
+    """Hold ``flock`` on ``<directory>/.lock`` (exclusive for writers, shared for readers).
+
+    A reader that cannot create the lock file (a read-only folder, which no one can save into) goes unlocked.
+    """
+    flags = os.O_RDWR | os.O_CREAT if exclusive else os.O_RDONLY | os.O_CREAT
+    try:
+        fd = os.open(directory / LOCK, flags, 0o666)
+    except OSError:
+        if exclusive or not directory.is_dir():
+            raise
+        fd = None
+    try:
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)  # closing releases the lock
+
+
+def manifest_digest(directory: Path) -> str | None:
+    """sha256 of the folder's manifest file, or None when it has none."""
     path = directory / MANIFEST
-    atomic_write_json(path, manifest)
-    keep = {f["name"] for f in files.values()}
-    for stem, suffix in _ROLES.values():
-        for old in directory.glob(f"{stem}.*{suffix}"):
-            if old.name not in keep:
-                old.unlink(missing_ok=True)
-    return path
+    return sha256_file(path) if path.exists() else None
 
 
 def read_manifest(directory: Path) -> dict[str, Any]:
@@ -86,7 +146,19 @@ def read_manifest(directory: Path) -> dict[str, Any]:
 
 def load_catalog_dir(cls: type[Catalog], directory: Path, *, mmap: bool, expected_dim: int | None,
                      expected_model_hash: str | None, verify: bool) -> Catalog:
-    """Verify and open a saved catalog (see ``Catalog.load``)."""
+    """Verify and open a saved catalog under a shared folder lock (see ``Catalog.load``)."""
+    if not directory.is_dir():
+        read_manifest(directory)  # raises the "not a saved catalog" error without creating the folder
+    with folder_lock(directory, exclusive=False):
+        catalog = _load_unlocked(cls, directory, mmap=mmap, expected_dim=expected_dim,
+                                 expected_model_hash=expected_model_hash, verify=verify)
+        catalog._manifest_digests[str(directory.resolve())] = manifest_digest(directory)
+    return catalog
+
+
+def _load_unlocked(cls: type[Catalog], directory: Path, *, mmap: bool, expected_dim: int | None,
+                   expected_model_hash: str | None, verify: bool) -> Catalog:
+    """Verify and open a saved catalog (the caller holds the folder lock)."""
     from index.catalog import make_work_dir
     manifest = read_manifest(directory)
     _check_expectations(directory, manifest, expected_dim, expected_model_hash)

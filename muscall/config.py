@@ -124,6 +124,9 @@ class DataConfig:
     manifest: str = "data/corpus/manifest.jsonl"
     cache_dir: str | None = None  # default: <manifest dir>/cache
     caption_field: str = "caption"
+    # Training and validation see at most the first N seconds of each clip (cached or decoded), so one long
+    # track does not pad every row of the feature cache to its length; None: whole clips.
+    cache_max_seconds: float | None = 60.0
 
 
 @dataclass
@@ -306,6 +309,9 @@ def validate_config(cfg: Config) -> list[str]:
         problems.append("loss.ssl_fraction must be in (0, 1] and leave at least 2 SSL pairs per batch")
     if cfg.index.embedding_dtype not in ("float16", "float32"):
         problems.append("index.embedding_dtype must be float16 or float32")
+    if cfg.data.cache_max_seconds is not None and cfg.data.cache_max_seconds < a.clip_seconds:
+        problems.append(f"data.cache_max_seconds={cfg.data.cache_max_seconds} is shorter than one crop "
+                        f"(audio.clip_seconds={a.clip_seconds}); raise it or set it to null")
     if cfg.train.batch_size < 2:
         problems.append("train.batch_size must be at least 2 for a contrastive loss")
     return problems + validate_scoring_config(cfg.scoring)

@@ -109,25 +109,42 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(index: Path, checkpoint: Path, port: int, workers: int, log: Path) -> subprocess.Popen:
-    """`muscall serve` on 127.0.0.1; returns once /readyz answers 200."""
+def start_server(index: Path, checkpoint: Path, workers: int, log: Path,
+                 attempts: int = 5) -> tuple[subprocess.Popen, int]:
+    """`muscall serve` on a free 127.0.0.1 port; returns (process, port) once /readyz answers 200.
+
+    A port that was free when picked can be taken before uvicorn binds it: that start is retried on a new port.
+    """
     cmd = [sys.executable, "-m", "muscall.cli.main", "serve", "--catalog", str(index), "--checkpoint",
-           str(checkpoint), "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-           "--log-level", "warning", "--set", "max_k=1000"]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=open(log, "wb"), stderr=subprocess.STDOUT,
-                            env={**os.environ, "PYTHONPATH": str(REPO)})
-    deadline = time.monotonic() + 300
+           str(checkpoint), "--host", "127.0.0.1", "--workers", str(workers), "--log-level", "warning",
+           "--set", "max_k=1000"]
+    for _ in range(attempts):
+        port = free_port()
+        with open(log, "wb") as fh:  # the server keeps its own handle
+            proc = subprocess.Popen(cmd + ["--port", str(port)], cwd=REPO, stdout=fh, stderr=subprocess.STDOUT,
+                                    env={**os.environ, "PYTHONPATH": str(REPO)})
+        if wait_ready(proc, port, log):
+            return proc, port
+    raise SystemExit(f"server found its port taken {attempts} times:\n{log.read_text(errors='replace')}")
+
+
+def wait_ready(proc: subprocess.Popen, port: int, log: Path, timeout: float = 300.0) -> bool:
+    """True once /readyz answers 200; False when the server exited because its port was taken."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"server exited ({proc.returncode}):\n{log.read_text()}")
+            text = log.read_text(errors="replace")
+            if "address already in use" in text.lower():
+                return False
+            raise SystemExit(f"server exited ({proc.returncode}):\n{text}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                return proc
+                return True
         except httpx.TransportError:
             pass
         time.sleep(0.5)
     proc.kill()
-    raise SystemExit(f"server not ready after 300 s:\n{log.read_text()}")
+    raise SystemExit(f"server not ready after {timeout:.0f} s:\n{log.read_text(errors='replace')}")
 
 
 async def load_test(url: str, bodies: list[dict], n: int, clients: int, cap: float) -> dict:
@@ -215,9 +232,8 @@ def run(args: argparse.Namespace, argv: list[str] | None, work: Path) -> None:
     checkpoint = args.checkpoint or make_tiny_checkpoint(work / "tiny-ckpt")
     index, build_s = (args.index, 0.0) if args.index else build_index(work / "index", checkpoint, args.n, args.factory)
     bodies = queries(args.distinct, args.filtered, args.k)
-    port = free_port()
+    server, port = start_server(index, checkpoint, args.workers, work / "server.log")
     url = f"http://127.0.0.1:{port}"
-    server = start_server(index, checkpoint, port, args.workers, work / "server.log")
     try:
         warm = min(len(bodies), args.sequential)
         sequential_http(url, bodies, warm)  # warm up: the first distinct queries once

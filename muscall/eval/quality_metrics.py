@@ -12,6 +12,7 @@ import numpy as np
 from scipy import stats
 
 MetricFn = Callable[[np.ndarray, np.ndarray], float]
+_BOOT_CHUNK = 64  # bootstrap resamples drawn at once: a (64, N) index array, not (n_boot, N)
 
 
 def _pair(pred: np.ndarray, true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -118,8 +119,10 @@ def bootstrap_ci(fn: MetricFn, pred: np.ndarray, true: np.ndarray, n: int = 1000
     if n < 1 or not 0 < alpha < 1:
         raise ValueError(f"bootstrap_ci needs n >= 1 and 0 < alpha < 1, got n={n}, alpha={alpha}")
     rng = np.random.default_rng(seed)
-    idx = rng.integers(0, p.size, size=(n, p.size))
-    vals = np.array([fn(p[i], t[i]) for i in idx], dtype=np.float64)
+    vals = np.empty(n, dtype=np.float64)
+    for lo in range(0, n, _BOOT_CHUNK):  # same draws as one (n, N) array, without holding it all at once
+        idx = rng.integers(0, p.size, size=(min(_BOOT_CHUNK, n - lo), p.size))
+        vals[lo:lo + len(idx)] = [fn(p[i], t[i]) for i in idx]
     vals = vals[~np.isnan(vals)]
     if vals.size == 0:
         low = high = float("nan")

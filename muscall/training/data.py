@@ -42,20 +42,21 @@ class MelSource:
     """Whole-clip log-mels by row: from a feature cache, or decoded on demand."""
 
     def __init__(self, rows: Sequence[ClipRow], manifest_path: str | Path, audio: AudioConfig,
-                 cache: FeatureCache | None = None):
+                 cache: FeatureCache | None = None, max_seconds: float | None = None):
         self.rows, self.manifest_path, self.audio, self.cache = list(rows), Path(manifest_path), audio, cache
         self._positions = [cache.index_of(r.id) for r in self.rows] if cache is not None else None
         self._logmel: LogMel | None = None
+        self._max_samples = None if max_seconds is None else seconds_to_samples(max_seconds, audio.sample_rate)
 
     @classmethod
     def build(cls, rows: Sequence[ClipRow], manifest_path: str | Path, cfg: Config, use_cache: bool,
               cache_dir: str | Path | None = None, progress: bool = True) -> "MelSource":
-        """A source over ``rows``, building (or reusing) the feature cache when ``use_cache``."""
-        cache = None
+        """A source over ``rows`` (first ``data.cache_max_seconds`` of each), cached when ``use_cache``."""
+        cache, seconds = None, cfg.data.cache_max_seconds
         if use_cache:
             cache_dir = Path(cache_dir or Path(manifest_path).parent / "cache")
-            cache = build_feature_cache(rows, manifest_path, cfg.audio, cache_dir, progress=progress)
-        return cls(rows, manifest_path, cfg.audio, cache)
+            cache = build_feature_cache(rows, manifest_path, cfg.audio, cache_dir, seconds=seconds, progress=progress)
+        return cls(rows, manifest_path, cfg.audio, cache, max_seconds=seconds)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -67,7 +68,7 @@ class MelSource:
             self._logmel = LogMel.from_config(self.audio)
         a = self.audio
         wave = load_audio(resolve_audio_path(self.rows[i], self.manifest_path), a.sample_rate, a.min_seconds,
-                          a.max_seconds)
+                          a.max_seconds)[: self._max_samples]
         with torch.no_grad():
             return self._logmel(torch.from_numpy(wave)[None]).numpy()[0]
 

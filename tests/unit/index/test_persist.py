@@ -147,3 +147,55 @@ def test_build_from_shards_then_save_and_load(tmp_path, corpus):
     cat.save(tmp_path / "idx")
     assert Catalog.load(tmp_path / "idx", expected_model_hash="m1").ntotal == len(x)
     cat.close()
+
+
+def test_save_over_another_processs_update_is_refused_until_reload(tmp_path, corpus, metas):
+    x = corpus[0]
+    with Catalog.from_arrays(x[:200], metas(200), "Flat") as cat:
+        cat.save(tmp_path)  # a fresh folder saves normally
+    first, second = Catalog.load(tmp_path), Catalog.load(tmp_path)
+    first.remove(["t1"])
+    first.save(tmp_path)
+    first.remove(["t2"])
+    first.save(tmp_path)  # its own earlier save is not "another process"
+    second.remove(["t3"])
+    before = (tmp_path / MANIFEST).read_bytes()
+    with pytest.raises(CatalogError, match="another process updated the index.*Reload the catalog"):
+        second.save(tmp_path)
+    assert (tmp_path / MANIFEST).read_bytes() == before  # nothing written, first's files kept
+    second.close()
+    with Catalog.load(tmp_path) as third:
+        assert third.ntotal == 198
+        third.remove(["t3"])
+        third.save(tmp_path)
+    with pytest.raises(CatalogError, match="another process updated"):
+        first.save(tmp_path)
+    first.close()
+    assert (tmp_path / ".lock").exists()
+    for mmap in (False, True):
+        with Catalog.load(tmp_path, mmap=mmap, verify=True) as cat:
+            assert cat.ntotal == 197 and not np.isin(cat.search(x[:4], 5)[1], [2, 3, 4]).any()
+    assert len(list(tmp_path.glob("index.*.faiss"))) == 1
+
+
+def test_folder_lock_is_exclusive_for_savers_and_shared_for_loaders(tmp_path):
+    import fcntl
+    import os
+
+    from index.persist import folder_lock
+    with folder_lock(tmp_path, exclusive=False):
+        fd = os.open(tmp_path / ".lock", os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # readers share
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a writer must wait
+        finally:
+            os.close(fd)
+    with folder_lock(tmp_path, exclusive=True):
+        fd = os.open(tmp_path / ".lock", os.O_RDONLY)
+        try:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        finally:
+            os.close(fd)

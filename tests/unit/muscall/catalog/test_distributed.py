@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,22 +15,18 @@ import pytest
 REPO = Path(__file__).resolve().parents[4]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _cli(args: list[str], nproc: int) -> None:
     """Run ``muscall ARGS`` in a fresh process, or under torchrun with ``nproc`` gloo ranks."""
     if nproc == 1:
         cmd = [sys.executable, "-m", "muscall.cli.main", *args]
     else:
-        cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", "--master_addr=127.0.0.1",
-               f"--master_port={_free_port()}", "-m", "muscall.cli.main", *args]
+        # --standalone: torchrun binds its rendezvous and worker stores to port 0 itself, so no free-port race
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1",
+               f"--nproc_per_node={nproc}", "-m", "muscall.cli.main", *args]
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}  # torchrun sets 1 thread per rank too
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env, cwd=REPO)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.returncode == 0, (f"exit {proc.returncode}\nstdout:\n{proc.stdout[-2000:]}\n"
+                                  f"stderr:\n{proc.stderr[-3000:]}")
 
 
 @pytest.mark.slow

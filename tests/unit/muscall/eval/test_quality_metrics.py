@@ -122,6 +122,19 @@ def test_bootstrap_ci_brackets_point_and_is_deterministic():
     assert wide["low"] < narrow["low"] < narrow["high"] < wide["high"]
 
 
+
+def test_bootstrap_ci_draws_in_chunks_the_same_resamples_as_one_array(monkeypatch):
+    rng = np.random.default_rng(3)
+    t = rng.normal(size=41)  # odd N and n_boot not a multiple of the chunk
+    p = t + rng.normal(scale=0.5, size=41)
+    idx = np.random.default_rng(9).integers(0, 41, size=(150, 41))  # the former all-at-once draw
+    vals = np.array([Q.srcc(p[i], t[i]) for i in idx])
+    low, high = np.percentile(vals, [2.5, 97.5])
+    ci = Q.bootstrap_ci(Q.srcc, p, t, n=150, seed=9)
+    assert (ci["low"], ci["high"], ci["n_valid"]) == (low, high, 150)
+    monkeypatch.setattr(Q, "_BOOT_CHUNK", 7)
+    assert Q.bootstrap_ci(Q.srcc, p, t, n=150, seed=9) == ci
+
 def test_bootstrap_ci_degenerate_cases():
     t = np.arange(10.0)
     ci = Q.bootstrap_ci(Q.mse, t + 2.0, t, n=50, seed=0)  # every error is 2, so every resample gives 4

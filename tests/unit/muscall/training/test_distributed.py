@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import textwrap
@@ -39,22 +38,18 @@ SCRIPT = textwrap.dedent('''
 ''')
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _run(tmp_path, nproc: int) -> dict:
     script, out = tmp_path / "step.py", tmp_path / f"out{nproc}.pt"
     script.write_text(SCRIPT)
     if nproc == 1:
         cmd = [sys.executable, str(script)]
     else:
-        cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", "--master_addr=127.0.0.1",
-               f"--master_port={_free_port()}", str(script)]
+        # --standalone: torchrun binds its rendezvous and worker stores to port 0 itself, so no free-port race
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1",
+               f"--nproc_per_node={nproc}", str(script)]
     proc = subprocess.run(cmd + [str(tmp_path / "batch.pt"), str(out)], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.returncode == 0, (f"exit {proc.returncode}\nstdout:\n{proc.stdout[-2000:]}\n"
+                                  f"stderr:\n{proc.stderr[-3000:]}")
     return torch.load(out)
 
 
