@@ -16,13 +16,13 @@ run() { echo "== $*"; "$@"; }
 big() { [ "$QUICK" = 1 ] && echo "$2" || echo "$1"; }
 
 CORPUS=data/corpus
-BEST=runs/bench/variant2/checkpoints/best
+BEST=runs/bench/variant1/checkpoints/best  # the shipped `small`
 want synth && run python scripts/bench_synth.py --n "$(big 200 24)" --markdown "$RES/10_synth.md"
 want frontend && run python scripts/bench_frontend.py --n "$(big 200 20)" --markdown "$RES/20_frontend.md"
 want train && run python scripts/bench_train.py --steps "$(big 6 2)" --markdown "$RES/30_train.md"
 want retrieval && run python scripts/bench_retrieval.py --corpus "$CORPUS" --minutes "$(big 20 1)" \
   --runs "$(big runs/bench bench-out/runs)" --markdown "$RES/35_retrieval.md"
-[ "$QUICK" = 1 ] && BEST=bench-out/runs/variant2/checkpoints/best
+[ "$QUICK" = 1 ] && BEST=bench-out/runs/variant1/checkpoints/best
 if want index || want load; then
   [ -f bench-out/catalog/catalog.json ] || run muscall embed --checkpoint "$BEST" --source "$CORPUS/manifest.jsonl" \
     --out bench-out/catalog --no-progress

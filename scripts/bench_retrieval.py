@@ -18,13 +18,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-B64 = ["train.batch_size=64", "train.lr=1e-3", "train.warmup_steps=100", "train.checkpoint_every=50"]
+SSL = ["loss.ssl=true", "loss.ssl_fraction=1.0", "loss.caption_weighting=true", "loss.caption_weight_temperature=0.04"]
 VARIANTS = {  # name -> config overrides of `small` (each run folder: RUNS/variantN)
-    "InfoNCE + caption weighting + SSL, batch 64": B64 + ["loss.ssl=true", "loss.ssl_fraction=1.0",
-                                                          "loss.caption_weighting=true",
-                                                          "loss.caption_weight_temperature=0.04"],
-    "InfoNCE only (no SSL, no weighting), batch 64": B64,
-    "InfoNCE only, batch 128 (`small` as shipped)": [],
+    "InfoNCE + caption weighting + SSL, batch 64": SSL,
+    "InfoNCE only, batch 64 (`small` as shipped)": [],
+    "InfoNCE only, batch 128, lr 1.5e-3": ["train.batch_size=128", "train.lr=1.5e-3", "train.warmup_steps=50",
+                                           "train.checkpoint_every=25"],
 }
 
 
