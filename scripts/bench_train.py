@@ -35,7 +35,7 @@ def corpus(path: Path, n: int) -> Path:
 def bench(name: str, manifest: Path, batch: int, steps: int, run_dir: Path) -> dict:
     """Pipeline clips/s over ``steps`` batches, and the model-alone clips/s on one batch."""
     cfg = load_config(name, [f"data.manifest={manifest}", f"train.batch_size={batch}", "train.val_pool_size=4",
-                             "train.epochs=1", "train.device=cpu"])
+                             "train.epochs=1", "train.device=cpu", "train.max_minutes=null"])
     trainer = Trainer(cfg, run_dir, progress=False)  # builds the feature cache outside the timing
     warm = next(iter(torch.utils.data.DataLoader(trainer.dataset, batch_size=batch, collate_fn=trainer.collate)))
     trainer._step(trainer.net, warm)  # first batch of a new shape is slow: keep it out of both timings

@@ -113,6 +113,7 @@ class Trainer:
         self.batches_per_epoch = len(self.train_rows) // cfg.train.batch_size
         self.total_steps = max(1, cfg.train.epochs * self.batches_per_epoch // cfg.train.accum_steps)
         self.budget_s = None if cfg.train.max_minutes is None else cfg.train.max_minutes * 60.0
+        self._epoch_start = time.monotonic()  # the clock of the time budget (reset by each train_epoch)
         self.amp_dtype = _amp_dtype(self.device, cfg.train.amp)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
