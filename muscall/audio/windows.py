@@ -1,7 +1,8 @@
 """Deterministic crops and windows over waveforms (last axis = samples) or log-mels (last axis = frames).
 
-Training takes one seeded random crop per clip; evaluation and the catalog cut every track into fixed
-windows with :func:`full_track_windows`, so the same audio always gives the same windows.
+Training takes one seeded random crop per clip (:func:`random_frame_crop`). Evaluation and the catalog cut each
+track's whole log-mel into fixed windows by the rule of :func:`window_starts` (``muscall.training.data.track_windows``),
+so the same audio always gives the same windows; :func:`full_track_windows` applies the same rule to waveforms.
 """
 
 from __future__ import annotations
