@@ -36,8 +36,8 @@ def embed_mels(model, mels: Iterable[np.ndarray], audio_cfg, batch_size: int = 3
     starts: list[np.ndarray] = []
     out: list[torch.Tensor] = []
     for i, mel in enumerate(mels):
-        wins = track_windows(mel, n_frames, hop)
-        starts.append(_starts(mel.shape[-1], n_frames, hop, len(wins)))
+        wins, first_frames = track_windows(mel, n_frames, hop)
+        starts.append(first_frames)
         pending.extend(wins)
         owners.extend([i] * len(wins))
         while len(pending) >= batch_size:
@@ -52,7 +52,7 @@ def embed_mels(model, mels: Iterable[np.ndarray], audio_cfg, batch_size: int = 3
     n = len(starts)
     sums = torch.zeros(n, win.shape[1]).index_add_(0, owner, win)
     tracks = F.normalize(sums, dim=-1).numpy()
-    windows = [win[owner == i].numpy() for i in range(n)]
+    windows = [w.numpy() for w in torch.split(win, [len(s) for s in starts])]  # each track's windows are contiguous
     return TrackEmbeddings(tracks.astype(np.float32), windows, starts)
 
 
@@ -72,9 +72,3 @@ def embed_texts(model, tokenizer, texts: Sequence[str], max_tokens: int, batch_s
 def _encode(model, windows: list[np.ndarray], device) -> torch.Tensor:
     x = torch.from_numpy(np.stack(windows)).to(device)
     return model.encode_audio(x, normalize=True).float().cpu()
-
-
-def _starts(frames: int, n_frames: int, hop: int, count: int) -> np.ndarray:
-    from muscall.audio.windows import window_starts
-
-    return window_starts(max(frames, n_frames), n_frames, hop)[:count]

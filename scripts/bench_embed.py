@@ -68,7 +68,7 @@ def time_forward(ckpt: Checkpoint, folder: Path, batch_size: int, device: torch.
     """(seconds, windows) for the model alone over every window of every track (prepared beforehand)."""
     audio = ckpt.config.audio
     reader = TrackReader(scan_folder(folder), audio)
-    windows = np.concatenate([track_windows(reader[i].mel, crop_frames(audio), hop_frames(audio))
+    windows = np.concatenate([track_windows(reader[i].mel, crop_frames(audio), hop_frames(audio))[0]
                               for i in range(len(reader))])
     batches = [torch.from_numpy(windows[lo:lo + batch_size]) for lo in range(0, len(windows), batch_size)]
     with torch.no_grad():

@@ -127,12 +127,13 @@ def rank_batches(order: np.ndarray, batch_size: int, rank: int, world: int) -> l
     return [order[b * batch_size + rank * per_rank: b * batch_size + (rank + 1) * per_rank] for b in range(n_batches)]
 
 
-def track_windows(mel: np.ndarray, n_frames: int, hop: int) -> np.ndarray:
-    """Fixed full-track windows of a ``(n_mels, frames)`` log-mel: ``(n_windows, n_mels, n_frames)``.
+def track_windows(mel: np.ndarray, n_frames: int, hop: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fixed full-track windows of a ``(n_mels, frames)`` log-mel: ``(n_windows, n_mels, n_frames)`` and their
+    start frames.
 
     Same rule as :func:`muscall.audio.windows.window_starts` (windows from 0, the last one aligned to the end;
     a track shorter than one window is loop-padded).
     """
     mel = pad_to(mel, n_frames, "repeat")
     starts = window_starts(mel.shape[-1], n_frames, hop)
-    return np.stack([mel[:, s:s + n_frames] for s in starts])
+    return np.stack([mel[:, s:s + n_frames] for s in starts]), starts
