@@ -42,6 +42,8 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p.add_argument("--format", dest="audio_format", choices=("flac", "wav"), default="flac",
                    help="audio file format, 16-bit mono (flac: lossless, about half the size)")
     p.add_argument("--shard-size", type=int, default=16, help="clips per resumable shard (16)")
+    p.add_argument("--captions", type=int, default=5, metavar="N",
+                   help="differently worded captions per clip; training samples them, evaluation uses the first (5)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=run)
 
@@ -53,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     summary = generate_corpus(
         args.out, n=args.n, seconds=args.seconds, seed=args.seed, workers=args.workers, soundfont=args.soundfont,
         genres=parse_genres(args.genres), sample_rate=args.sample_rate, splits=_splits(args.splits),
-        shard_size=args.shard_size, audio_format=args.audio_format, progress=not args.no_progress)
+        shard_size=args.shard_size, audio_format=args.audio_format, captions=args.captions, progress=not args.no_progress)
     print(format_summary(summary))
     return 0
 

@@ -27,6 +27,11 @@ class ClipRow:
     system: str | None = None  # the generating system (quality scoring)
     ratings: dict[str, float] = field(default_factory=dict)  # quality axes -> score
     duration: float | None = None  # seconds
+    captions: list[str] = field(default_factory=list)  # further captions of the same clip (training samples them)
+
+    def all_captions(self) -> list[str]:
+        """``caption`` first, then the further ``captions`` (evaluation uses only the first)."""
+        return [self.caption, *(c for c in self.captions if c and c != self.caption)]
 
     def to_json(self) -> str:
         """One compact JSON line, empty optional fields left out."""

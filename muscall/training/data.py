@@ -24,8 +24,13 @@ from muscall.data.manifest import ClipRow, resolve_audio_path
 
 
 def caption_of(row: ClipRow, field: str = "caption") -> str:
-    """The text a row is trained on: its caption, or ``attributes[field]`` when ``data.caption_field`` names one."""
+    """The text a row is evaluated on: its caption, or ``attributes[field]`` when ``data.caption_field`` names one."""
     return row.caption if field == "caption" else str(row.attributes.get(field, row.caption))
+
+
+def captions_of(row: ClipRow, field: str = "caption", every: bool = True) -> list[str]:
+    """The texts a row is trained on: all its captions when ``every`` (and ``field`` is caption), else one."""
+    return row.all_captions() if every and field == "caption" else [caption_of(row, field)]
 
 
 def crop_frames(audio: AudioConfig) -> int:
@@ -74,12 +79,15 @@ class MelSource:
 
 
 class CropDataset(Dataset):
-    """Items ``(mel crop [n_mels, frames], caption, index)``; call ``set_epoch`` before each epoch."""
+    """Items ``(mel crop [n_mels, frames], caption, index)``; call ``set_epoch`` before each epoch.
 
-    def __init__(self, source: MelSource, seed: int, caption_field: str = "caption"):
+    A row with several captions gives one of them per epoch, drawn with its crop.
+    """
+
+    def __init__(self, source: MelSource, seed: int, caption_field: str = "caption", all_captions: bool = True):
         self.source, self.seed, self.epoch = source, seed, 0
         self.n_frames = crop_frames(source.audio)
-        self.captions = [caption_of(r, caption_field) for r in source.rows]
+        self.captions = [captions_of(r, caption_field, all_captions) for r in source.rows]
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -89,7 +97,9 @@ class CropDataset(Dataset):
 
     def __getitem__(self, i: int) -> tuple[np.ndarray, str, int]:
         rng = np.random.default_rng([self.seed, self.epoch, i])
-        return random_frame_crop(self.source[i], self.n_frames, rng), self.captions[i], i
+        crop = random_frame_crop(self.source[i], self.n_frames, rng)
+        options = self.captions[i]
+        return crop, options[int(rng.integers(len(options)))] if len(options) > 1 else options[0], i
 
 
 @dataclass
@@ -118,6 +128,37 @@ class Collate:
 def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
     """The seeded permutation of ``n`` rows for ``epoch``."""
     return np.random.default_rng([seed, epoch, 7919]).permutation(n)
+
+
+def caption_clusters(texts: Sequence[str], k: int, seed: int) -> np.ndarray:
+    """A k-means cluster id per text over TF-IDF (words in more than 20% of texts ignored: template words)."""
+    from sklearn.cluster import KMeans
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    k = min(k, len(texts))
+    try:
+        features = TfidfVectorizer(sublinear_tf=True, max_df=0.2).fit_transform(texts)
+    except ValueError:  # no word survives (tiny or uniform captions): one cluster
+        return np.zeros(len(texts), dtype=np.int64)
+    return KMeans(k, n_init=3, random_state=seed).fit_predict(features).astype(np.int64)
+
+
+def grouped_order(clusters: np.ndarray, batch_size: int, groups: int, seed: int, epoch: int) -> np.ndarray:
+    """An epoch order whose consecutive ``batch_size`` blocks each come from ``groups`` chunks of one cluster.
+
+    Each cluster is shuffled and cut into chunks of ``batch_size // groups`` rows; the chunks are shuffled and laid
+    end to end; rows left over from each cluster's last partial chunk follow, shuffled (plain random batches).
+    """
+    rng = np.random.default_rng([seed, epoch, 104729])
+    size = batch_size // groups
+    chunks, rest = [], []
+    for c in np.unique(clusters):
+        members = rng.permutation(np.flatnonzero(clusters == c))
+        full = len(members) // size * size
+        chunks.extend(members[:full].reshape(-1, size))
+        rest.append(members[full:])
+    ordered = [chunks[i] for i in rng.permutation(len(chunks))]
+    return np.concatenate(ordered + [rng.permutation(np.concatenate(rest))]).astype(np.int64)
 
 
 def rank_batches(order: np.ndarray, batch_size: int, rank: int, world: int) -> list[np.ndarray]:

@@ -37,6 +37,7 @@ class SynthSettings:
     splits: tuple[float, float, float] = (0.8, 0.1, 0.1)
     shard_size: int = 16
     audio_format: str = "flac"
+    captions: int = 5  # captions per clip: the first is `caption`, the rest go to `captions`
     soundfont: str = ""  # resolved path; filled in by generate_corpus
 
     @property
@@ -83,10 +84,11 @@ def synth_clip(index: int, settings: SynthSettings, renderer: Renderer) -> tuple
     attrs.update(moods=moods, reverb=attrs.pop("reverb"), loudness_db=level)
     names = list(dict.fromkeys(i["name"] for i in attrs["instruments"]))
     cid = clip_id(seed, index)
-    caption = make_caption(attrs, stream(seed, index, CAPTION))
+    wording = stream(seed, index, CAPTION)
+    caption, *more = [make_caption(attrs, wording) for _ in range(max(1, settings.captions))]
     row = ClipRow(id=cid, audio_path=f"audio/{cid}.{settings.audio_format}", caption=caption,
                   split=split_for(index, seed, settings.splits), tags=[genre, *names, *moods], attributes=attrs,
-                  duration=float(settings.seconds))
+                  duration=float(settings.seconds), captions=more)
     return pcm, row
 
 

@@ -41,11 +41,12 @@ FORMAT_VERSION = 1
 def generate_corpus(out: str | Path, n: int = 2000, seconds: float = 10.0, seed: int = 0, workers: int = 2,
                     soundfont: str | Path | None = None, genres: Iterable[str] | None = None,
                     sample_rate: int = 16000, splits: tuple[float, float, float] = (0.8, 0.1, 0.1),
-                    shard_size: int = 16, audio_format: str = "flac", progress: bool = True) -> CorpusSummary:
+                    shard_size: int = 16, audio_format: str = "flac", captions: int = 5,
+                    progress: bool = True) -> CorpusSummary:
     """Generate (or resume) a synthetic (audio, caption) corpus in ``out`` and return its summary."""
     chosen = tuple(parse_genres(",".join(genres) if genres else None))
     settings = SynthSettings(n, float(seconds), seed, sample_rate, chosen, tuple(splits), shard_size, audio_format,
-                             str(find_soundfont(soundfont)))
+                             captions, str(find_soundfont(soundfont)))
     _validate(settings, workers)
     out = Path(out)
     _claim(out, settings)
@@ -80,6 +81,8 @@ def _validate(s: SynthSettings, workers: int) -> None:
         problems.append(f"--splits {','.join(map(str, s.splits))}: give three non-negative fractions summing to 1")
     if workers < 1 or s.shard_size < 1:
         problems.append("--workers and --shard-size must be at least 1")
+    if not 1 <= s.captions <= 50:
+        problems.append(f"--captions {s.captions}: use between 1 and 50 captions per clip")
     if s.audio_format not in FORMATS:
         problems.append(f"--format {s.audio_format}: choose one of {', '.join(FORMATS)}")
     unknown = [g for g in s.genres if g not in STYLES]

@@ -53,13 +53,24 @@ def test_rows_are_complete_and_audio_is_sound(serial):
         assert {i["name"] for i in a["instruments"]} <= set(row.tags)
         assert {i["role"] for i in a["instruments"]} >= {"lead", "comp", "bass"}
         assert row.split in SPLITS and row.duration == 3.0
-        assert any(s in row.caption.lower() for s in STYLES[a["genre"]].synonyms)
+        assert len(row.all_captions()) == 5  # --captions default: differently worded, each naming the genre
+        for caption in row.all_captions():
+            assert any(s in caption.lower() for s in STYLES[a["genre"]].synonyms)
         x, sr = sf.read(serial / row.audio_path, dtype="float64")
         assert sr == 16000 and x.ndim == 1 and len(x) == 3 * 16000
         rms_db = 20 * np.log10(np.sqrt(np.mean(x ** 2)))
         assert -40 < rms_db < -10 and abs(rms_db - a["loudness_db"]) < 0.2
         assert np.abs(x).max() < 0.9
     assert len({r.caption for r in rows}) == 6
+
+
+def test_extra_captions_leave_audio_and_first_caption_unchanged(serial, tmp_path, soundfont):
+    out = tmp_path / "one"
+    generate_corpus(out, workers=1, soundfont=soundfont, captions=1, **{**SMALL, "n": 2})
+    one, five = read_manifest(out / "manifest.jsonl"), read_manifest(serial / "manifest.jsonl")[:2]
+    assert [r.caption for r in one] == [r.caption for r in five] and all(not r.captions for r in one)
+    a, b = audio_of(out), audio_of(serial)
+    assert all(np.array_equal(a[k], b[k]) for k in a)
 
 
 def test_labels_and_corpus_metadata(serial):
