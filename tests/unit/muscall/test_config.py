@@ -69,3 +69,9 @@ def test_validate_command(capsys):
     assert "small: ok" in capsys.readouterr().out
     assert main(["validate", "tiny", "audio.f_max=9000"]) == 2
     assert "Nyquist" in capsys.readouterr().err
+
+
+def test_float_override_accepts_exponent_without_a_dot():
+    assert load_config("tiny", ["train.lr=2e-3"]).train.lr == 0.002
+    with pytest.raises(ConfigError, match="train.lr"):
+        load_config("tiny", ["train.lr=fast"])
