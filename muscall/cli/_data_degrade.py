@@ -18,7 +18,9 @@ wobble). Every version but dropouts keeps the source's RMS level.
 Labels: MI = pseudo-quality 5 - 4 * severity of the system (clean 4.6; hand-set severities; see systems.json)
 plus a small per-clip jitter; TA = 5 / 3.7 / 2.4 / 1 for a caption with 0 / 1 / 2 / all of the clip's facts
 (genre, instruments, tempo, mood, key) changed. Each (clip, system) row gets one caption variant, cycled over
-the systems in a seeded order, so MI and TA vary independently.
+the systems in a seeded order, so MI and TA vary independently. Degraded audio can hide what a caption
+states, so each clip also gets TA-only rows pairing its clean audio with every other caption variant
+(attributes.ta_only; no extra audio is written; --no-clean-variants leaves them out).
 
 Unseen levels: rows get attributes.level_split = train | test | both (clean). Train on split=train rows
 with level_split != test; evaluate unseen clips and levels on split=test rows with level_split != train.
@@ -32,6 +34,7 @@ EPILOG = """examples:
   muscall data degrade --corpus data/tiny --out data/tiny-q --clips 8 --types white,clip,lowpass
   muscall data degrade --corpus data/corpus --out data/q2 --holdout-levels 3 --holdout-types wow
   muscall data degrade --corpus data/corpus --out data/q-small --clips 500 --systems-per-clip 8
+  muscall data degrade --corpus data/corpus --out data/q-4s --clips 600 --systems-per-clip 12 --seconds 5
 """
 
 
@@ -50,6 +53,11 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p.add_argument("--holdout-types", default="", metavar="LIST", help="types whose every level is level_split=test")
     p.add_argument("--systems-per-clip", type=int, default=0, metavar="K",
                    help="clean + K-1 seeded systems per clip instead of all (0: all)")
+    p.add_argument("--seconds", type=float, default=0.0,
+                   help="keep only the first SECONDS of each source clip (0: whole clips; faster when the scorer "
+                        "reads only the start, e.g. the encoder's clip_seconds)")
+    p.add_argument("--no-clean-variants", action="store_true",
+                   help="leave out the TA-only rows (clean audio x every other caption variant)")
     p.add_argument("--shard-size", type=int, default=8, help="clips per resumable shard (8)")
     p.add_argument("--format", dest="audio_format", choices=("flac", "wav"), default="flac",
                    help="audio format, 16-bit mono (flac)")
@@ -64,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
         args.corpus, args.out, clips=args.clips, seed=args.seed, workers=args.workers,
         types=_names(args.types) if args.types else None, holdout_levels=_levels(args.holdout_levels),
         holdout_types=_names(args.holdout_types), systems_per_clip=args.systems_per_clip,
-        shard_size=args.shard_size, audio_format=args.audio_format, progress=not args.no_progress)
+        shard_size=args.shard_size, audio_format=args.audio_format, seconds=args.seconds,
+        clean_variants=not args.no_clean_variants, progress=not args.no_progress)
     print(format_summary(summary))
     return 0
 

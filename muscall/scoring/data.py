@@ -1,7 +1,8 @@
 """Frozen-encoder features for the scoring heads, extracted once and kept in memory (optionally an ``.npz`` cache).
 
-Per rated row: the audio tower's frame features and mask (``MusCALL.audio_frames``), the text tower's token
-features and mask (``MusCALL.text_tokens``) and both normalised global embeddings. The audio is the first
+Per rated row: the audio tower's frame features and mask (``MusCALL.audio_frames``), low-level signal
+features time-aligned with those frames (:mod:`muscall.scoring.signal`), the text tower's token features
+and mask (``MusCALL.text_tokens``) and both normalised global embeddings. The audio is the first
 ``seconds`` of the clip (``None``: the whole clip), decoded at the checkpoint's sample rate; clips are
 encoded one exact length at a time (never padded), so a clip's features never depend on its batch.
 
@@ -30,12 +31,13 @@ from muscall.config import AudioConfig
 from muscall.data.manifest import ClipRow, resolve_audio_path
 from muscall.errors import MuscallError
 from muscall.models.audio_encoder import min_input_frames
+from muscall.scoring.signal import SIGNAL_DIM, signal_features
 from muscall.utils.fileio import atomic_path
 
 log = logging.getLogger(__name__)
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 _ARRAYS = ("audio_index", "text_index", "frames", "frame_mask", "audio_emb", "tokens", "token_mask", "text_emb",
-           "matched", "sources")
+           "matched", "sources", "signal")
 
 
 @dataclass
@@ -56,6 +58,7 @@ class ScoringFeatures:
     text_emb: np.ndarray  # [U, D] float32, L2-normalised
     matched: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # [N] caption states the clip truly
     sources: np.ndarray = field(default_factory=lambda: np.zeros(0, "<U1"))  # [N] source clip (for mismatches)
+    signal: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, SIGNAL_DIM), np.float32))  # [A, T, F]
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (row id, reason) of rows that failed to load
 
     def __len__(self) -> int:
@@ -65,6 +68,11 @@ class ScoringFeatures:
     def audio_dim(self) -> int:
         """Frame feature width ``C``."""
         return int(self.frames.shape[-1])
+
+    @property
+    def signal_dim(self) -> int:
+        """Signal feature width ``F`` (0 when the features have none)."""
+        return int(self.signal.shape[-1]) if self.signal.shape[0] == self.frames.shape[0] else 0
 
     @property
     def text_dim(self) -> int:
@@ -81,7 +89,7 @@ class ScoringFeatures:
             sources=self.sources[idx], skipped=[])
 
     def batch(self, index: Sequence[int] | np.ndarray, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
-        """Model inputs for rows ``index``: frames, mask, text_tokens, text_mask, audio_emb, text_emb."""
+        """Model inputs for rows ``index``: frames, mask, text_tokens, text_mask, audio_emb, text_emb (+ signal)."""
         idx = np.asarray(index, dtype=np.int64)
         a, t = self.audio_index[idx], self.text_index[idx]
         t_len = max(1, int(self.token_mask[t].sum(axis=1).max()))
@@ -89,6 +97,8 @@ class ScoringFeatures:
         arrays = {"frames": self.frames[a, :a_len], "mask": self.frame_mask[a, :a_len],
                   "text_tokens": self.tokens[t, :t_len], "text_mask": self.token_mask[t, :t_len],
                   "audio_emb": self.audio_emb[a], "text_emb": self.text_emb[t]}
+        if self.signal_dim:
+            arrays["signal"] = self.signal[a, :a_len]
         return {k: torch.from_numpy(np.ascontiguousarray(v)).to(device) for k, v in arrays.items()}
 
     def targets(self, axes: Sequence[str]) -> dict[str, np.ndarray]:
@@ -118,21 +128,32 @@ class FeatureExtractor:
 
     def load_mel(self, path: str | Path) -> np.ndarray:
         """Log-mel ``[n_mels, T]`` of the first ``seconds`` of a file (raises AudioLoadError)."""
+        return self.load_clip(path)[0]
+
+    def load_clip(self, path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+        """``(log-mel [n_mels, T], waveform [samples])`` of the first ``seconds`` of a file."""
         cfg = self.audio_cfg
-        wave = load_audio(path, cfg.sample_rate, min_seconds=cfg.min_seconds, max_seconds=cfg.max_seconds)
-        return self.mel(wave)
+        wave = self.crop(load_audio(path, cfg.sample_rate, min_seconds=cfg.min_seconds, max_seconds=cfg.max_seconds))
+        return self.mel(wave), wave
+
+    def crop(self, wave: np.ndarray | torch.Tensor) -> np.ndarray:
+        """The first ``seconds`` of a mono waveform as float32 ``[samples]``."""
+        x = np.asarray(wave.detach().cpu() if isinstance(wave, torch.Tensor) else wave, dtype=np.float32).ravel()
+        return x if self.seconds is None else x[: int(round(self.seconds * self.audio_cfg.sample_rate))]
 
     @torch.no_grad()
     def mel(self, wave: np.ndarray | torch.Tensor) -> np.ndarray:
         """Log-mel ``[n_mels, T]`` of the first ``seconds`` of a mono waveform at the model's sample rate."""
-        x = torch.as_tensor(np.asarray(wave, dtype=np.float32)).flatten()
-        if self.seconds is not None:
-            x = x[: int(round(self.seconds * self.audio_cfg.sample_rate))]
+        x = torch.from_numpy(self.crop(wave))
         if x.numel() <= self.logmel.n_fft // 2 or self.logmel.num_frames(x.numel()) < min_input_frames():
             need = min_input_frames() * self.audio_cfg.hop_length / self.audio_cfg.sample_rate
             raise MuscallError(f"audio of {x.numel() / self.audio_cfg.sample_rate:.2f} s is too short for the audio "
                                f"tower; it needs at least {need:.2f} s (use longer clips or a larger --seconds)")
         return self.logmel(x.to(self.device)).cpu().numpy()
+
+    def signal(self, mel: np.ndarray, wave: np.ndarray, n_frames: int) -> np.ndarray:
+        """Signal features ``[n_frames, SIGNAL_DIM]`` of a clip, aligned with its ``n_frames`` tower frames."""
+        return signal_features(mel, wave, n_frames, self.audio_cfg.hop_length)
 
     @torch.no_grad()
     def audio(self, mels: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -170,17 +191,18 @@ def extract_features(extractor: FeatureExtractor, rows: Sequence[ClipRow], manif
     """Features of ``rows``; a row whose audio cannot be used is skipped and listed in ``skipped`` (logged)."""
     paths = [str(resolve_audio_path(r, manifest_path)) if manifest_path else r.audio_path for r in rows]
     unique_paths = list(dict.fromkeys(paths))
-    audio: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    audio: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     failed: dict[str, str] = {}
     for lo in tqdm(range(0, len(unique_paths), chunk), desc="features", unit="chunk", disable=not progress):
-        mels, names = [], []
+        clips, names = [], []
         for path in unique_paths[lo:lo + chunk]:
             try:
-                mels.append(extractor.load_mel(path))
+                clips.append(extractor.load_clip(path))
                 names.append(path)
             except MuscallError as err:
                 failed[path] = str(err)
-        audio.update(zip(names, extractor.audio(mels)))
+        for name, (mel, wave), (frames, emb) in zip(names, clips, extractor.audio([c[0] for c in clips])):
+            audio[name] = (frames, emb, extractor.signal(mel, wave, frames.shape[0]))
     keep = [i for i, p in enumerate(paths) if p in audio]
     skipped = [(rows[i].id, failed[paths[i]]) for i in range(len(rows)) if paths[i] in failed]
     for row_id, reason in skipped[:5]:
@@ -193,12 +215,13 @@ def extract_features(extractor: FeatureExtractor, rows: Sequence[ClipRow], manif
     return _assemble([rows[i] for i in keep], [paths[i] for i in keep], audio, text, skipped)
 
 
-def _assemble(rows: list[ClipRow], paths: list[str], audio: dict[str, tuple[np.ndarray, np.ndarray]],
+def _assemble(rows: list[ClipRow], paths: list[str], audio: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
               text: dict[str, tuple[np.ndarray, np.ndarray]], skipped: list[tuple[str, str]]) -> ScoringFeatures:
     audio_keys, text_keys = list(dict.fromkeys(paths)), list(text)
     a_pos = {k: i for i, k in enumerate(audio_keys)}
     t_pos = {k: i for i, k in enumerate(text_keys)}
     frames, frame_mask = _pad([audio[k][0] for k in audio_keys])
+    signal, _ = _pad([audio[k][2] for k in audio_keys])
     tokens, token_mask = _pad([text[k][0] for k in text_keys])
     axes = list(dict.fromkeys(a for r in rows for a in r.ratings))
     return ScoringFeatures(
@@ -210,7 +233,7 @@ def _assemble(rows: list[ClipRow], paths: list[str], audio: dict[str, tuple[np.n
         tokens=tokens, token_mask=token_mask, text_emb=np.stack([text[k][1] for k in text_keys]),
         matched=np.array([not r.attributes.get("changed") for r in rows], dtype=bool),
         sources=np.array([str(r.attributes.get("source_id", p)) for r, p in zip(rows, paths)]),
-        skipped=skipped)
+        signal=signal, skipped=skipped)
 
 
 def _pad(seqs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

@@ -4,7 +4,9 @@ Inputs come from the dual encoder: ``frames, mask = model.audio_frames(mel)`` (`
 ``tokens = model.text_tokens(ids, attention_mask)`` (``[B, L, W]``) and optionally the normalised global
 embeddings ``model.encode_audio`` / ``model.encode_text`` (``[B, D]``).
 
-* audio axes (default ``MI``): pooling (DRASP | ASP | mean) over frames -> one MLP per axis;
+* audio axes (default ``MI``): pooling (DRASP | ASP | mean) over frames -> one MLP per axis; with
+  ``signal_features`` (and ``signal_dim > 0``) the pool reads ``[frames; signal]``, the tower's frames
+  concatenated with low-level signal features aligned to them (:mod:`muscall.scoring.signal`);
 * text axes (default ``TA``): :class:`~muscall.scoring.coattention.CoAttentionTA`, only when tokens are
   given (without text, text axes are left out of the output);
 * training: :meth:`QualityScorer.forward_with_ot` also returns the Sinkhorn OT cost between projected frames
@@ -31,7 +33,7 @@ __all__ = ["EnsembleScorer", "QualityScorer", "select_top_k"]
 class QualityScorer(nn.Module):
     """Predict one score ``[B]`` per configured quality axis from audio frames (and text tokens for TA)."""
 
-    def __init__(self, cfg: ScoringConfig, audio_dim: int, text_dim: int | None = None):
+    def __init__(self, cfg: ScoringConfig, audio_dim: int, text_dim: int | None = None, signal_dim: int = 0):
         super().__init__()
         problems = validate_scoring_config(cfg)
         if problems:
@@ -41,7 +43,8 @@ class QualityScorer(nn.Module):
         self.text_axes = [a for a in cfg.axes if a in cfg.text_axes]
         if self.text_axes and text_dim is None:
             raise ScoringConfigError(f"axes {self.text_axes} use text; pass text_dim (the text token width)")
-        self.pool = make_pooling(cfg.pooling, audio_dim, cfg.segment_size, cfg.attention_hidden) \
+        self.signal_dim = signal_dim if cfg.signal_features and self.audio_axes else 0
+        self.pool = make_pooling(cfg.pooling, audio_dim + self.signal_dim, cfg.segment_size, cfg.attention_hidden) \
             if self.audio_axes else None
         pooled_dim = self.pool.out_dim if self.pool is not None else 0
         self.heads = nn.ModuleDict({a: mlp_head(pooled_dim, cfg.hidden, cfg.dropout) for a in self.audio_axes})
@@ -56,19 +59,26 @@ class QualityScorer(nn.Module):
 
     def forward(self, frames: torch.Tensor, mask: torch.Tensor | None = None,
                 text_tokens: torch.Tensor | None = None, text_mask: torch.Tensor | None = None,
-                audio_emb: torch.Tensor | None = None, text_emb: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                audio_emb: torch.Tensor | None = None, text_emb: torch.Tensor | None = None,
+                signal: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """``{axis: score [B]}`` for the audio axes, plus the text axes when ``text_tokens`` is given."""
-        scores, _ = self.forward_with_ot(frames, mask, text_tokens, text_mask, audio_emb, text_emb, with_ot=False)
+        scores, _ = self.forward_with_ot(frames, mask, text_tokens, text_mask, audio_emb, text_emb, with_ot=False,
+                                         signal=signal)
         return scores
 
     def forward_with_ot(self, frames: torch.Tensor, mask: torch.Tensor | None = None,
                         text_tokens: torch.Tensor | None = None, text_mask: torch.Tensor | None = None,
                         audio_emb: torch.Tensor | None = None, text_emb: torch.Tensor | None = None,
-                        with_ot: bool = True) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
-        """Scores and the mean OT cost between projected frames and tokens (``None`` without text or OT)."""
+                        with_ot: bool = True, signal: torch.Tensor | None = None
+                        ) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
+        """Scores and the mean OT cost between projected frames and tokens (``None`` without text or OT).
+
+        ``signal [B, T, signal_dim]`` (same frames and mask as ``frames``) is required when the scorer
+        was built with ``signal_dim > 0``.
+        """
         scores: dict[str, torch.Tensor] = {}
         if self.pool is not None:
-            pooled = self.pool(frames, mask)
+            pooled = self.pool(self._audio_input(frames, signal), mask)
             for axis in self.audio_axes:
                 scores[axis] = self.heads[axis](pooled).squeeze(-1)
         ot_terms = []
@@ -82,6 +92,16 @@ class QualityScorer(nn.Module):
                                             n_iters=self.cfg.sinkhorn_iters)[1].mean())
         ot = torch.stack(ot_terms).mean() if ot_terms else None
         return {a: scores[a] for a in self.cfg.axes if a in scores}, ot
+
+    def _audio_input(self, frames: torch.Tensor, signal: torch.Tensor | None) -> torch.Tensor:
+        """The frames the audio-axis pool reads: ``frames``, or ``[frames; signal]`` with signal features."""
+        if not self.signal_dim:
+            return frames
+        if signal is None or signal.shape[:2] != frames.shape[:2] or signal.shape[-1] != self.signal_dim:
+            got = None if signal is None else tuple(signal.shape)
+            raise ValueError(f"this scorer needs signal features shaped {tuple(frames.shape[:2])} + ({self.signal_dim},) "
+                             f"beside the frames, got {got}")
+        return torch.cat([frames, signal.to(frames.dtype)], dim=-1)
 
     def loss(self, scores: dict[str, torch.Tensor], targets: dict[str, torch.Tensor],
              ot: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

@@ -80,20 +80,28 @@ def score_clip(bundle: ScorerBundle, wave_or_mel: np.ndarray | torch.Tensor, pro
     """Scores of one clip: trained axes (text axes need ``prompt``), ``cosine`` and calibrated ``alignment``.
 
     ``wave_or_mel`` is a mono waveform ``[samples]`` at the model's sample rate (its first ``seconds`` are
-    used), or a log-mel ``[n_mels, T]`` from the same front end (used as given).
+    used), or a log-mel ``[n_mels, T]`` from the same front end (used as given; heads trained with signal
+    features need the waveform).
     """
     x = wave_or_mel.detach().cpu().numpy() if isinstance(wave_or_mel, torch.Tensor) else np.asarray(wave_or_mel)
     ex = bundle.extractor
+    wave = None
     if x.ndim == 2 and x.shape[0] == ex.audio_cfg.n_mels:
         mel = x.astype(np.float32)
     elif x.ndim == 1 or (x.ndim == 2 and 1 in x.shape):
-        mel = ex.mel(x.ravel())
+        wave = ex.crop(x.ravel())
+        mel = ex.mel(wave)
     else:
         raise MuscallError(f"score_clip takes a mono waveform [samples] or a log-mel [{ex.audio_cfg.n_mels}, T], "
                            f"got shape {x.shape}")
     frames, a_emb = ex.audio([mel])[0]
     batch = {"frames": torch.from_numpy(frames)[None], "mask": torch.ones(1, frames.shape[0], dtype=torch.bool),
              "audio_emb": torch.from_numpy(a_emb)[None]}
+    if bundle.heads is not None and bundle.heads.signal_dim:
+        if wave is None:
+            raise MuscallError("these scoring heads use signal features computed from the waveform; pass the "
+                               "waveform instead of a log-mel")
+        batch["signal"] = torch.from_numpy(ex.signal(mel, wave, frames.shape[0]))[None]
     out: dict[str, float] = {}
     prompt = prompt.strip() if isinstance(prompt, str) else None
     if prompt:
@@ -126,8 +134,8 @@ def score_line(bundle: ScorerBundle, line: str, base_dir: Path | None = None) ->
         return {"error": f"no audio path: give one of the keys {', '.join(PATH_KEYS)}"}
     prompt = next((item[k] for k in PROMPT_KEYS if isinstance(item.get(k), str)), None)
     try:
-        mel = bundle.extractor.load_mel(_resolve(path, base_dir))
-        return {k: round(v, 6) for k, v in score_clip(bundle, mel, prompt).items()}
+        wave = bundle.extractor.load_clip(_resolve(path, base_dir))[1]
+        return {k: round(v, 6) for k, v in score_clip(bundle, wave, prompt).items()}
     except MuscallError as err:
         return {"error": str(err)}
     except Exception as err:  # noqa: BLE001 - one bad file must never stop a batch job

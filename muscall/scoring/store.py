@@ -47,17 +47,22 @@ class NormalizedScorer(nn.Module):
     text_mean: torch.Tensor
     text_std: torch.Tensor
 
-    def __init__(self, cfg: ScoringConfig, audio_dim: int, text_dim: int):
+    def __init__(self, cfg: ScoringConfig, audio_dim: int, text_dim: int, signal_dim: int = 0):
         super().__init__()
-        self.scorer = QualityScorer(cfg, audio_dim, text_dim)
+        self.scorer = QualityScorer(cfg, audio_dim, text_dim, signal_dim)
         self.register_buffer("audio_mean", torch.zeros(audio_dim))
         self.register_buffer("audio_std", torch.ones(audio_dim))
         self.register_buffer("text_mean", torch.zeros(text_dim))
         self.register_buffer("text_std", torch.ones(text_dim))
+        if self.scorer.signal_dim:
+            self.register_buffer("signal_mean", torch.zeros(self.scorer.signal_dim))
+            self.register_buffer("signal_std", torch.ones(self.scorer.signal_dim))
 
-    def set_norm(self, audio: tuple[np.ndarray, np.ndarray], text: tuple[np.ndarray, np.ndarray]) -> None:
-        """Set the (mean, std) per channel of frames and of tokens."""
-        for name, (mean, std) in (("audio", audio), ("text", text)):
+    def set_norm(self, audio: tuple[np.ndarray, np.ndarray], text: tuple[np.ndarray, np.ndarray],
+                 signal: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """Set the (mean, std) per channel of frames, of tokens and (when used) of signal features."""
+        pairs = [("audio", audio), ("text", text)] + ([("signal", signal)] if self.scorer.signal_dim else [])
+        for name, (mean, std) in pairs:
             getattr(self, f"{name}_mean").copy_(torch.as_tensor(mean, dtype=torch.float32))
             getattr(self, f"{name}_std").copy_(torch.as_tensor(np.maximum(std, 1e-6), dtype=torch.float32))
 
@@ -68,8 +73,12 @@ class NormalizedScorer(nn.Module):
         tokens = batch.get("text_tokens")
         if tokens is not None:
             tokens = (tokens - self.text_mean) / self.text_std
+        signal = batch.get("signal")
+        if signal is not None and self.scorer.signal_dim:
+            signal = (signal - self.signal_mean) / self.signal_std
         return self.scorer.forward_with_ot(frames, batch["mask"], tokens, batch.get("text_mask"),
-                                           batch.get("audio_emb"), batch.get("text_emb"), with_ot=with_ot)
+                                           batch.get("audio_emb"), batch.get("text_emb"), with_ot=with_ot,
+                                           signal=signal)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Scores ``{axis: [B]}`` in z-space."""
@@ -103,6 +112,7 @@ class ScoringHeads:
     scalers: dict[str, TargetScaler]
     audio_dim: int
     text_dim: int
+    signal_dim: int = 0  # width of the signal features the members were trained with (0: none)
     features: dict[str, Any] = field(default_factory=dict)  # FeatureExtractor.settings()
     checkpoint: dict[str, str] = field(default_factory=dict)  # {"path", "sha256"} of the encoder
     calibration: dict[str, Any] | None = None
@@ -164,7 +174,8 @@ def describe(heads: ScoringHeads) -> dict[str, Any]:
     """The ``heads.json`` content."""
     return {"format_version": FORMAT_VERSION, "axes": heads.axes, "ensemble": heads.ensemble,
             "scalers": {a: s.to_dict() for a, s in heads.scalers.items()},
-            "audio_dim": heads.audio_dim, "text_dim": heads.text_dim, "features": heads.features,
+            "audio_dim": heads.audio_dim, "text_dim": heads.text_dim, "signal_dim": heads.signal_dim,
+            "features": heads.features,
             "checkpoint": heads.checkpoint, CALIBRATION_KEY: heads.calibration, "training": heads.training,
             "members": [m.describe() for m in heads.members]}
 
@@ -182,13 +193,14 @@ def load_heads(path: str | Path, device: str | torch.device = "cpu", verify: boo
     members = []
     for desc in info["members"]:
         cfg = from_dict(ScoringConfig, desc["scoring"], "scoring.")
-        model = NormalizedScorer(cfg, info["audio_dim"], info["text_dim"])
+        model = NormalizedScorer(cfg, info["audio_dim"], info["text_dim"], int(info.get("signal_dim", 0)))
         model.load_state_dict(load_file(str(path / "members" / f"{desc['name']}.safetensors")))
         members.append(Member(desc["name"], cfg, model.to(device).eval(), desc.get("seed", 0),
                               {a: _nan(v) for a, v in desc.get("val_srcc", {}).items()}, desc.get("best_epoch", 0)))
     return ScoringHeads(members=members, ensemble=info["ensemble"],
                         scalers={a: TargetScaler.from_dict(s) for a, s in info["scalers"].items()},
-                        audio_dim=info["audio_dim"], text_dim=info["text_dim"], features=info.get("features", {}),
+                        audio_dim=info["audio_dim"], text_dim=info["text_dim"],
+                        signal_dim=int(info.get("signal_dim", 0)), features=info.get("features", {}),
                         checkpoint=info.get("checkpoint", {}), calibration=info.get(CALIBRATION_KEY),
                         training=info.get("training", {}))
 

@@ -117,17 +117,27 @@ def train_heads(base: ScoringConfig, train: ScoringFeatures, val: ScoringFeature
     ensemble = {a: select_top_k([(m.name, m.val_srcc.get(a, float("nan"))) for m in members], settings.top_k)
                 for a in axes}
     heads = ScoringHeads(members=members, ensemble=ensemble, scalers=scalers, audio_dim=train.audio_dim,
-                         text_dim=train.text_dim, training=_settings_dict(settings, len(train), len(val)))
+                         text_dim=train.text_dim, signal_dim=train.signal_dim, training=_settings_dict(settings, len(train), len(val)))
     return heads, history
 
 
 def shuffled_labels(z_train: dict[str, np.ndarray], val: ScoringFeatures,
                     seed: int) -> tuple[dict[str, np.ndarray], ScoringFeatures]:
-    """Training targets and validation ratings, each axis permuted over rows (seeded)."""
+    """Training targets and validation ratings, each axis permuted over its rated rows (seeded).
+
+    Unrated rows (NaN) stay unrated, so each axis trains on the same rows as without shuffling.
+    """
     rng = np.random.default_rng(seed + 7919)
-    z = {a: v[rng.permutation(len(v))] for a, v in z_train.items()}
-    val = dataclasses.replace(val, ratings={a: v[rng.permutation(len(v))] for a, v in val.ratings.items()})
+    z = {a: _permute_rated(v, rng) for a, v in z_train.items()}
+    val = dataclasses.replace(val, ratings={a: _permute_rated(v, rng) for a, v in val.ratings.items()})
     return z, val
+
+
+def _permute_rated(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    out = values.copy()
+    rated = np.flatnonzero(np.isfinite(values))
+    out[rated] = values[rated[rng.permutation(rated.size)]]
+    return out
 
 
 def train_member(name: str, cfg: ScoringConfig, seed: int, train: ScoringFeatures, z_train: dict[str, np.ndarray],
@@ -136,8 +146,8 @@ def train_member(name: str, cfg: ScoringConfig, seed: int, train: ScoringFeature
     """One member trained with early stopping on the mean validation SRCC over its axes."""
     torch.manual_seed(seed)
     device = torch.device(settings.device)
-    model = NormalizedScorer(cfg, train.audio_dim, train.text_dim)
-    model.set_norm(norm["audio"], norm["text"])
+    model = NormalizedScorer(cfg, train.audio_dim, train.text_dim, train.signal_dim)
+    model.set_norm(norm["audio"], norm["text"], norm.get("signal"))
     model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     gen = np.random.default_rng(seed)
@@ -219,12 +229,16 @@ def validation_srcc(model: torch.nn.Module, val: ScoringFeatures, axes: Sequence
 
 
 def feature_norm(feats: ScoringFeatures) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per-channel mean and std of the valid frames and tokens used by ``feats``'s rows."""
+    """Per-channel mean and std of the valid frames, tokens (and signal features) used by ``feats``'s rows."""
     a = np.unique(feats.audio_index)
     t = np.unique(feats.text_index)
     frames = feats.frames[a][feats.frame_mask[a]].astype(np.float64)
     tokens = feats.tokens[t][feats.token_mask[t]].astype(np.float64)
-    return {"audio": (frames.mean(axis=0), frames.std(axis=0)), "text": (tokens.mean(axis=0), tokens.std(axis=0))}
+    out = {"audio": (frames.mean(axis=0), frames.std(axis=0)), "text": (tokens.mean(axis=0), tokens.std(axis=0))}
+    if feats.signal_dim:
+        signal = feats.signal[a][feats.frame_mask[a]].astype(np.float64)
+        out["signal"] = (signal.mean(axis=0), signal.std(axis=0))
+    return out
 
 
 def fit_alignment_calibration(feats: ScoringFeatures, seed: int = 0) -> dict[str, Any]:

@@ -6,6 +6,7 @@ so a clip's output does not depend on the shard size, the worker count or the ot
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,8 @@ class DegradeSettings:
     systems_per_clip: int = 0  # 0: every system
     shard_size: int = 8
     audio_format: str = "flac"
+    seconds: float = 0.0  # keep the first ``seconds`` of each source (0: the whole clip)
+    clean_variants: bool = True  # add TA-only rows: the clean audio with every other caption variant
 
     def systems(self) -> list[System]:
         return build_systems(self.types)
@@ -94,6 +97,8 @@ def degrade_clip(task: ClipTask, settings: DegradeSettings, vocab: Vocabulary, o
     """Write every degraded version of one clip under ``out/audio`` and return their manifest rows."""
     src = task.row
     x, rate = load_source(resolve_audio_path(src, settings.corpus_manifest))
+    if settings.seconds > 0:
+        x = x[: max(1, int(round(settings.seconds * rate)))]
     variants = caption_variants(src.attributes, src.caption, vocab, stream(settings.seed, src.id, CAPTION),
                                 task.other_caption)
     systems = pick_systems(settings.systems(), settings, src.id)
@@ -114,6 +119,24 @@ def degrade_clip(task: ClipTask, settings: DegradeSettings, vocab: Vocabulary, o
         rows.append(ClipRow(id=row_id, audio_path=audio_path, caption=variant.caption, split=src.split,
                             tags=list(src.tags), attributes=attributes, system=system.id,
                             ratings={"MI": round(mi, 4), "TA": variant.ta}, duration=round(y.size / rate, 4)))
+    if settings.clean_variants:
+        rows += clean_variant_rows(rows[0], variants, chosen[systems[0].id])
+    return rows
+
+
+def clean_variant_rows(clean: ClipRow, variants: list, used: int) -> list[ClipRow]:
+    """TA-only rows: the clean row's audio paired with every caption variant but the one it already has.
+
+    These rows rate alignment on undegraded audio (``attributes.ta_audio = "clean"``); they carry no MI
+    rating, so the clean system does not weigh more in quality training.
+    """
+    rows = []
+    for k, variant in enumerate(variants):
+        if k == used:
+            continue
+        attributes = {**clean.attributes, "changed": list(variant.changed), "caption_variant": k, "ta_only": True}
+        rows.append(dataclasses.replace(clean, id=f"{clean.id}__v{k}", caption=variant.caption,
+                                        attributes=attributes, ratings={"TA": variant.ta}))
     return rows
 
 

@@ -56,13 +56,14 @@ class DegradeSummary:
 def degrade_corpus(corpus: str | Path, out: str | Path, clips: int = 100, seed: int = 0, workers: int = 1,
                    types: Iterable[str] | None = None, holdout_levels: Iterable[int] = (2, 4),
                    holdout_types: Iterable[str] = (), systems_per_clip: int = 0, shard_size: int = 8,
-                   audio_format: str = "flac", progress: bool = True) -> DegradeSummary:
+                   audio_format: str = "flac", seconds: float = 0.0, clean_variants: bool = True,
+                   progress: bool = True) -> DegradeSummary:
     """Make (or resume) graded versions of ``clips`` corpus clips in ``out``; returns a summary."""
     manifest = corpus_manifest(corpus)
     chosen_types = tuple(check_types(types) if types is not None else default_types())
     settings = DegradeSettings(str(manifest.resolve()), sha256_file(manifest), clips, seed, chosen_types,
                                tuple(sorted(set(holdout_levels))), tuple(sorted(set(holdout_types))),
-                               systems_per_clip, shard_size, audio_format)
+                               systems_per_clip, shard_size, audio_format, float(seconds), bool(clean_variants))
     _validate(settings, workers)
     rows = read_manifest(manifest)
     if not rows:
@@ -130,6 +131,8 @@ def _validate(s: DegradeSettings, workers: int) -> None:
         problems.append(f"--clips {s.clips}: need at least one clip")
     if workers < 1 or s.shard_size < 1:
         problems.append("--workers and --shard-size must be at least 1")
+    if s.seconds < 0:
+        problems.append(f"--seconds {s.seconds:g}: give 0 (whole clips) or a positive length")
     if s.audio_format not in ("flac", "wav"):
         problems.append(f"--format {s.audio_format}: choose flac or wav")
     if s.systems_per_clip < 0 or s.systems_per_clip == 1:
@@ -180,8 +183,10 @@ def _assemble(out: Path, settings: DegradeSettings, n_shards: int, n_clips: int)
     per_clip = len(settings.systems()) if settings.systems_per_clip <= 0 else \
         min(settings.systems_per_clip, len(settings.systems()))
     ids = [r.id for r in rows]
-    if len(ids) != n_clips * per_clip or len(set(ids)) != len(ids):
-        raise MuscallError(f"'{out}/parts' holds {len(set(ids))} distinct rows, expected {n_clips * per_clip}; "
+    audio_rows = sum(not r.attributes.get("ta_only") for r in rows)
+    if audio_rows != n_clips * per_clip or len(set(ids)) != len(ids):
+        raise MuscallError(f"'{out}/parts' holds {audio_rows} audio rows ({len(set(ids))} distinct ids of "
+                           f"{len(ids)}), expected {n_clips * per_clip}; "
                            f"delete '{out}/parts/shard-*.jsonl' files that look wrong and rerun to redo them")
     write_manifest(out / "manifest.jsonl", rows)
     return rows
@@ -198,7 +203,10 @@ def _write_metadata(out: Path, settings: DegradeSettings, summary: DegradeSummar
         "labels": {
             "MI": f"pseudo-quality 5 - 4 * severity per system (systems.json) plus uniform per-clip jitter "
                   f"of at most {JITTER}",
-            "TA": {"changes": {str(k): v for k, v in TA_BY_CHANGES.items()}, "all_changed": TA_ALL_CHANGED},
+            "TA": {"changes": {str(k): v for k, v in TA_BY_CHANGES.items()}, "all_changed": TA_ALL_CHANGED,
+                   "rows": "every (clip, system) row rates its caption variant on its (possibly degraded) audio; "
+                           + ("rows with attributes.ta_only pair the clean audio with each other variant "
+                              "(TA only, no MI)" if settings.clean_variants else "no clean-audio variant rows")},
             "level_split": LEVEL_SPLIT_RULE,
         },
         "counts": {"clips": summary.clips, "rows": summary.rows, "systems": summary.systems,

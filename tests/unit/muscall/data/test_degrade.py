@@ -212,11 +212,12 @@ def _run(corpus: Path, out: Path, **kwargs) -> list[ClipRow]:
 
 
 def test_degrade_corpus_writes_rows_labels_systems_and_keeps_splits(corpus, tmp_path):
-    rows = _run(corpus, tmp_path / "q")
+    everything = _run(corpus, tmp_path / "q")
+    rows = [r for r in everything if not r.attributes.get("ta_only")]
     source = {r.id: r for r in read_manifest(corpus / "manifest.jsonl")}
     systems = json.loads((tmp_path / "q" / "systems.json").read_text())
     assert len(systems) == 1 + 4 * len(FAST_TYPES) and systems["clean"]["level_split"] == "both"
-    assert len(rows) == 4 * len(systems) and len({r.id for r in rows}) == len(rows)
+    assert len(rows) == 4 * len(systems) and len({r.id for r in everything}) == len(everything)
     assert {r.attributes["source_id"] for r in rows if r.split == "test"}, "the test split is represented"
     for row in rows:
         src = source[row.attributes["source_id"]]
@@ -232,6 +233,34 @@ def test_degrade_corpus_writes_rows_labels_systems_and_keeps_splits(corpus, tmp_
             mi = [r.ratings["MI"] for r in sorted(mine, key=lambda r: r.attributes["level"])
                   if r.attributes["degradation"] in (kind, "clean")]
             assert mi == sorted(mi, reverse=True)
+    _check_clean_variant_rows(everything)
+
+
+def _check_clean_variant_rows(everything: list[ClipRow]) -> None:
+    """TA-only rows: the clean audio with each other caption variant; TA alone; every variant once on clean audio."""
+    extra = [r for r in everything if r.attributes.get("ta_only")]
+    clean = {r.attributes["source_id"]: r for r in everything if r.system == "clean" and not r.attributes.get("ta_only")}
+    assert extra and len(extra) == 3 * len(clean)  # these clips state facts: 4 variants each
+    for row in extra:
+        own = clean[row.attributes["source_id"]]
+        assert row.audio_path == own.audio_path and row.system == "clean" and set(row.ratings) == {"TA"}
+        assert row.attributes["level_split"] == "both" and row.split == own.split
+        assert row.ratings["TA"] == ta_for(len(row.attributes["changed"]), 5)
+    for sid, own in clean.items():
+        variants = [own.attributes["caption_variant"]] + [r.attributes["caption_variant"] for r in extra
+                                                           if r.attributes["source_id"] == sid]
+        assert sorted(variants) == [0, 1, 2, 3]
+
+
+def test_seconds_keeps_the_start_and_no_clean_variants_leaves_them_out(corpus, tmp_path):
+    rows = _run(corpus, tmp_path / "q", types=["white"], seconds=0.5, clean_variants=False)
+    assert rows and not any(r.attributes.get("ta_only") for r in rows)
+    source, rate = sf.read(corpus / "audio" / "c0.flac")
+    clean = next(r for r in rows if r.attributes["source_id"] == "c0" and r.system == "clean")
+    audio, _ = sf.read(tmp_path / "q" / clean.audio_path)
+    assert audio.shape == (SR // 2,) and np.allclose(audio, source[: SR // 2], atol=1e-4)
+    with pytest.raises(MuscallError, match="--seconds"):
+        _run(corpus, tmp_path / "bad", seconds=-1.0)
 
 
 def test_level_split_marks_held_out_levels_and_types(corpus, tmp_path):
@@ -299,7 +328,7 @@ def test_cli_degrade_and_its_errors(corpus, tmp_path, capsys):
     out = tmp_path / "cli"
     code = main(["data", "degrade", "--corpus", str(corpus), "--out", str(out), "--clips", "2", "--types", "clip",
                  "--workers", "1", "--no-progress"])
-    assert code == 0 and "wrote 10 rows" in capsys.readouterr().out
+    assert code == 0 and "wrote 16 rows" in capsys.readouterr().out  # 2 clips x 5 systems + 2 x 3 TA-only rows
     assert (out / "degrade.json").is_file()
     assert main(["data", "degrade", "--corpus", str(tmp_path / "nope"), "--out", str(out)]) == 2
     assert "no corpus manifest" in capsys.readouterr().err

@@ -7,6 +7,7 @@ caption is its own (TA 5) or another source's (TA 1, ``changed = ["caption"]``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -243,12 +244,18 @@ def test_predict_keeps_order_and_reports_errors(trained_heads, manifest, tmp_pat
     assert (tmp_path / "again.jsonl").read_text() == out.read_text()  # deterministic
 
 
-def test_score_clip_wave_and_mel_agree(trained_heads, manifest):
+def test_score_clip_wave_and_mel_agree(trained_heads, manifest, feats):
     bundle = load_scorer_bundle(heads=trained_heads)
     wave, _ = sf.read(manifest.parent / "src3_snr30.wav", dtype="float32")
     from_wave = score_clip(bundle, wave, SOURCES[3][0])
-    from_mel = score_clip(bundle, bundle.extractor.mel(wave), SOURCES[3][0])
-    assert from_wave == from_mel and set(bundle.outputs) <= set(from_wave)
+    assert set(bundle.outputs) <= set(from_wave) and bundle.heads.signal_dim > 0  # signal features on by default
+    with pytest.raises(MuscallError, match="pass the waveform"):  # they need the waveform, not only its log-mel
+        score_clip(bundle, bundle.extractor.mel(wave), SOURCES[3][0])
+    plain = dataclasses.replace(feats, signal=np.zeros((0, 0, 1), np.float32))  # heads without signal features:
+    bundle.heads = train_heads(TINY, plain, plain, TrainSettings(epochs=1, batch_size=8))[0]  # a log-mel scores
+    assert bundle.heads.signal_dim == 0  # exactly like its waveform
+    from_wave = score_clip(bundle, wave, SOURCES[3][0])
+    assert from_wave == score_clip(bundle, bundle.extractor.mel(wave), SOURCES[3][0])
     with pytest.raises(MuscallError, match="mono waveform"):
         score_clip(bundle, np.zeros((3, 4, 5)), "x")
 

@@ -71,3 +71,19 @@ def test_subset_and_batch_shapes():
     batch = sub.batch([0, 1])
     assert batch["frames"].shape == (2, 2, 3) and batch["text_tokens"].shape == (2, 2, 3)
     assert batch["mask"].dtype.is_floating_point is False
+
+
+def test_shuffled_labels_permute_only_rated_rows():
+    from muscall.scoring.train import shuffled_labels
+
+    mi = np.array([1.0, np.nan, 2.0, 3.0, np.nan, 4.0, 5.0])
+    val = ScoringFeatures(ids=["a", "b"], systems=["s", "s"], captions=["x", "x"],
+                          ratings={"MI": np.array([np.nan, 2.0])}, audio_index=np.zeros(2, np.int64),
+                          text_index=np.zeros(2, np.int64), frames=np.zeros((1, 1, 1), np.float32),
+                          frame_mask=np.ones((1, 1), bool), audio_emb=np.zeros((1, 1), np.float32),
+                          tokens=np.zeros((1, 1, 1), np.float32), token_mask=np.ones((1, 1), bool),
+                          text_emb=np.zeros((1, 1), np.float32))
+    z, shuffled_val = shuffled_labels({"MI": mi}, val, seed=0)
+    assert np.array_equal(np.isnan(z["MI"]), np.isnan(mi))  # unrated rows stay unrated
+    assert sorted(z["MI"][~np.isnan(mi)]) == [1.0, 2.0, 3.0, 4.0, 5.0] and not np.array_equal(z["MI"], mi)
+    assert np.isnan(shuffled_val.ratings["MI"][0]) and shuffled_val.ratings["MI"][1] == 2.0

@@ -1,0 +1,89 @@
+"""Low-level signal features for the quality heads, time-aligned with the audio tower's frames.
+
+A contrastive audio encoder is trained to ignore what a quality model needs (noise floors, band limits,
+codec holes, clipping, dropouts), so the quality (MI) axes can pool these features beside the tower's
+frame features (``ScoringConfig.signal_features``). The ``T`` log-mel frames of a clip are cut into
+``T'`` contiguous chunks of (almost) equal length, one per tower frame, and each chunk gives one vector:
+
+* the log-mel compressed to :data:`BANDS` bands (mean of the mel bins of a band): the band's mean and its
+  minimum (the noise floor) over the chunk;
+* frame energy (mean, std and minimum in dB), spectral flatness, high-band energy ratio, bandwidth (highest
+  band within 40 dB of the frame's peak), the fraction of cells at the log-mel floor and spectral flux;
+* from the waveform: the fraction of samples at the clip's peak (hard clipping), crest factor and the
+  fraction of (near) zero samples (dropouts).
+
+Everything is a deterministic function of the waveform and its log-mel; no learning happens here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+BANDS = 16
+NAMES = ([f"band{b}_mean" for b in range(BANDS)] + [f"band{b}_min" for b in range(BANDS)]
+         + ["energy_mean", "energy_std", "energy_min", "flatness", "high_ratio", "bandwidth", "floor_fraction",
+            "flux", "peak_fraction", "crest", "zero_fraction"])
+SIGNAL_DIM = len(NAMES)
+_EPS = 1e-10
+
+
+def chunk_edges(n_frames: int, n_chunks: int) -> np.ndarray:
+    """``n_chunks + 1`` edges cutting ``n_frames`` log-mel frames into contiguous, almost equal chunks."""
+    if n_chunks < 1 or n_frames < n_chunks:
+        raise ValueError(f"cannot cut {n_frames} frames into {n_chunks} chunks")
+    return np.round(np.linspace(0, n_frames, n_chunks + 1)).astype(np.int64)
+
+
+def signal_features(mel_db: np.ndarray, wave: np.ndarray, n_chunks: int, hop_length: int) -> np.ndarray:
+    """``[n_chunks, SIGNAL_DIM]`` float32 features of a log-mel ``[n_mels, T]`` (dB) and its waveform."""
+    mel_db = np.asarray(mel_db, dtype=np.float64)
+    wave = np.asarray(wave, dtype=np.float64).ravel()
+    n_mels, n_frames = mel_db.shape
+    edges = chunk_edges(n_frames, n_chunks)
+    bands = np.stack([g.mean(axis=0) for g in np.array_split(mel_db, min(BANDS, n_mels), axis=0)])
+    if bands.shape[0] < BANDS:  # fewer mel bins than bands: repeat the top band
+        bands = np.concatenate([bands, np.repeat(bands[-1:], BANDS - bands.shape[0], axis=0)])
+    per_frame = _frame_stats(mel_db)
+    floor = mel_db.min()
+    peak = float(np.abs(wave).max()) if wave.size else 0.0
+    out = np.zeros((n_chunks, SIGNAL_DIM), dtype=np.float64)
+    for j in range(n_chunks):
+        lo, hi = int(edges[j]), int(edges[j + 1])
+        s_lo, s_hi = lo * hop_length, min(wave.size, hi * hop_length)
+        out[j] = np.concatenate([bands[:, lo:hi].mean(axis=1), bands[:, lo:hi].min(axis=1),
+                                 _chunk_stats(per_frame, mel_db[:, lo:hi], bands[:, lo:hi], floor, lo, hi),
+                                 _wave_stats(wave[s_lo:s_hi] if s_hi > s_lo else wave, peak)])
+    return out.astype(np.float32)
+
+
+def _frame_stats(mel_db: np.ndarray) -> dict[str, np.ndarray]:
+    """Per log-mel frame: energy (dB), flatness (dB), high-band ratio (dB), bandwidth (fraction of bins)."""
+    power = np.power(10.0, mel_db / 10.0)
+    n_mels = mel_db.shape[0]
+    total = power.sum(axis=0) + _EPS
+    flatness = np.exp(np.log(power + _EPS).mean(axis=0)) / (power.mean(axis=0) + _EPS)
+    above = mel_db >= mel_db.max(axis=0, keepdims=True) - 40.0
+    top = n_mels - 1 - np.argmax(above[::-1], axis=0)  # highest bin within 40 dB of the frame's peak
+    return {"energy": 10.0 * np.log10(total / n_mels), "flatness": 10.0 * np.log10(flatness + _EPS),
+            "high": 10.0 * np.log10(power[-max(1, n_mels // 4):].sum(axis=0) / total + _EPS),
+            "bandwidth": (top + 1) / n_mels}
+
+
+def _chunk_stats(per_frame: dict[str, np.ndarray], mel: np.ndarray, bands: np.ndarray, floor: float,
+                 lo: int, hi: int) -> np.ndarray:
+    energy = per_frame["energy"][lo:hi]
+    flux = np.abs(np.diff(bands, axis=1)).mean() if bands.shape[1] > 1 else 0.0
+    return np.array([energy.mean(), energy.std(), energy.min(), per_frame["flatness"][lo:hi].mean(),
+                     per_frame["high"][lo:hi].mean(), per_frame["bandwidth"][lo:hi].mean(),
+                     float(np.mean(mel <= floor + 1.0)), flux])
+
+
+def _wave_stats(x: np.ndarray, peak: float) -> np.ndarray:
+    """Log fraction of samples at the clip's peak, crest factor (dB), log fraction of (near) zero samples."""
+    if x.size == 0 or peak <= 0:
+        return np.array([np.log10(1e-5), 0.0, 0.0])
+    at_peak = float(np.mean(np.abs(x) >= 0.999 * peak))
+    rms = float(np.sqrt(np.mean(x * x)))
+    crest = 20.0 * np.log10((np.abs(x).max() + _EPS) / (rms + _EPS))
+    zeros = float(np.mean(np.abs(x) < 2.0 ** -15))
+    return np.array([np.log10(at_peak + 1e-5), crest, np.log10(zeros + 1e-5)])

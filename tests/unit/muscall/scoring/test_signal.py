@@ -1,0 +1,90 @@
+"""Signal features for the quality heads: alignment with the tower's frames, what each detector sees, the scorer path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy import signal as sps
+
+from muscall.audio.features import LogMel
+from muscall.scoring.config import ScoringConfig
+from muscall.scoring.heads import QualityScorer
+from muscall.scoring.signal import NAMES, SIGNAL_DIM, chunk_edges, signal_features
+
+SR, HOP = 16000, 256
+LOGMEL = LogMel(sample_rate=SR, n_fft=512, hop_length=HOP, n_mels=64, f_max=8000.0)
+
+
+def _music(seconds: float = 2.0, seed: int = 0) -> np.ndarray:
+    t = np.arange(int(seconds * SR)) / SR
+    rng = np.random.default_rng(seed)
+    x = sum(0.1 / k * np.sin(2 * np.pi * 220 * k * t) for k in range(1, 30)) * (1 + 0.5 * np.sin(2 * np.pi * 2 * t))
+    return (x + 1e-3 * rng.standard_normal(t.size)).astype(np.float32)
+
+
+def _features(x: np.ndarray, chunks: int = 4) -> dict[str, float]:
+    mel = LOGMEL(torch.from_numpy(x)).numpy()
+    out = signal_features(mel, x, chunks, HOP)
+    assert out.shape == (chunks, SIGNAL_DIM) and out.dtype == np.float32 and np.isfinite(out).all()
+    return dict(zip(NAMES, out.mean(axis=0)))
+
+
+def test_chunks_cover_every_frame_once():
+    edges = chunk_edges(251, 7)
+    assert edges[0] == 0 and edges[-1] == 251 and np.all(np.diff(edges) >= 35)
+    with pytest.raises(ValueError):
+        chunk_edges(3, 7)
+
+
+def test_each_detector_moves_the_way_its_degradation_should():
+    x = _music()
+    clean = _features(x)
+    clipped = _features(np.clip(x, -0.3 * np.abs(x).max(), 0.3 * np.abs(x).max()))
+    assert clipped["peak_fraction"] > clean["peak_fraction"] + 1.0  # log10 of the fraction at the peak
+    dropped = x.copy()
+    dropped[SR // 2: SR // 2 + SR // 5] = 0.0
+    assert _features(dropped)["zero_fraction"] > clean["zero_fraction"] + 1.0
+    low = sps.sosfiltfilt(sps.butter(8, 2000, fs=SR, output="sos"), x).astype(np.float32)
+    lowpassed = _features(low)
+    assert lowpassed["bandwidth"] < clean["bandwidth"] - 0.2 and lowpassed["high_ratio"] < clean["high_ratio"] - 10
+    noisy = _features(x + 0.05 * np.random.default_rng(1).standard_normal(x.size).astype(np.float32))
+    assert noisy["band15_min"] > clean["band15_min"] + 10 and noisy["flatness"] > clean["flatness"]
+
+
+def test_chunks_follow_time():
+    x = _music()
+    x[SR:] = 0.0  # second half silent: only the later chunks see it
+    got = signal_features(LOGMEL(torch.from_numpy(x)).numpy(), x, 4, HOP)
+    zeros = got[:, NAMES.index("zero_fraction")]
+    assert zeros[0] < -3 and zeros[-1] > -0.5
+
+
+def _scorer(signal_dim: int, **kw) -> QualityScorer:
+    torch.manual_seed(0)
+    cfg = ScoringConfig(axes=["MI"], hidden=16, attention_hidden=8, segment_size=2, dropout=0.0, **kw)
+    return QualityScorer(cfg, 12, None, signal_dim=signal_dim).eval()
+
+
+@pytest.mark.parametrize("pooling", ["drasp", "asp", "mean"])
+def test_scorer_reads_signal_features_and_ignores_their_padding(pooling):
+    model = _scorer(5, pooling=pooling)
+    gen = torch.Generator().manual_seed(0)
+    frames, sig = torch.randn(3, 6, 12, generator=gen), torch.randn(3, 6, 5, generator=gen)
+    mask = torch.arange(6).unsqueeze(0) < torch.tensor([[6], [4], [2]])
+    with torch.no_grad():
+        base = model(frames, mask, signal=sig)["MI"]
+        pad = lambda x: torch.cat([x, torch.full((3, 3, x.shape[-1]), float("nan"))], dim=1)  # noqa: E731
+        padded = model(pad(frames), torch.cat([mask, torch.zeros(3, 3, dtype=torch.bool)], dim=1), signal=pad(sig))
+        changed = model(frames, mask, signal=sig + 1.0)["MI"]
+    torch.testing.assert_close(padded["MI"], base)
+    assert not torch.allclose(changed, base)  # the signal features reach the score
+    with pytest.raises(ValueError, match="signal features"):
+        model(frames, mask)
+
+
+def test_signal_features_off_builds_the_frame_only_scorer():
+    model = _scorer(5, signal_features=False)
+    assert model.signal_dim == 0 and model.pool.out_dim == 2 * 12
+    frames = torch.randn(2, 4, 12)
+    assert model(frames, None)["MI"].shape == (2,)
