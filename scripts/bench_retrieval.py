@@ -69,20 +69,21 @@ def table(results: dict, command: str) -> str:
              f"Test split: {pool} held-out clips (whole split, one caption each; chance R@10 = {chance['R@10']:.3f}, "
              f"MedR = {chance['MedR']:.0f}); zero-shot over {n_genres} genres (chance {1 / n_genres:.3f}). "
              "Attribute-level relevance: same genre and lead instrument. Ties: pessimistic.", "",
-             "| model | train min | epochs | clips/s | direction | R@1 | R@5 | R@10 | mAP@10 | MedR | attr mAP@10 | "
+             "| model | train min | epochs | clips/s | best val R@10 | direction | R@1 | R@5 | R@10 | mAP@10 | MedR | attr mAP@10 | "
              "attr nDCG@10 | genre acc | instr ROC-AUC | mood ROC-AUC |",
-             "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, r in results.items():
         t, zs = r["train"], r["zeroshot"]
         for d in ("text_to_audio", "audio_to_text"):
             m = r["retrieval"][d]
             lines.append(
-                f"| {name} | {t['minutes']:.1f} | {t['epochs']} | {t['clips_per_s']:.1f} | {d.replace('_to_', '→')} | "
+                f"| {name} | {t['minutes']:.1f} | {t['epochs']} | {t['clips_per_s']:.1f} | {t['best_val_r10']:.3f} | "
+                f"{d.replace('_to_', '→')} | "
                 f"{m['R@1']:.3f} | {m['R@5']:.3f} | {m['R@10']:.3f} | {m['mAP@10']:.3f} | {m['MedR']:.0f} | "
                 f"{m.get('attr_mAP@10', float('nan')):.3f} | {m.get('attr_nDCG@10', float('nan')):.3f} | "
                 f"{zs['genres']['accuracy']:.3f} | {zs['instruments']['roc_auc_macro']:.3f} | "
                 f"{zs['moods']['roc_auc_macro']:.3f} |")
-    lines.append(f"| chance | | | | | {chance['R@1']:.3f} | {chance['R@5']:.3f} | {chance['R@10']:.3f} | "
+    lines.append(f"| chance | | | | | | {chance['R@1']:.3f} | {chance['R@5']:.3f} | {chance['R@10']:.3f} | "
                  f"{chance['mAP@10']:.3f} | {chance['MedR']:.0f} | | | {1 / n_genres:.3f} | 0.500 | 0.500 |")
     return "\n".join(lines) + "\n"
 
