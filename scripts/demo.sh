@@ -13,8 +13,10 @@ CKPT="$OUT/run/checkpoints/best"
 mkdir -p "$OUT"
 step() { printf '\n==== %s\n' "$*"; }
 
-step "1/5 generating a corpus of $N clips (rerun skips finished shards)"
-muscall data synth --out "$OUT/corpus" --n "$N" --seconds 10 --seed 0 --workers 2 --splits 0.8,0.05,0.15
+step "1/5 generating a corpus of $N clips (rerun skips finished shards; a finished corpus is reused as it is)"
+if [ -f "$OUT/corpus/manifest.jsonl" ]; then echo "already generated: $OUT/corpus"; else
+  muscall data synth --out "$OUT/corpus" --n "$N" --seconds 10 --seed 0 --workers 2 --splits 0.8,0.05,0.15
+fi
 
 step "2/5 training the 'small' model for at most $MINUTES minutes (rerun resumes)"
 if [ -f "$OUT/run/done" ]; then echo "already trained: $CKPT"; else
