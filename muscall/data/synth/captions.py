@@ -42,6 +42,7 @@ DYNAMICS_WORDS = {"soft": ("softly played", "quiet", "hushed", "played gently"),
 REVERB_WORDS = ((0.25, ("dry", "close-miked", "upfront")),
                 (0.55, ("roomy", "with some room reverb", "slightly ambient")),
                 (1.01, ("reverberant", "spacious", "drenched in reverb", "with a big hall reverb")))
+METER_WORDS = ("in 3/4 time", "in triple meter", "in three-four")
 NOUNS = ("track", "piece", "tune", "instrumental", "recording", "song", "clip", "number", "composition")
 
 
@@ -131,7 +132,7 @@ class _Words:
         opts = [("tempo", 0.55, self.tempo), ("dyn", 0.3, lambda: self.dyn), ("reverb", 0.25, lambda: self.reverb),
                 ("key", 0.3, lambda: f"in {self.key}"), ("feature", 0.35, lambda: self.feature)]
         if self.a["meter"] == "3/4":
-            opts.append(("meter", 0.5, lambda: self.pick(["in 3/4 time", "in triple meter", "in three-four"])))
+            opts.append(("meter", 0.5, lambda: self.pick(list(METER_WORDS))))
         chosen = [make() for name, p, make in opts if name not in self.used and self.chance(p)]
         self.rng.shuffle(chosen)
         return chosen
