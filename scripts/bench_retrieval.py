@@ -18,6 +18,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from muscall.utils.fileio import atomic_write_text
+
 SSL = ["loss.ssl=true"]
 PLAIN = ["loss.caption_weighting=false"]
 VARIANTS = {  # name -> config overrides of `small` (each run folder: RUNS/variantN); the shipped one first
@@ -111,8 +113,7 @@ def main() -> None:
     text = table(results, f"python scripts/{Path(__file__).name} {shlex.join(sys.argv[1:])}")
     print(text)
     if args.markdown:
-        Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.markdown).write_text(text)
+        atomic_write_text(args.markdown, text)
 
 
 if __name__ == "__main__":

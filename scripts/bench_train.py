@@ -22,6 +22,7 @@ import torch
 
 from muscall.config import load_config
 from muscall.training.trainer import Trainer
+from muscall.utils.fileio import atomic_write_text
 
 
 def corpus(path: Path, n: int) -> Path:
@@ -74,8 +75,7 @@ def main() -> None:
     text = "\n".join(lines) + "\n"
     print(text)
     if args.markdown:
-        Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.markdown).write_text(text)
+        atomic_write_text(args.markdown, text)
 
 
 if __name__ == "__main__":
