@@ -115,11 +115,6 @@ class TrainConfig:
     max_minutes: float | None = None  # wall-clock budget for the whole run
     log_every: int = 10
     checkpoint_every: int = 0  # also save checkpoints/last every N steps (0: at epoch ends only)
-    # Harder negatives: each batch is assembled from this many caption clusters (0: plain random batches), so
-    # clips in a batch share words and the model must tell apart more than genre. Clusters: k-means over the
-    # TF-IDF of each clip's captions, fixed for the run.
-    batch_clusters: int = 0
-    caption_clusters: int = 48
 
 
 @dataclass
@@ -327,9 +322,4 @@ def validate_config(cfg: Config) -> list[str]:
                         f"(audio.clip_seconds={a.clip_seconds}); raise it or set it to null")
     if cfg.train.batch_size < 2:
         problems.append("train.batch_size must be at least 2 for a contrastive loss")
-    if cfg.train.batch_clusters < 0 or (cfg.train.batch_clusters and cfg.train.batch_size % cfg.train.batch_clusters):
-        problems.append(f"train.batch_clusters={cfg.train.batch_clusters} must be 0 or divide train.batch_size "
-                        f"({cfg.train.batch_size})")
-    if cfg.train.batch_clusters and cfg.train.caption_clusters < cfg.train.batch_clusters:
-        problems.append("train.caption_clusters must be at least train.batch_clusters")
     return problems + validate_scoring_config(cfg.scoring)

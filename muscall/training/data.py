@@ -130,37 +130,6 @@ def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch, 7919]).permutation(n)
 
 
-def caption_clusters(texts: Sequence[str], k: int, seed: int) -> np.ndarray:
-    """A k-means cluster id per text over TF-IDF (words in more than 20% of texts ignored: template words)."""
-    from sklearn.cluster import KMeans
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    k = min(k, len(texts))
-    try:
-        features = TfidfVectorizer(sublinear_tf=True, max_df=0.2).fit_transform(texts)
-    except ValueError:  # no word survives (tiny or uniform captions): one cluster
-        return np.zeros(len(texts), dtype=np.int64)
-    return KMeans(k, n_init=3, random_state=seed).fit_predict(features).astype(np.int64)
-
-
-def grouped_order(clusters: np.ndarray, batch_size: int, groups: int, seed: int, epoch: int) -> np.ndarray:
-    """An epoch order whose consecutive ``batch_size`` blocks each come from ``groups`` chunks of one cluster.
-
-    Each cluster is shuffled and cut into chunks of ``batch_size // groups`` rows; the chunks are shuffled and laid
-    end to end; rows left over from each cluster's last partial chunk follow, shuffled (plain random batches).
-    """
-    rng = np.random.default_rng([seed, epoch, 104729])
-    size = batch_size // groups
-    chunks, rest = [], []
-    for c in np.unique(clusters):
-        members = rng.permutation(np.flatnonzero(clusters == c))
-        full = len(members) // size * size
-        chunks.extend(members[:full].reshape(-1, size))
-        rest.append(members[full:])
-    ordered = [chunks[i] for i in rng.permutation(len(chunks))]
-    return np.concatenate(ordered + [rng.permutation(np.concatenate(rest))]).astype(np.int64)
-
-
 def rank_batches(order: np.ndarray, batch_size: int, rank: int, world: int) -> list[np.ndarray]:
     """Split an epoch's order into global batches (last partial one dropped) and keep this rank's slice."""
     n_batches = len(order) // batch_size

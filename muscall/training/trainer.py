@@ -28,8 +28,7 @@ from muscall.errors import MuscallError
 from muscall.models import create_model
 from muscall.models.factory import build_tokenizer
 from muscall.training import distributed as D
-from muscall.training.data import (Collate, CropDataset, MelSource, caption_clusters, caption_of, captions_of,
-                                   epoch_order, grouped_order, rank_batches)
+from muscall.training.data import Collate, CropDataset, MelSource, caption_of, captions_of, epoch_order, rank_batches
 from muscall.training.objective import Objective, TrainNet
 from muscall.training.state import JsonlLog, lr_factor, rng_state, seed_everything, set_rng_state
 
@@ -123,18 +122,7 @@ class Trainer:
         if state is not None:
             self._restore(state)
         self.dataset = CropDataset(self.train_source, cfg.train.seed, cfg.data.caption_field, cfg.data.all_captions)
-        self.clusters = None  # caption clusters for grouped batches (deterministic: same on every rank and resume)
-        if cfg.train.batch_clusters:
-            self.clusters = caption_clusters([" ".join(options) for options in self.dataset.captions],
-                                             cfg.train.caption_clusters, cfg.train.seed)
         self.collate = Collate(self.tokenizer, cfg.model.text.max_tokens)
-
-    def _epoch_order(self, epoch: int) -> np.ndarray:
-        """This epoch's row order: seeded random, or grouped by caption cluster (``train.batch_clusters``)."""
-        t = self.cfg.train
-        if self.clusters is None:
-            return epoch_order(len(self.dataset), t.seed, epoch)
-        return grouped_order(self.clusters, t.batch_size, t.batch_clusters, t.seed, epoch)
 
     # ---------------------------------------------------------------- loop
     def fit(self) -> TrainResult:
@@ -181,8 +169,8 @@ class Trainer:
         """One pass over this epoch's batches (from ``step_in_epoch``); returns (clips seen, out of time)."""
         cfg = self.cfg
         self.dataset.set_epoch(epoch)
-        batches = rank_batches(self._epoch_order(epoch), cfg.train.batch_size, self.dist.rank,
-                               self.dist.world_size)[:max_batches]
+        batches = rank_batches(epoch_order(len(self.dataset), cfg.train.seed, epoch), cfg.train.batch_size,
+                               self.dist.rank, self.dist.world_size)[:max_batches]
         loader = DataLoader(self.dataset, batch_sampler=batches[self.step_in_epoch:], collate_fn=self.collate,
                             num_workers=cfg.train.num_workers, pin_memory=self.device.type == "cuda",
                             generator=torch.Generator().manual_seed(cfg.train.seed + epoch))
