@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -27,9 +28,11 @@ import torch
 import yaml
 from safetensors.torch import load_file, save_file
 
-from muscall.config import Config, config_to_dict, from_dict
+from muscall.config import RETIRED_KEYS, Config, config_to_dict, drop_retired, from_dict
 from muscall.errors import MuscallError
 from muscall.utils.fileio import atomic_write_json, replace_dir, sha256_file
+
+log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 
@@ -86,7 +89,10 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu", with_t
     meta = _read_meta(path)
     if verify:
         verify_checkpoint(path, meta)
-    cfg = from_dict(Config, yaml.safe_load((path / "config.yaml").read_text()))
+    raw = yaml.safe_load((path / "config.yaml").read_text())
+    for key in drop_retired(raw):
+        log.info("checkpoint '%s': ignoring retired config key '%s' (%s)", path, key, RETIRED_KEYS[key])
+    cfg = from_dict(Config, raw)
     tokenizer = CaptionTokenizer.load(path / "tokenizer")
     model = create_model(cfg, vocab_size=tokenizer.vocab_size)
     state = load_file(str(path / "model.safetensors"), device="cpu")

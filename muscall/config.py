@@ -115,6 +115,7 @@ class TrainConfig:
     max_minutes: float | None = None  # wall-clock budget for the whole run
     log_every: int = 10
     checkpoint_every: int = 0  # also save checkpoints/last every N steps (0: at epoch ends only)
+    compile: bool = False  # torch.compile the audio tower for training (needs a C++ compiler; falls back to eager)
 
 
 @dataclass
@@ -197,6 +198,28 @@ def load_config(name_or_path: str | Path = "paper", overrides: list[str] | None 
     return from_dict(Config, raw)
 
 
+# Keys that existed once and were removed: a checkpoint written before the removal still loads (the key is dropped
+# with a log line); a config file that sets one is refused with the reason. Add a key here when you remove it.
+RETIRED_KEYS: dict[str, str] = {
+    "train.batch_clusters": "caption-cluster batches were measured far worse and removed (commit 1e81df1)",
+    "train.caption_clusters": "the cluster count of the removed caption-cluster batches (commit 1e81df1)",
+}
+
+
+def drop_retired(raw: dict[str, Any]) -> list[str]:
+    """Remove retired keys from a nested config dict in place; returns the dotted keys it removed."""
+    dropped = []
+    for dotted in RETIRED_KEYS:
+        *parents, leaf = dotted.split(".")
+        node = raw
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and leaf in node:
+            del node[leaf]
+            dropped.append(dotted)
+    return dropped
+
+
 def config_to_dict(cfg: Any) -> dict[str, Any]:
     """Plain nested dict of a config dataclass (for YAML, JSON and checkpoints)."""
     return dataclasses.asdict(cfg)
@@ -211,6 +234,9 @@ def from_dict(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
     unknown = sorted(set(data) - names)
     if unknown:
         where = prefix.rstrip(".") or "top level"
+        if f"{prefix}{unknown[0]}" in RETIRED_KEYS:
+            raise ConfigError(f"config key '{prefix}{unknown[0]}' no longer exists: "
+                              f"{RETIRED_KEYS[prefix + unknown[0]]}; delete it from the config")
         raise ConfigError(f"unknown config key '{prefix}{unknown[0]}' ({where} accepts: {', '.join(sorted(names))})")
     kwargs = {}
     for key, value in data.items():

@@ -28,6 +28,7 @@ VARIANTS = {  # name -> config overrides of `small` (each run folder: RUNS/varia
     "InfoNCE + caption weighting + SSL (MusCALL's full objective)": SSL,
     "InfoNCE only, one caption per clip": PLAIN + ["data.all_captions=false"],
     "InfoNCE + caption weighting, lr 2e-3": ["train.lr=2e-3"],
+    "`small` as shipped, without torch.compile": ["train.compile=false"],
 }
 
 

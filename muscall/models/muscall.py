@@ -6,6 +6,7 @@ training code combines :meth:`MusCALL.forward`'s outputs with :mod:`muscall.loss
 
 from __future__ import annotations
 
+import logging
 import math
 
 import torch
@@ -16,6 +17,8 @@ from muscall.config import Config
 from muscall.errors import MuscallError
 from muscall.models.audio_encoder import ResNetAudioEncoder
 from muscall.models.text_encoder import TransformerTextEncoder
+
+log = logging.getLogger(__name__)
 
 
 class MusCALL(nn.Module):
@@ -42,7 +45,25 @@ class MusCALL(nn.Module):
 
     def audio_features(self, mel: Tensor, lengths: Tensor | None = None) -> Tensor:
         """Pooled audio features ``(B, audio_embed_dim)`` before the projection (for an SSL head)."""
+        compiled = self.__dict__.get("_compiled_audio")
+        if compiled is not None and self.training and lengths is None:
+            try:
+                return compiled(mel)
+            except Exception as err:  # no C++ compiler, an unsupported op...: train on, eagerly
+                log.warning("torch.compile of the audio tower failed (%s: %s); training on without it "
+                            "(set train.compile=false to skip the attempt)", type(err).__name__, str(err)[:200])
+                self.__dict__["_compiled_audio"] = None
         return self.audio_encoder(mel, lengths)
+
+    def compile_audio_tower(self) -> None:
+        """Run the audio tower through ``torch.compile`` while training (fixed-shape crops; evaluation stays eager).
+
+        Fuses the tower's many small BatchNorm/ReLU/pool steps: forward+backward of ``small`` on a batch of 64 takes
+        0.33-0.39 s instead of 0.53-0.67 s on the 2-core CPU. The first compile costs about 110 s (7 s once
+        inductor's on-disk cache is warm). The compiled module shares the tower's parameters and is kept out of the
+        module tree, so state dicts and checkpoints are unchanged.
+        """
+        self.__dict__["_compiled_audio"] = torch.compile(self.audio_encoder, dynamic=False)
 
     def encode_audio(self, mel: Tensor, normalize: bool = True, lengths: Tensor | None = None) -> Tensor:
         """Joint-space audio embeddings ``(B, embed_dim)`` of log-mels ``(B, n_mels, T)``.

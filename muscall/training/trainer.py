@@ -103,6 +103,8 @@ class Trainer:
             self.tokenizer = build_tokenizer(cfg, texts)  # trained on the captions, or MiniLM's own
             model = create_model(cfg, vocab_size=self.tokenizer.vocab_size)
         self.model = model.to(self.device)
+        if cfg.train.compile:
+            self.model.compile_audio_tower()
         self.net = TrainNet(self.model, cfg).to(self.device)
         self.objective = Objective(cfg, self.captions)  # caption weighting compares each row's first caption
         self.augment = _augmenter(cfg) if cfg.loss.ssl else None

@@ -75,3 +75,10 @@ def test_float_override_accepts_exponent_without_a_dot():
     assert load_config("tiny", ["train.lr=2e-3"]).train.lr == 0.002
     with pytest.raises(ConfigError, match="train.lr"):
         load_config("tiny", ["train.lr=fast"])
+
+
+def test_a_retired_key_in_a_config_file_says_it_was_removed(tmp_path):
+    path = tmp_path / "old.yaml"
+    path.write_text("train: {batch_clusters: 4}\n")
+    with pytest.raises(ConfigError, match="no longer exists"):
+        load_config(path)

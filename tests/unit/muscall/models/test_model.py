@@ -206,3 +206,45 @@ def test_minilm_text_encoder_frozen_and_padding_invariant():
     assert torch.allclose(emb, model.encode_text(padded, padded_mask), atol=1e-5)
     assert not any(p.requires_grad for p in model.text_encoder.parameters())
     assert model.text_projection.weight.requires_grad
+
+
+def test_compiled_audio_tower_is_used_only_for_training_crops(monkeypatch):
+    calls = []
+
+    def fake_compile(module, **kwargs):  # stands in for inductor: records the calls, runs the module eagerly
+        def run(mel):
+            calls.append(tuple(mel.shape))
+            return module(mel)
+        return run
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    model = create_model(load_config("tiny"))
+    keys = set(model.state_dict())
+    model.compile_audio_tower()
+    assert set(model.state_dict()) == keys  # checkpoints are unchanged
+    mel = torch.randn(2, model.n_mels, 251)
+    model.train()
+    model.encode_audio(mel)
+    assert calls == [(2, model.n_mels, 251)]
+    model.eval()
+    model.encode_audio(mel)  # evaluation: eager, so other shapes never trigger a recompile
+    model.train()
+    model.encode_audio(mel, lengths=torch.tensor([251, 100]))  # padded input: eager (the mask needs lengths)
+    assert len(calls) == 1
+
+
+def test_a_failing_compile_falls_back_to_eager(monkeypatch, caplog):
+    def broken_compile(module, **kwargs):
+        def run(mel):
+            raise RuntimeError("no C++ compiler")
+        return run
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    model = create_model(load_config("tiny")).train()
+    model.compile_audio_tower()
+    mel = torch.randn(2, model.n_mels, 251)
+    torch.manual_seed(0)
+    out = model.encode_audio(mel)
+    assert out.shape == (2, model.embed_dim)
+    assert "training on without it" in caplog.text
+    assert model.__dict__["_compiled_audio"] is None

@@ -45,6 +45,24 @@ def test_checkpoint_round_trip_gives_identical_embeddings(tiny_cfg, tmp_path, to
     assert np.allclose(np.linalg.norm(after, axis=1), 1.0, atol=1e-5)
 
 
+def test_checkpoint_with_a_retired_config_key_still_loads(tiny_cfg, tmp_path, monkeypatch):
+    import muscall.checkpoint as checkpoint_module
+    from muscall.config import config_to_dict
+
+    def with_old_key(cfg):  # what a checkpoint written before train.batch_clusters was removed holds
+        raw = config_to_dict(cfg)
+        raw["train"]["batch_clusters"] = 0
+        return raw
+
+    trainer = Trainer(tiny_cfg("train.epochs=1"), tmp_path, progress=False)
+    trainer.fit()
+    monkeypatch.setattr(checkpoint_module, "config_to_dict", with_old_key)
+    trainer._save("old")
+    assert "batch_clusters" in (tmp_path / "checkpoints" / "old" / "config.yaml").read_text()
+    ckpt = load_checkpoint(tmp_path / "checkpoints" / "old")
+    assert not hasattr(ckpt.config.train, "batch_clusters")
+
+
 def test_resumed_run_matches_uninterrupted(tiny_cfg, tmp_path, monkeypatch):
     overrides = ("train.epochs=2", "train.checkpoint_every=1", "loss.ssl=true", "loss.caption_weighting=true",
                  "model.text.dropout=0.1")
