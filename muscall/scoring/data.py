@@ -35,7 +35,7 @@ from muscall.scoring.signal import SIGNAL_DIM, signal_features
 from muscall.utils.fileio import atomic_path
 
 log = logging.getLogger(__name__)
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 _ARRAYS = ("audio_index", "text_index", "frames", "frame_mask", "audio_emb", "tokens", "token_mask", "text_emb",
            "matched", "sources", "signal")
 
@@ -153,7 +153,7 @@ class FeatureExtractor:
 
     def signal(self, mel: np.ndarray, wave: np.ndarray, n_frames: int) -> np.ndarray:
         """Signal features ``[n_frames, SIGNAL_DIM]`` of a clip, aligned with its ``n_frames`` tower frames."""
-        return signal_features(mel, wave, n_frames, self.audio_cfg.hop_length)
+        return signal_features(mel, wave, n_frames, self.audio_cfg.hop_length, self.audio_cfg.sample_rate)
 
     @torch.no_grad()
     def audio(self, mels: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -10,7 +10,13 @@ frame features (``ScoringConfig.signal_features``). The ``T`` log-mel frames of 
 * frame energy (mean, std and minimum in dB), spectral flatness, high-band energy ratio, bandwidth (highest
   band within 40 dB of the frame's peak), the fraction of cells at the log-mel floor and spectral flux;
 * from the waveform: the fraction of samples at the clip's peak (hard clipping), crest factor and the
-  fraction of (near) zero samples (dropouts).
+  fraction of (near) zero samples (dropouts);
+* pitch drift (wow and flutter), which a log-mel cannot resolve: the spectral peaks of a 2048-point STFT
+  (same hop and centring as the log-mel) are located to a fraction of a bin, each peak is matched to the
+  nearest peak :data:`DRIFT_LAGS` frames later, and the median relative frequency change of the matched peaks
+  is the frame's common-mode drift (a speed change moves every partial by the same ratio; one instrument's
+  vibrato or a new note does not). Per chunk: log median absolute drift at each lag, log of the drift's
+  lag-2 autocovariance (wow is smooth, estimation noise is not) and the fraction of frames with an estimate.
 
 Everything is a deterministic function of the waveform and its log-mel; no learning happens here.
 """
@@ -22,9 +28,16 @@ import numpy as np
 BANDS = 16
 NAMES = ([f"band{b}_mean" for b in range(BANDS)] + [f"band{b}_min" for b in range(BANDS)]
          + ["energy_mean", "energy_std", "energy_min", "flatness", "high_ratio", "bandwidth", "floor_fraction",
-            "flux", "peak_fraction", "crest", "zero_fraction"])
+            "flux", "peak_fraction", "crest", "zero_fraction"]
+         + ["drift_short", "drift_long", "drift_coherent", "drift_valid"])
 SIGNAL_DIM = len(NAMES)
 _EPS = 1e-10
+DRIFT_FFT = 2048
+DRIFT_LAGS = (3, 8)  # frames: about 48 and 128 ms at a 256-sample hop and 16 kHz
+DRIFT_BAND_HZ = (150.0, 5000.0)
+DRIFT_PEAKS = 24  # strongest peaks per frame
+DRIFT_MAX = 0.03  # a peak further than 3% (half a semitone) away is another note, not drift
+_LOG_FLOOR = 1e-5
 
 
 def chunk_edges(n_frames: int, n_chunks: int) -> np.ndarray:
@@ -34,7 +47,8 @@ def chunk_edges(n_frames: int, n_chunks: int) -> np.ndarray:
     return np.round(np.linspace(0, n_frames, n_chunks + 1)).astype(np.int64)
 
 
-def signal_features(mel_db: np.ndarray, wave: np.ndarray, n_chunks: int, hop_length: int) -> np.ndarray:
+def signal_features(mel_db: np.ndarray, wave: np.ndarray, n_chunks: int, hop_length: int,
+                    sample_rate: int = 16000) -> np.ndarray:
     """``[n_chunks, SIGNAL_DIM]`` float32 features of a log-mel ``[n_mels, T]`` (dB) and its waveform."""
     mel_db = np.asarray(mel_db, dtype=np.float64)
     wave = np.asarray(wave, dtype=np.float64).ravel()
@@ -44,6 +58,7 @@ def signal_features(mel_db: np.ndarray, wave: np.ndarray, n_chunks: int, hop_len
     if bands.shape[0] < BANDS:  # fewer mel bins than bands: repeat the top band
         bands = np.concatenate([bands, np.repeat(bands[-1:], BANDS - bands.shape[0], axis=0)])
     per_frame = _frame_stats(mel_db)
+    drift = pitch_drift(wave, n_frames, hop_length, sample_rate)
     floor = mel_db.min()
     peak = float(np.abs(wave).max()) if wave.size else 0.0
     out = np.zeros((n_chunks, SIGNAL_DIM), dtype=np.float64)
@@ -52,7 +67,8 @@ def signal_features(mel_db: np.ndarray, wave: np.ndarray, n_chunks: int, hop_len
         s_lo, s_hi = lo * hop_length, min(wave.size, hi * hop_length)
         out[j] = np.concatenate([bands[:, lo:hi].mean(axis=1), bands[:, lo:hi].min(axis=1),
                                  _chunk_stats(per_frame, mel_db[:, lo:hi], bands[:, lo:hi], floor, lo, hi),
-                                 _wave_stats(wave[s_lo:s_hi] if s_hi > s_lo else wave, peak)])
+                                 _wave_stats(wave[s_lo:s_hi] if s_hi > s_lo else wave, peak),
+                                 _drift_stats([d[lo:hi] for d in drift])])
     return out.astype(np.float32)
 
 
@@ -87,3 +103,53 @@ def _wave_stats(x: np.ndarray, peak: float) -> np.ndarray:
     crest = 20.0 * np.log10((np.abs(x).max() + _EPS) / (rms + _EPS))
     zeros = float(np.mean(np.abs(x) < 2.0 ** -15))
     return np.array([np.log10(at_peak + 1e-5), crest, np.log10(zeros + 1e-5)])
+
+
+def pitch_drift(wave: np.ndarray, n_frames: int, hop_length: int, sample_rate: int) -> list[np.ndarray]:
+    """Per log-mel frame and per lag in :data:`DRIFT_LAGS`: the common-mode relative frequency change (NaN: none)."""
+    n_fft = DRIFT_FFT
+    x = np.pad(np.asarray(wave, dtype=np.float64), (n_fft // 2, n_fft // 2 + n_frames * hop_length))
+    starts = hop_length * np.arange(n_frames)
+    spec = np.abs(np.fft.rfft(x[starts[:, None] + np.arange(n_fft)[None, :]] * np.hanning(n_fft), axis=1))
+    level = 20.0 * np.log10(spec + _EPS)
+    lo = max(1, int(DRIFT_BAND_HZ[0] * n_fft / sample_rate))
+    hi = min(level.shape[1] - 1, int(DRIFT_BAND_HZ[1] * n_fft / sample_rate))
+    left, mid, right = level[:, lo - 1:hi - 1], level[:, lo:hi], level[:, lo + 1:hi + 1]
+    is_peak = (mid > left) & (mid >= right) & (mid > level.max(axis=1, keepdims=True) - 40.0) & (spec[:, lo:hi] > 0)
+    curve = left - 2.0 * mid + right
+    offset = np.where(np.abs(curve) > _EPS, 0.5 * (left - right) / np.where(np.abs(curve) > _EPS, curve, 1.0), 0.0)
+    position = np.arange(lo, hi)[None, :] + offset  # peak frequency in (fractional) bins
+    peaks = []
+    for t in range(n_frames):
+        k = np.flatnonzero(is_peak[t])
+        if k.size > DRIFT_PEAKS:
+            k = k[np.argsort(mid[t, k])[-DRIFT_PEAKS:]]
+        peaks.append(np.sort(position[t, k]))
+    out = []
+    for lag in DRIFT_LAGS:
+        d = np.full(n_frames, np.nan)
+        for t in range(n_frames - lag):
+            a, b = peaks[t], peaks[t + lag]
+            if a.size < 3 or b.size < 3:
+                continue
+            j = np.clip(np.searchsorted(b, a), 1, b.size - 1)
+            nearest = np.where(np.abs(b[j] - a) < np.abs(b[j - 1] - a), b[j], b[j - 1])
+            ratio = nearest / a - 1.0
+            ratio = ratio[np.abs(ratio) < DRIFT_MAX]
+            if ratio.size >= 3:
+                d[t] = np.median(ratio)
+        out.append(d)
+    return out
+
+
+def _drift_stats(drift: list[np.ndarray]) -> np.ndarray:
+    """Log median |drift| per lag, log sqrt of the longest lag's lag-2 autocovariance, fraction estimated."""
+    stats = []
+    for d in drift:
+        v = d[np.isfinite(d)]
+        stats.append(np.log10(np.median(np.abs(v)) + _LOG_FLOOR) if v.size else np.log10(_LOG_FLOOR))
+    long = np.nan_to_num(drift[-1])
+    cov = float(np.mean(long[:-2] * long[2:])) if long.size > 2 else 0.0
+    stats.append(np.log10(np.sqrt(max(cov, 0.0)) + _LOG_FLOOR))
+    stats.append(float(np.isfinite(drift[0]).mean()) if drift[0].size else 0.0)
+    return np.array(stats)

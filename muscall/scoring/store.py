@@ -32,6 +32,7 @@ from muscall.config import from_dict
 from muscall.errors import MuscallError
 from muscall.scoring.config import ScoringConfig
 from muscall.scoring.heads import QualityScorer
+from muscall.scoring.signal import SIGNAL_DIM
 from muscall.scoring.targets import TargetScaler
 from muscall.utils.fileio import atomic_write_json, replace_dir, sha256_file
 
@@ -190,6 +191,10 @@ def load_heads(path: str | Path, device: str | torch.device = "cpu", verify: boo
     if verify:
         _verify(path, meta)
     info = _read_json(path / "heads.json", path)
+    signal_dim = int(info.get("signal_dim", 0))
+    if signal_dim and signal_dim != SIGNAL_DIM:
+        raise MuscallError(f"scoring heads '{path}' were trained on {signal_dim} signal features; this muscall computes "
+                           f"{SIGNAL_DIM} (pitch-drift features were added): retrain them with 'muscall score train'")
     members = []
     for desc in info["members"]:
         cfg = from_dict(ScoringConfig, desc["scoring"], "scoring.")

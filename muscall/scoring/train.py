@@ -162,6 +162,8 @@ def train_member(name: str, cfg: ScoringConfig, seed: int, train: ScoringFeature
         if score > best[0] or (score == best[0] == -math.inf):  # no finite SRCC yet: keep the latest
             best, stale = (score, epoch, copy.deepcopy(model.state_dict()), val_srcc), 0
         else:
+            if score == best[0]:  # a tie (SRCC ignores scale): keep the further-trained state; patience still runs
+                best = (score, epoch, copy.deepcopy(model.state_dict()), val_srcc)
             stale += 1
             if stale >= settings.patience:
                 break

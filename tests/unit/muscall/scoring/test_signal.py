@@ -52,6 +52,21 @@ def test_each_detector_moves_the_way_its_degradation_should():
     assert noisy["band15_min"] > clean["band15_min"] + 10 and noisy["flatness"] > clean["flatness"]
 
 
+def test_pitch_drift_hears_wow_and_flutter():
+    from muscall.data.degrade.effects import wow_flutter
+
+    x = _music(seconds=3.0)
+    clean = _features(x)
+    assert clean["drift_valid"] > 0.9  # a steady harmonic tone: peaks matched in nearly every frame
+    for depth in (0.005, 0.02):
+        wobbly = _features(wow_flutter(x, SR, depth, np.random.default_rng(0)))
+        assert wobbly["drift_long"] > clean["drift_long"] + 0.5, depth  # log10 units
+        assert wobbly["drift_coherent"] > clean["drift_coherent"] + 0.5, depth
+    silent = _features(np.zeros(SR * 2, dtype=np.float32) + 1e-6 * np.random.default_rng(2).standard_normal(SR * 2)
+                       .astype(np.float32))
+    assert np.isfinite(silent["drift_long"])
+
+
 def test_chunks_follow_time():
     x = _music()
     x[SR:] = 0.0  # second half silent: only the later chunks see it
