@@ -57,6 +57,7 @@ class Variant:
     axes: list[str]
     changes: dict[str, Any]
     shuffle: bool = False
+    ensemble: dict[str, Any] | None = None  # TrainSettings changes (members, top_k, poolings) for an MMMOS row
 
 
 def variants(ot_weight: float) -> list[Variant]:
@@ -67,15 +68,22 @@ def variants(ot_weight: float) -> list[Variant]:
             Variant("MI: attentive statistics pooling + signal features", ["MI"],
                     {"pooling": "asp", "signal_features": True}),
             Variant("MI: DRASP pooling, encoder frames only", ["MI"], {"pooling": "drasp", "signal_features": False}),
-            Variant(f"TA: co-attention + OT (weight {ot:g})", ["TA"], {"ot_weight": ot}),
-            Variant("TA: co-attention, no OT", ["TA"], {"ot_weight": 0.0})]
+            Variant("MI: MMMOS ensemble, 6 heads (DRASP/ASP/mean x 2 seeds) + signal, top 3 by val SRCC", ["MI"],
+                    {"signal_features": True},
+                    ensemble={"members": 6, "top_k": 3, "poolings": ["drasp", "asp", "mean"]}),
+            Variant(f"TA: co-attention + OT (weight {ot:g}) over frames + signal features (chroma, tempo)", ["TA"],
+                    {"ot_weight": ot, "ta_signal_features": True}),
+            Variant(f"TA: co-attention + OT (weight {ot:g}), encoder frames only", ["TA"],
+                    {"ot_weight": ot, "ta_signal_features": False}),
+            Variant("TA: co-attention, no OT, encoder frames only", ["TA"], {"ot_weight": 0.0, "ta_signal_features": False})]
 
 
 def control(ot_weight: float) -> Variant:
     """The shuffled-label control: the default scorer (DRASP + signal features, co-attention + OT)."""
     ot = ot_weight if ot_weight > 0 else 0.1
-    return Variant("control: shuffled labels (DRASP + OT)", ["MI", "TA"],
-                   {"pooling": "drasp", "signal_features": True, "ot_weight": ot}, shuffle=True)
+    return Variant("control: shuffled labels (DRASP + OT, signal features)", ["MI", "TA"],
+                   {"pooling": "drasp", "signal_features": True, "ta_signal_features": True, "ot_weight": ot},
+                   shuffle=True)
 
 
 def load_splits(ckpt: Checkpoint, manifest: Path, seconds: float | None, cache: Path | None,
@@ -131,6 +139,8 @@ def run_variant(v: Variant, base: ScoringConfig, feats: dict[str, ScoringFeature
         setattr(cfg, key, value)
     run = copy.deepcopy(settings)
     run.shuffle_labels = v.shuffle
+    for key, value in (v.ensemble or {}).items():
+        setattr(run, key, value)
     start = time.perf_counter()
     heads, _ = train_heads(cfg, feats["train"], feats["val"], run, progress=False)
     seconds = time.perf_counter() - start

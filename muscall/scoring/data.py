@@ -35,7 +35,7 @@ from muscall.scoring.signal import SIGNAL_DIM, signal_features
 from muscall.utils.fileio import atomic_path
 
 log = logging.getLogger(__name__)
-CACHE_VERSION = 3
+CACHE_VERSION = 4
 _ARRAYS = ("audio_index", "text_index", "frames", "frame_mask", "audio_emb", "tokens", "token_mask", "text_emb",
            "matched", "sources", "signal")
 

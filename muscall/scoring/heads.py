@@ -8,7 +8,8 @@ embeddings ``model.encode_audio`` / ``model.encode_text`` (``[B, D]``).
   ``signal_features`` (and ``signal_dim > 0``) the pool reads ``[frames; signal]``, the tower's frames
   concatenated with low-level signal features aligned to them (:mod:`muscall.scoring.signal`);
 * text axes (default ``TA``): :class:`~muscall.scoring.coattention.CoAttentionTA`, only when tokens are
-  given (without text, text axes are left out of the output);
+  given (without text, text axes are left out of the output); with ``ta_signal_features`` its audio side is
+  ``[frames; signal]`` too, so it can check a prompt's key and tempo against the chroma and tempo features;
 * training: :meth:`QualityScorer.forward_with_ot` also returns the Sinkhorn OT cost between projected frames
   and tokens, and :meth:`QualityScorer.loss` sums the per-axis losses (``ScoringConfig.loss`` /
   ``axis_losses``) and ``ot_weight * OT``.
@@ -43,13 +44,16 @@ class QualityScorer(nn.Module):
         self.text_axes = [a for a in cfg.axes if a in cfg.text_axes]
         if self.text_axes and text_dim is None:
             raise ScoringConfigError(f"axes {self.text_axes} use text; pass text_dim (the text token width)")
-        self.signal_dim = signal_dim if cfg.signal_features and self.audio_axes else 0
-        self.pool = make_pooling(cfg.pooling, audio_dim + self.signal_dim, cfg.segment_size, cfg.attention_hidden) \
-            if self.audio_axes else None
+        self.pool_signal = bool(signal_dim and cfg.signal_features and self.audio_axes)
+        self.ta_signal = bool(signal_dim and cfg.ta_signal_features and self.text_axes)
+        self.signal_dim = signal_dim if self.pool_signal or self.ta_signal else 0  # 0: no path reads signal
+        self.pool = make_pooling(cfg.pooling, audio_dim + (signal_dim if self.pool_signal else 0), cfg.segment_size,
+                                 cfg.attention_hidden) if self.audio_axes else None
         pooled_dim = self.pool.out_dim if self.pool is not None else 0
         self.heads = nn.ModuleDict({a: mlp_head(pooled_dim, cfg.hidden, cfg.dropout) for a in self.audio_axes})
+        ta_audio_dim = audio_dim + (signal_dim if self.ta_signal else 0)
         self.text_paths = nn.ModuleDict({
-            a: CoAttentionTA(audio_dim, text_dim, dim=cfg.coattn_dim, heads=cfg.coattn_heads,
+            a: CoAttentionTA(ta_audio_dim, text_dim, dim=cfg.coattn_dim, heads=cfg.coattn_heads,
                              layers=cfg.coattn_layers, pooling=cfg.ta_pooling, hidden=cfg.hidden,
                              dropout=cfg.dropout)
             for a in self.text_axes
@@ -78,14 +82,15 @@ class QualityScorer(nn.Module):
         """
         scores: dict[str, torch.Tensor] = {}
         if self.pool is not None:
-            pooled = self.pool(self._audio_input(frames, signal), mask)
+            pooled = self.pool(self._audio_input(frames, signal) if self.pool_signal else frames, mask)
             for axis in self.audio_axes:
                 scores[axis] = self.heads[axis](pooled).squeeze(-1)
         ot_terms = []
         if text_tokens is not None:
+            ta_frames = self._audio_input(frames, signal) if self.ta_signal else frames
             for axis in self.text_axes:
                 path = self.text_paths[axis]
-                a, am, t, tm = path.project(frames, mask, text_tokens, text_mask)
+                a, am, t, tm = path.project(ta_frames, mask, text_tokens, text_mask)
                 scores[axis] = path.score(a, am, t, tm, audio_emb, text_emb)
                 if with_ot and self.cfg.ot_weight > 0:
                     ot_terms.append(ot_cost(a, t, am, tm, eps=self.cfg.sinkhorn_eps,
@@ -94,9 +99,7 @@ class QualityScorer(nn.Module):
         return {a: scores[a] for a in self.cfg.axes if a in scores}, ot
 
     def _audio_input(self, frames: torch.Tensor, signal: torch.Tensor | None) -> torch.Tensor:
-        """The frames the audio-axis pool reads: ``frames``, or ``[frames; signal]`` with signal features."""
-        if not self.signal_dim:
-            return frames
+        """``[frames; signal]``, the input of a path that reads signal features."""
         if signal is None or signal.shape[:2] != frames.shape[:2] or signal.shape[-1] != self.signal_dim:
             got = None if signal is None else tuple(signal.shape)
             raise ValueError(f"this scorer needs signal features shaped {tuple(frames.shape[:2])} + ({self.signal_dim},) "

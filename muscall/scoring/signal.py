@@ -16,7 +16,12 @@ frame features (``ScoringConfig.signal_features``). The ``T`` log-mel frames of 
   nearest peak :data:`DRIFT_LAGS` frames later, and the median relative frequency change of the matched peaks
   is the frame's common-mode drift (a speed change moves every partial by the same ratio; one instrument's
   vibrato or a new note does not). Per chunk: log median absolute drift at each lag, log of the drift's
-  lag-2 autocovariance (wow is smooth, estimation noise is not) and the fraction of frames with an estimate.
+  lag-2 autocovariance (wow is smooth, estimation noise is not) and the fraction of frames with an estimate;
+* musical descriptors for the text-alignment path (a prompt's key and tempo, which the contrastive encoder
+  barely hears): a peak-based chroma (the same STFT's spectral peaks between :data:`CHROMA_BAND_HZ`, each
+  adding its magnitude to its nearest pitch class, normalised per chunk to sum 1) and a tempo profile (the
+  normalised autocorrelation of the log-mel onset envelope over the whole clip, its maximum over the lags of
+  each band of :data:`TEMPO_EDGES_BPM`; the same for every chunk).
 
 Everything is a deterministic function of the waveform and its log-mel; no learning happens here.
 """
@@ -30,7 +35,13 @@ NAMES = ([f"band{b}_mean" for b in range(BANDS)] + [f"band{b}_min" for b in rang
          + ["energy_mean", "energy_std", "energy_min", "flatness", "high_ratio", "bandwidth", "floor_fraction",
             "flux", "peak_fraction", "crest", "zero_fraction"]
          + ["drift_short", "drift_long", "drift_coherent", "drift_valid"])
+PITCH_CLASSES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+TEMPO_EDGES_BPM = (50.0, 65.0, 80.0, 95.0, 115.0, 135.0, 160.0, 190.0, 230.0)
+NAMES += [f"chroma_{n}" for n in PITCH_CLASSES] + [
+    f"tempo_{lo:g}_{hi:g}" for lo, hi in zip(TEMPO_EDGES_BPM[:-1], TEMPO_EDGES_BPM[1:])]
 SIGNAL_DIM = len(NAMES)
+CHROMA_BAND_HZ = (100.0, 4000.0)
+ONSET_SMOOTH = np.hanning(7)[1:-1] / np.hanning(7)[1:-1].sum()  # 5-frame smoothing of the onset envelope
 _EPS = 1e-10
 DRIFT_FFT = 2048
 DRIFT_LAGS = (3, 8)  # frames: about 48 and 128 ms at a 256-sample hop and 16 kHz
@@ -58,7 +69,10 @@ def signal_features(mel_db: np.ndarray, wave: np.ndarray, n_chunks: int, hop_len
     if bands.shape[0] < BANDS:  # fewer mel bins than bands: repeat the top band
         bands = np.concatenate([bands, np.repeat(bands[-1:], BANDS - bands.shape[0], axis=0)])
     per_frame = _frame_stats(mel_db)
-    drift = pitch_drift(wave, n_frames, hop_length, sample_rate)
+    spec = _spectrum(wave, n_frames, hop_length)
+    drift = pitch_drift(wave, n_frames, hop_length, sample_rate, spec)
+    chroma = _peak_chroma(spec, sample_rate)
+    tempo = tempo_profile(mel_db, sample_rate / hop_length)
     floor = mel_db.min()
     peak = float(np.abs(wave).max()) if wave.size else 0.0
     out = np.zeros((n_chunks, SIGNAL_DIM), dtype=np.float64)
@@ -68,7 +82,8 @@ def signal_features(mel_db: np.ndarray, wave: np.ndarray, n_chunks: int, hop_len
         out[j] = np.concatenate([bands[:, lo:hi].mean(axis=1), bands[:, lo:hi].min(axis=1),
                                  _chunk_stats(per_frame, mel_db[:, lo:hi], bands[:, lo:hi], floor, lo, hi),
                                  _wave_stats(wave[s_lo:s_hi] if s_hi > s_lo else wave, peak),
-                                 _drift_stats([d[lo:hi] for d in drift])])
+                                 _drift_stats([d[lo:hi] for d in drift]), _normalised(chroma[lo:hi].sum(axis=0)),
+                                 tempo])
     return out.astype(np.float32)
 
 
@@ -105,20 +120,85 @@ def _wave_stats(x: np.ndarray, peak: float) -> np.ndarray:
     return np.array([np.log10(at_peak + 1e-5), crest, np.log10(zeros + 1e-5)])
 
 
-def pitch_drift(wave: np.ndarray, n_frames: int, hop_length: int, sample_rate: int) -> list[np.ndarray]:
-    """Per log-mel frame and per lag in :data:`DRIFT_LAGS`: the common-mode relative frequency change (NaN: none)."""
+def _spectrum(wave: np.ndarray, n_frames: int, hop_length: int) -> np.ndarray:
+    """``[n_frames, DRIFT_FFT // 2 + 1]`` magnitudes of a Hann-windowed STFT centred on each log-mel frame."""
     n_fft = DRIFT_FFT
     x = np.pad(np.asarray(wave, dtype=np.float64), (n_fft // 2, n_fft // 2 + n_frames * hop_length))
     starts = hop_length * np.arange(n_frames)
-    spec = np.abs(np.fft.rfft(x[starts[:, None] + np.arange(n_fft)[None, :]] * np.hanning(n_fft), axis=1))
+    return np.abs(np.fft.rfft(x[starts[:, None] + np.arange(n_fft)[None, :]] * np.hanning(n_fft), axis=1))
+
+
+def _spectral_peaks(spec: np.ndarray, sample_rate: int, band_hz: tuple[float, float]
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Local maxima within 40 dB of each frame's peak inside ``band_hz``: ``(is_peak, position, level, lo)``.
+
+    ``position`` is the peak frequency in fractional bins (parabolic interpolation of the dB level), ``level``
+    the dB level; both ``[n_frames, bins in band]``, the band starting at bin ``lo``.
+    """
+    n_fft = 2 * (spec.shape[1] - 1)
     level = 20.0 * np.log10(spec + _EPS)
-    lo = max(1, int(DRIFT_BAND_HZ[0] * n_fft / sample_rate))
-    hi = min(level.shape[1] - 1, int(DRIFT_BAND_HZ[1] * n_fft / sample_rate))
+    lo = max(1, int(band_hz[0] * n_fft / sample_rate))
+    hi = min(level.shape[1] - 1, int(band_hz[1] * n_fft / sample_rate))
     left, mid, right = level[:, lo - 1:hi - 1], level[:, lo:hi], level[:, lo + 1:hi + 1]
     is_peak = (mid > left) & (mid >= right) & (mid > level.max(axis=1, keepdims=True) - 40.0) & (spec[:, lo:hi] > 0)
     curve = left - 2.0 * mid + right
     offset = np.where(np.abs(curve) > _EPS, 0.5 * (left - right) / np.where(np.abs(curve) > _EPS, curve, 1.0), 0.0)
-    position = np.arange(lo, hi)[None, :] + offset  # peak frequency in (fractional) bins
+    return is_peak, np.arange(lo, hi)[None, :] + offset, mid, lo
+
+
+def _peak_chroma(spec: np.ndarray, sample_rate: int) -> np.ndarray:
+    """``[n_frames, 12]``: per frame, the magnitude of its spectral peaks summed by nearest pitch class (C = 0)."""
+    is_peak, position, _, lo = _spectral_peaks(spec, sample_rate, CHROMA_BAND_HZ)
+    n_fft = 2 * (spec.shape[1] - 1)
+    freq = np.maximum(position, 1e-3) * sample_rate / n_fft
+    pitch_class = (np.round(12.0 * np.log2(freq / 440.0)).astype(np.int64) + 9) % 12  # A = 9
+    weight = np.where(is_peak, spec[:, lo:lo + is_peak.shape[1]], 0.0)
+    chroma = np.zeros((spec.shape[0], 12))
+    rows = np.broadcast_to(np.arange(spec.shape[0])[:, None], pitch_class.shape)
+    np.add.at(chroma, (rows, pitch_class), weight)
+    return chroma
+
+
+def _normalised(chroma: np.ndarray) -> np.ndarray:
+    """A pitch-class profile scaled to sum 1 (uniform when silent)."""
+    total = chroma.sum()
+    return chroma / total if total > _EPS else np.full(12, 1.0 / 12)
+
+
+def tempo_profile(mel_db: np.ndarray, frame_rate: float) -> np.ndarray:
+    """Onset-envelope autocorrelation of a log-mel (dB), max over each tempo band of :data:`TEMPO_EDGES_BPM`.
+
+    Onset envelope: the mean half-wave rectified rise of the log-mel bins from frame to frame, smoothed over 5
+    frames (:data:`ONSET_SMOOTH`), minus its mean;
+    its autocorrelation is normalised by lag 0 and by the number of overlapping frames. A band whose lags do
+    not fit in the clip gets 0.
+    """
+    mel_db = np.asarray(mel_db, dtype=np.float64)
+    onset = np.maximum(np.diff(mel_db, axis=1), 0.0).mean(axis=0) if mel_db.shape[1] > 1 else np.zeros(1)
+    onset = np.convolve(onset, ONSET_SMOOTH, mode="same")  # beats between two frame lags still line up
+    onset = onset - onset.mean()
+    n = onset.size
+    spectrum = np.fft.rfft(onset, 2 * n)
+    ac = np.fft.irfft(spectrum * np.conj(spectrum))[:n] / np.maximum(n - np.arange(n), 1)
+    if ac[0] <= _EPS:
+        return np.zeros(len(TEMPO_EDGES_BPM) - 1)
+    ac = ac / ac[0]
+    out = []
+    for lo_bpm, hi_bpm in zip(TEMPO_EDGES_BPM[:-1], TEMPO_EDGES_BPM[1:]):
+        lags = np.arange(int(np.ceil(60.0 * frame_rate / hi_bpm)), int(np.floor(60.0 * frame_rate / lo_bpm)) + 1)
+        lags = lags[(lags > 0) & (lags < n // 2)]  # at least two periods inside the clip
+        out.append(float(ac[lags].max()) if lags.size else 0.0)
+    return np.array(out)
+
+
+def pitch_drift(wave: np.ndarray, n_frames: int, hop_length: int, sample_rate: int,
+                spec: np.ndarray | None = None) -> list[np.ndarray]:
+    """Per log-mel frame and per lag in :data:`DRIFT_LAGS`: the common-mode relative frequency change (NaN: none).
+
+    ``spec``: the frames' :data:`DRIFT_FFT`-point magnitudes when already computed (see :func:`signal_features`).
+    """
+    spec = _spectrum(wave, n_frames, hop_length) if spec is None else spec
+    is_peak, position, mid, _ = _spectral_peaks(spec, sample_rate, DRIFT_BAND_HZ)
     peaks = []
     for t in range(n_frames):
         k = np.flatnonzero(is_peak[t])

@@ -194,7 +194,8 @@ def load_heads(path: str | Path, device: str | torch.device = "cpu", verify: boo
     signal_dim = int(info.get("signal_dim", 0))
     if signal_dim and signal_dim != SIGNAL_DIM:
         raise MuscallError(f"scoring heads '{path}' were trained on {signal_dim} signal features; this muscall computes "
-                           f"{SIGNAL_DIM} (pitch-drift features were added): retrain them with 'muscall score train'")
+                           f"{SIGNAL_DIM} (the set changed: pitch drift, then chroma and tempo were added); retrain them "
+                           "with 'muscall score train'")
     members = []
     for desc in info["members"]:
         cfg = from_dict(ScoringConfig, desc["scoring"], "scoring.")

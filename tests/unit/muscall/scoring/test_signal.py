@@ -10,7 +10,7 @@ from scipy import signal as sps
 from muscall.audio.features import LogMel
 from muscall.scoring.config import ScoringConfig
 from muscall.scoring.heads import QualityScorer
-from muscall.scoring.signal import NAMES, SIGNAL_DIM, chunk_edges, signal_features
+from muscall.scoring.signal import NAMES, PITCH_CLASSES, SIGNAL_DIM, chunk_edges, signal_features
 
 SR, HOP = 16000, 256
 LOGMEL = LogMel(sample_rate=SR, n_fft=512, hop_length=HOP, n_mels=64, f_max=8000.0)
@@ -103,3 +103,60 @@ def test_signal_features_off_builds_the_frame_only_scorer():
     assert model.signal_dim == 0 and model.pool.out_dim == 2 * 12
     frames = torch.randn(2, 4, 12)
     assert model(frames, None)["MI"].shape == (2,)
+
+
+def _chroma(x: np.ndarray) -> dict[str, float]:
+    got = _features(x)
+    return {n: got[f"chroma_{n}"] for n in PITCH_CLASSES}
+
+
+def test_chroma_names_the_notes_played():
+    t = np.arange(2 * SR) / SR
+    tone = lambda hz: sum(0.2 / k * np.sin(2 * np.pi * hz * k * t) for k in range(1, 6))  # noqa: E731
+    c_major = _chroma((tone(261.63) + tone(329.63) + tone(392.0)).astype(np.float32))
+    assert sorted(c_major, key=c_major.get)[-3:] == sorted(["C", "E", "G"], key=c_major.get)
+    assert abs(sum(c_major.values()) - 1.0) < 1e-4
+    a_minor = _chroma((tone(220.0) + tone(261.63) + tone(329.63)).astype(np.float32))
+    assert set(sorted(a_minor, key=a_minor.get)[-3:]) == {"A", "C", "E"}
+    silent = _chroma(np.zeros(2 * SR, dtype=np.float32))
+    assert np.allclose(list(silent.values()), 1 / 12)  # nothing played: uniform, not NaN
+
+
+@pytest.mark.parametrize("bpm", [72, 100, 120, 170])
+def test_tempo_profile_is_high_at_the_beat_and_low_at_faster_tempi(bpm):
+    rng = np.random.default_rng(bpm)
+    x = 1e-3 * rng.standard_normal(6 * SR)
+    for beat in np.arange(0.1, 6.0, 60.0 / bpm):
+        start = int(beat * SR)
+        x[start:start + 400] += 0.5 * rng.standard_normal(min(400, x.size - start)) * np.hanning(800)[400:][: x.size - start]
+    got = _features(x.astype(np.float32))
+    profile = {tuple(float(v) for v in n.split("_")[1:]): float(got[n]) for n in NAMES if n.startswith("tempo_")}
+    beat = next(v for (lo, hi), v in profile.items() if lo <= bpm <= hi)
+    faster = [v for (lo, hi), v in profile.items() if lo > 1.15 * bpm]  # no beat there: half periods do not repeat
+    assert beat > 0.8 and all(v < 0.5 for v in faster), (bpm, profile)
+
+
+def _ta_scorer(signal_dim: int, **kw) -> QualityScorer:
+    torch.manual_seed(0)
+    cfg = ScoringConfig(axes=["TA"], hidden=16, coattn_dim=8, coattn_heads=2, dropout=0.0, **kw)
+    return QualityScorer(cfg, 12, 6, signal_dim=signal_dim).eval()
+
+
+def test_alignment_path_reads_signal_features_when_asked():
+    gen = torch.Generator().manual_seed(0)
+    frames, sig, tokens = torch.randn(3, 6, 12, generator=gen), torch.randn(3, 6, 5, generator=gen), torch.randn(3, 4, 6)
+    mask = torch.arange(6).unsqueeze(0) < torch.tensor([[6], [4], [2]])
+    model = _ta_scorer(5)
+    assert model.signal_dim == 5
+    with torch.no_grad():
+        base = model(frames, mask, tokens, None, signal=sig)["TA"]
+        changed = model(frames, mask, tokens, None, signal=sig + 1.0)["TA"]
+        pad = lambda x: torch.cat([x, torch.full((3, 2, x.shape[-1]), float("nan"))], dim=1)  # noqa: E731
+        padded = model(pad(frames), torch.cat([mask, torch.zeros(3, 2, dtype=torch.bool)], dim=1), tokens, None,
+                       signal=pad(sig))["TA"]
+    assert not torch.allclose(changed, base)
+    torch.testing.assert_close(padded, base)
+    with pytest.raises(ValueError, match="signal features"):
+        model(frames, mask, tokens, None)
+    off = _ta_scorer(5, ta_signal_features=False)
+    assert off.signal_dim == 0 and off(frames, mask, tokens, None)["TA"].shape == (3,)  # frames only, no signal needed
