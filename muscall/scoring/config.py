@@ -32,7 +32,9 @@ class ScoringConfig:
     text_axes: list[str] = field(default_factory=lambda: ["TA"])  # axes scored by the co-attention path
     pooling: str = "drasp"  # drasp | asp | mean (audio axes)
     signal_features: bool = True  # audio axes also pool low-level signal features (muscall.scoring.signal)
-    ta_signal_features: bool = True  # the TA co-attention also reads them (chroma and tempo for a prompt's key/tempo)
+    # the TA co-attention also reads them (chroma, tempo: a prompt's key and tempo). Off: no measured gain yet
+    # (BENCHMARKS.md, quality scoring): the head does not learn to match key words to the chroma
+    ta_signal_features: bool = False
     segment_size: int = 4  # DRASP: valid frames per segment
     attention_hidden: int = 128  # additive-attention width in DRASP / ASP
     hidden: int = 256  # MLP head width

@@ -146,7 +146,7 @@ def test_alignment_path_reads_signal_features_when_asked():
     gen = torch.Generator().manual_seed(0)
     frames, sig, tokens = torch.randn(3, 6, 12, generator=gen), torch.randn(3, 6, 5, generator=gen), torch.randn(3, 4, 6)
     mask = torch.arange(6).unsqueeze(0) < torch.tensor([[6], [4], [2]])
-    model = _ta_scorer(5)
+    model = _ta_scorer(5, ta_signal_features=True)
     assert model.signal_dim == 5
     with torch.no_grad():
         base = model(frames, mask, tokens, None, signal=sig)["TA"]
@@ -158,5 +158,5 @@ def test_alignment_path_reads_signal_features_when_asked():
     torch.testing.assert_close(padded, base)
     with pytest.raises(ValueError, match="signal features"):
         model(frames, mask, tokens, None)
-    off = _ta_scorer(5, ta_signal_features=False)
+    off = _ta_scorer(5)  # the default: frames only
     assert off.signal_dim == 0 and off(frames, mask, tokens, None)["TA"].shape == (3,)  # frames only, no signal needed
