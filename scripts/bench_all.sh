@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every benchmark on this machine and rewrites BENCHMARKS.md from their table fragments.
 # Each bench_*.py writes one markdown fragment (with the command that produced it) into scripts/results/, which is
-# kept in git; BENCHMARKS.md is the fragments in order. Long: the retrieval benchmark trains 20-minute models (it
+# kept in git; BENCHMARKS.md is the fragments in order, each followed by its notes (scripts/results/notes/, written by
+# hand, so a rerun keeps them). Long: the retrieval benchmark trains 20-minute models (it
 # reuses finished runs under runs/bench4) and the index benchmark builds over 1M vectors.
 #   BENCH_QUICK=1  smaller sizes, for a smoke check (not for the numbers we publish; writes to bench-out/ instead)
 #   BENCH_ONLY="synth frontend ..."  run only these
@@ -50,7 +51,12 @@ fi
   echo
   echo "Written by \`make bench\` (scripts/bench_all.sh) on this project's build machine: $(nproc) CPU cores, $(uname -m),"
   echo "no GPU. Each table names the command that produced it; numbers are from one run on this machine."
-  for f in "$RES"/*.md; do echo; cat "$f"; done
+  # a fragment is what its script wrote; scripts/results/notes/<same name> is the hand-written reading of it
+  for f in "$RES"/*.md; do
+    echo; cat "$f"
+    n="$RES/notes/$(basename "$f")"
+    if [ -f "$n" ]; then echo; cat "$n"; fi
+  done
 } > BENCHMARKS.md.tmp
 mv BENCHMARKS.md.tmp BENCHMARKS.md
 echo "wrote BENCHMARKS.md"
