@@ -30,6 +30,7 @@ VARIANTS = {  # name -> config overrides of `small` (each run folder: RUNS/varia
     "InfoNCE + caption weighting, lr 2e-3": ["train.lr=2e-3"],
     "`small` as shipped, without torch.compile": ["train.compile=false"],
     "`small` with n_fft 1024 (15.6 Hz bins instead of 31.2)": ["audio.n_fft=1024"],
+    "`small` with batches of 128 (more same-genre negatives per clip)": ["train.batch_size=128"],
 }
 
 
