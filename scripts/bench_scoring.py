@@ -75,11 +75,12 @@ def variants(ot_weight: float) -> list[Variant]:
                     {"ot_weight": ot, "ta_signal_features": True}),
             Variant(f"TA: co-attention + OT (weight {ot:g}), encoder frames only", ["TA"],
                     {"ot_weight": ot, "ta_signal_features": False}),
-            Variant("TA: co-attention, no OT, encoder frames only", ["TA"], {"ot_weight": 0.0, "ta_signal_features": False})]
+            Variant("TA: co-attention, no OT, encoder frames only", ["TA"],
+                    {"ot_weight": 0.0, "ta_signal_features": False})]
 
 
 def control(ot_weight: float) -> Variant:
-    """The shuffled-label control: the default scorer (DRASP + signal features, co-attention + OT)."""
+    """The shuffled-label control: DRASP + signal features, co-attention + OT over frames + signal features."""
     ot = ot_weight if ot_weight > 0 else 0.1
     return Variant("control: shuffled labels (DRASP + OT, signal features)", ["MI", "TA"],
                    {"pooling": "drasp", "signal_features": True, "ta_signal_features": True, "ot_weight": ot},

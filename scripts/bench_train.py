@@ -1,9 +1,9 @@
 """Benchmark training throughput: the whole pipeline beside the model's forward+backward alone.
 
-For each config (default: small, small without torch.compile, and paper) it trains one epoch over a generated corpus with the real
-Trainer (feature cache, DataLoader, tokenizer, loss, optimizer) and times it, then times forward+backward
-(+ optimizer step) of the same network on one fixed batch of the same size. The ratio shows the data
-pipeline's overhead (1.0 = none). A config is a name with optional ``+key=value`` overrides, e.g.
+For each config (default: small, small without torch.compile, and paper) it trains one epoch over a
+generated corpus with the real Trainer (feature cache, DataLoader, tokenizer, loss, optimizer) and times
+it, then times forward+backward (+ optimizer step) of the same network on one fixed batch of the same
+size. The ratio shows the data pipeline's overhead (1.0 = none). A config is a name with optional ``+key=value`` overrides, e.g.
 ``small+train.compile=false``. The first batch (and with ``train.compile`` the compilation) is kept out of
 both timings.
 
@@ -50,8 +50,9 @@ def bench(spec: str, manifest: Path, batch: int, steps: int, run_dir: Path) -> d
     for _ in range(steps):
         trainer._step(trainer.net, warm)
     alone = steps * batch / (time.perf_counter() - tic)
-    return {"config": spec.replace("+", " "), "compile": cfg.train.compile, "batch": batch, "steps": steps, "crop_s": cfg.audio.clip_seconds,
-            "n_mels": cfg.audio.n_mels, "ssl": cfg.loss.ssl, "pipeline": pipeline, "alone": alone}
+    return {"config": spec.replace("+", " "), "compile": cfg.train.compile, "batch": batch, "steps": steps,
+            "crop_s": cfg.audio.clip_seconds, "n_mels": cfg.audio.n_mels, "ssl": cfg.loss.ssl, "pipeline": pipeline,
+            "alone": alone}
 
 
 def main() -> None:
@@ -72,11 +73,12 @@ def main() -> None:
              f"`python scripts/{Path(__file__).name} {shlex.join(sys.argv[1:])}` — {torch.get_num_threads()} torch "
              f"threads; one epoch of {args.steps} batches of {args.batch} through the real Trainer (feature cache, "
              "DataLoader, tokenizer, loss, AdamW) beside forward+backward+step of the same network on one fixed batch.",
-             "", "| config | crop (s) | mels | SSL | torch.compile | pipeline clips/s | model alone clips/s | pipeline / model |",
+             "", "| config | crop (s) | mels | SSL | torch.compile | pipeline clips/s | model alone clips/s | "
+             "pipeline / model |",
              "|---|---:|---:|---|---|---:|---:|---:|"]
     for r in rows:
-        lines.append(f"| {r['config']} | {r['crop_s']:g} | {r['n_mels']} | {r['ssl']} | {r['compile']} | {r['pipeline']:.1f} | "
-                     f"{r['alone']:.1f} | {r['pipeline'] / r['alone']:.2f} |")
+        lines.append(f"| {r['config']} | {r['crop_s']:g} | {r['n_mels']} | {r['ssl']} | {r['compile']} | "
+                     f"{r['pipeline']:.1f} | {r['alone']:.1f} | {r['pipeline'] / r['alone']:.2f} |")
     text = "\n".join(lines) + "\n"
     print(text)
     if args.markdown:

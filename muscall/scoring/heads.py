@@ -81,13 +81,14 @@ class QualityScorer(nn.Module):
         was built with ``signal_dim > 0``.
         """
         scores: dict[str, torch.Tensor] = {}
+        joined = self._audio_input(frames, signal) if self.signal_dim else frames  # [frames; signal]
         if self.pool is not None:
-            pooled = self.pool(self._audio_input(frames, signal) if self.pool_signal else frames, mask)
+            pooled = self.pool(joined if self.pool_signal else frames, mask)
             for axis in self.audio_axes:
                 scores[axis] = self.heads[axis](pooled).squeeze(-1)
         ot_terms = []
         if text_tokens is not None:
-            ta_frames = self._audio_input(frames, signal) if self.ta_signal else frames
+            ta_frames = joined if self.ta_signal else frames
             for axis in self.text_axes:
                 path = self.text_paths[axis]
                 a, am, t, tm = path.project(ta_frames, mask, text_tokens, text_mask)

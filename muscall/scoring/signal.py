@@ -30,12 +30,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from muscall.data.synth.theory import NOTE_NAMES as PITCH_CLASSES  # C = 0
+
 BANDS = 16
 NAMES = ([f"band{b}_mean" for b in range(BANDS)] + [f"band{b}_min" for b in range(BANDS)]
          + ["energy_mean", "energy_std", "energy_min", "flatness", "high_ratio", "bandwidth", "floor_fraction",
             "flux", "peak_fraction", "crest", "zero_fraction"]
          + ["drift_short", "drift_long", "drift_coherent", "drift_valid"])
-PITCH_CLASSES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 TEMPO_EDGES_BPM = (50.0, 65.0, 80.0, 95.0, 115.0, 135.0, 160.0, 190.0, 230.0)
 NAMES += [f"chroma_{n}" for n in PITCH_CLASSES] + [
     f"tempo_{lo:g}_{hi:g}" for lo, hi in zip(TEMPO_EDGES_BPM[:-1], TEMPO_EDGES_BPM[1:])]
