@@ -224,6 +224,7 @@ class AugmentPipeline:
         self.cfg = cfg or AugmentConfig()
         self.featurize = featurize
         self.centres_hz = mel_centres_hz(audio.n_mels, audio.sample_rate, audio.f_min, audio.f_max)
+        self.rows = audio.feature_rows
         for name in ("p_gain", "p_polarity", "p_noise", "p_pitch_shift", "p_time_mask", "p_freq_mask"):
             if not 0.0 <= getattr(self.cfg, name) <= 1.0:
                 raise MuscallError(f"augmentation probability {name}={getattr(self.cfg, name)} must be in [0, 1]")
@@ -236,17 +237,24 @@ class AugmentPipeline:
         return add_noise(wave, gen, c.p_noise, *c.snr_db, colors=c.noise_colors)
 
     def mel(self, mel: Tensor, gen: torch.Generator, level_and_noise: bool = False) -> Tensor:
-        """Pitch shift and masking on ``(B, n_mels, frames)``; also gain and noise when ``level_and_noise``."""
+        """Pitch shift and masking on ``(B, n_mels, frames)``; also gain and noise when ``level_and_noise``.
+
+        Chroma rows after the mel bands (``audio.chroma_n_fft > 0``) pass through unchanged: a view that moved
+        pitch but kept its chroma would teach the SSL head to ignore the key.
+        """
         c = self.cfg
-        if mel.shape[1] != self.centres_hz.shape[0]:
-            raise MuscallError(f"log-mel has {mel.shape[1]} bins but the pipeline was built for "
-                               f"{self.centres_hz.shape[0]}; pass the same audio config")
+        if mel.shape[1] != self.rows:
+            raise MuscallError(f"log-mel has {mel.shape[1]} rows but the pipeline was built for "
+                               f"{self.rows}; pass the same audio config")
+        n_mels = self.centres_hz.shape[0]
+        mel, chroma = mel[:, :n_mels], mel[:, n_mels:]
         if level_and_noise:
             mel = gain_mel(mel, gen, c.p_gain, *c.gain_db)
             mel = add_noise_mel(mel, gen, self.centres_hz, c.p_noise, *c.snr_db, colors=c.noise_colors)
         mel = pitch_shift_mel(mel, gen, self.centres_hz, c.p_pitch_shift, c.max_semitones)
         mel = time_mask(mel, gen, c.p_time_mask, c.time_mask_fraction, c.n_time_masks)
-        return freq_mask(mel, gen, c.p_freq_mask, c.freq_mask_fraction, c.n_freq_masks)
+        mel = freq_mask(mel, gen, c.p_freq_mask, c.freq_mask_fraction, c.n_freq_masks)
+        return torch.cat([mel, chroma], dim=1) if chroma.shape[1] else mel
 
     def __call__(self, wave: Tensor, gen: torch.Generator) -> Tensor:
         """One augmented log-mel view of a waveform batch (needs ``featurize``, e.g. a ``LogMel``)."""

@@ -20,6 +20,7 @@ from muscall.errors import MuscallError
 from muscall.scoring.config import ScoringConfig, validate_scoring_config
 
 CONFIG_DIR = Path(__file__).parent / "configs"
+CHROMA_ROWS = 12  # pitch classes C, C#, ..., B
 
 
 class ConfigError(MuscallError, ValueError):
@@ -38,10 +39,16 @@ class AudioConfig:
     f_max: float | None = 8000.0  # None means Nyquist
     power: float = 2.0
     top_db: float | None = 80.0
+    chroma_n_fft: int = 0  # > 0: append 12 chroma rows (pitch-class energy, dB) from an STFT of this size
     clip_seconds: float = 20.0  # training crop and catalog window length
     window_hop_seconds: float = 10.0  # hop between full-track windows (eval, catalog)
     min_seconds: float = 1.0  # shorter files are rejected
     max_seconds: float = 1800.0  # longer files are rejected
+
+    @property
+    def feature_rows(self) -> int:
+        """Rows of the front end's output: the mel bands, then 12 chroma rows when ``chroma_n_fft > 0``."""
+        return self.n_mels + (CHROMA_ROWS if self.chroma_n_fft > 0 else 0)
 
 
 @dataclass
@@ -53,6 +60,8 @@ class AudioEncoderConfig:
     pooling: str = "attention"  # attention | mean
     attention_heads: int = 4
     dropout: float = 0.0
+    rhythm: bool = False  # a tempo branch: onset-envelope autocorrelation over 40-240 BPM lags
+    fact_width: int = 128  # width of the chroma/rhythm branch (used when either is on)
 
 
 @dataclass
@@ -325,6 +334,9 @@ def validate_config(cfg: Config) -> list[str]:
         problems.append(f"audio.f_min={a.f_min} must be below f_max")
     if a.hop_length <= 0 or a.n_fft <= 0 or a.n_mels <= 0:
         problems.append("audio.n_fft, audio.hop_length and audio.n_mels must be positive")
+    if a.chroma_n_fft < 0 or (a.chroma_n_fft and a.chroma_n_fft < a.n_fft):
+        problems.append(f"audio.chroma_n_fft={a.chroma_n_fft}: use 0 (no chroma rows) or an FFT size >= audio.n_fft "
+                        "(4096 at 16 kHz resolves semitones from about 100 Hz)")
     if a.clip_seconds <= 0 or a.window_hop_seconds <= 0:
         problems.append("audio.clip_seconds and audio.window_hop_seconds must be positive")
     if a.min_seconds > a.clip_seconds:

@@ -2,7 +2,8 @@
 
 Layout of ``cache_dir``::
 
-    features.npy   float16 (N, n_mels, max_frames), row i zero-padded after lengths[i] frames
+    features.npy   float16 (N, rows, max_frames), row i zero-padded after lengths[i] frames (rows: the mel
+                   bands, then 12 chroma rows when audio.chroma_n_fft > 0)
     lengths.npy    int64 (N,) valid frames per row
     index.json     format version, ids, audio-config hash, seconds, shapes and file sizes (written last)
 
@@ -116,7 +117,7 @@ def build_feature_cache(manifest_rows: Sequence[ClipRow], manifest_path: str | P
     paths = [resolve_audio_path(row, manifest_path) for row in manifest_rows]
     max_frames = _max_frames(paths, audio_cfg, seconds)
     key = _build_key(audio_cfg, ids, seconds, max_frames)
-    feats, lengths, done = _open_build(cache_dir / BUILD_DIR, key, (len(ids), audio_cfg.n_mels, max_frames))
+    feats, lengths, done = _open_build(cache_dir / BUILD_DIR, key, (len(ids), audio_cfg.feature_rows, max_frames))
     logmel = LogMel.from_config(audio_cfg).to(device)
     max_samples = None if seconds is None else seconds_to_samples(seconds, audio_cfg.sample_rate)
     with tqdm(total=len(ids), initial=done, desc="feature cache", unit="clip", disable=not progress) as bar:
@@ -199,9 +200,10 @@ def _commit(cache_dir: Path, cfg: AudioConfig, ids: list[str], seconds: float | 
     index = {
         "format_version": FORMAT_VERSION,
         "config_hash": feature_config_hash(cfg),
-        "audio": {k: getattr(cfg, k) for k in FEATURE_FIELDS},
+        "audio": {k: getattr(cfg, k) for k in (*FEATURE_FIELDS, "chroma_n_fft")},
         "seconds": seconds,
         "n_mels": cfg.n_mels,
+        "rows": cfg.feature_rows,
         "max_frames": max_frames,
         "count": len(ids),
         "dtype": "float16",

@@ -5,6 +5,14 @@ Mel filterbank: HTK mel scale, triangular filters, no area normalisation (torcha
 dB: ``(20 / power) * log10(max(x, 1e-10))`` (``10 * log10`` for the power spectrum), then, when
 ``top_db`` is set, values below ``max - top_db`` are raised to it, the max taken over each example
 separately (torchaudio's ``AmplitudeToDB`` takes it over the whole batch of a 3-D input).
+
+Chroma (``audio.chroma_n_fft > 0``): 12 rows appended below the mel bands, the power of a second, longer
+STFT (same hop and centring, so frames align) folded onto pitch classes C..B. A 512-point STFT at 16 kHz has
+31 Hz bins and a mel band is wider than a semitone below about 1 kHz, so key and chord quality are not in
+the log-mel; a 4096-point STFT (3.9 Hz bins) resolves semitones from about 100 Hz. Each bin between
+``CHROMA_BAND_HZ`` counts towards its nearest semitone with weight ``1 - 2 * distance`` (in semitones), so
+bins halfway between two notes count for neither. Rows are in dB with the same ``top_db`` floor, taken
+over the chroma rows alone.
 """
 
 from __future__ import annotations
@@ -18,11 +26,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from muscall.config import AudioConfig
+from muscall.config import CHROMA_ROWS, AudioConfig
 from muscall.errors import MuscallError
 
 AMIN = 1e-10
 FEATURE_FIELDS = ("sample_rate", "n_fft", "hop_length", "n_mels", "f_min", "f_max", "power", "top_db")
+CHROMA_BAND_HZ = (100.0, 4000.0)
 
 
 def hz_to_mel(freq: np.ndarray | float) -> np.ndarray:
@@ -65,6 +74,17 @@ def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, f_min: float = 0.0
     return fb
 
 
+def chroma_filterbank(sample_rate: int, n_fft: int, band_hz: tuple[float, float] = CHROMA_BAND_HZ) -> np.ndarray:
+    """``(12, n_fft // 2 + 1)`` weights folding STFT bins onto pitch classes (row 0 is C; A4 = 440 Hz)."""
+    freqs = np.linspace(0.0, sample_rate / 2, n_fft // 2 + 1)
+    fb = np.zeros((CHROMA_ROWS, freqs.size))
+    inside = (freqs >= band_hz[0]) & (freqs <= min(band_hz[1], sample_rate / 2))
+    semitone = 12.0 * np.log2(freqs[inside] / 440.0) + 69.0  # MIDI number, fractional
+    nearest = np.round(semitone)
+    fb[nearest.astype(int) % CHROMA_ROWS, np.flatnonzero(inside)] = 1.0 - 2.0 * np.abs(semitone - nearest)
+    return fb
+
+
 def num_frames(num_samples: int, hop: int) -> int:
     """Frames of a centred STFT over ``num_samples`` samples: ``1 + num_samples // hop``."""
     return 1 + int(num_samples) // int(hop)
@@ -73,17 +93,23 @@ def num_frames(num_samples: int, hop: int) -> int:
 def feature_config_hash(cfg: AudioConfig) -> str:
     """Short hash of the audio settings that change log-mel values (not crop or window lengths)."""
     fields = {k: asdict(cfg)[k] for k in FEATURE_FIELDS}
+    if cfg.chroma_n_fft:  # only then, so caches of configs without chroma keep their hash
+        fields["chroma_n_fft"] = cfg.chroma_n_fft
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 
 class LogMel(nn.Module):
-    """Waveform ``(B, samples)`` -> log-mel ``(B, n_mels, frames)`` float32; ``(samples,)`` -> ``(n_mels, frames)``."""
+    """Waveform ``(B, samples)`` -> log-mel ``(B, rows, frames)`` float32; ``(samples,)`` -> ``(rows, frames)``.
+
+    ``rows`` is ``n_mels``, plus 12 chroma rows when ``chroma_n_fft > 0`` (see the module docstring).
+    """
 
     window: torch.Tensor
     filterbank: torch.Tensor
 
     def __init__(self, sample_rate: int = 16000, n_fft: int = 1024, hop_length: int = 512, n_mels: int = 128,
-                 f_min: float = 0.0, f_max: float | None = None, power: float = 2.0, top_db: float | None = 80.0):
+                 f_min: float = 0.0, f_max: float | None = None, power: float = 2.0, top_db: float | None = 80.0,
+                 chroma_n_fft: int = 0):
         super().__init__()
         if hop_length <= 0 or power <= 0:
             raise MuscallError(f"audio.hop_length ({hop_length}) and audio.power ({power}) must be positive")
@@ -94,20 +120,41 @@ class LogMel(nn.Module):
         fb = mel_filterbank(sample_rate, n_fft, n_mels, f_min, f_max)
         self.register_buffer("window", torch.hann_window(n_fft, dtype=torch.float32), persistent=False)
         self.register_buffer("filterbank", torch.from_numpy(fb.astype(np.float32)), persistent=False)
+        self.chroma_n_fft = int(chroma_n_fft)
+        if self.chroma_n_fft:
+            chroma = chroma_filterbank(sample_rate, self.chroma_n_fft)
+            self.register_buffer("chroma_window", torch.hann_window(self.chroma_n_fft), persistent=False)
+            self.register_buffer("chroma_bank", torch.from_numpy(chroma.astype(np.float32)), persistent=False)
+        self.rows = n_mels + (CHROMA_ROWS if self.chroma_n_fft else 0)
 
     @classmethod
     def from_config(cls, cfg: AudioConfig) -> "LogMel":
         """Build from the ``audio`` section of a config."""
         return cls(cfg.sample_rate, cfg.n_fft, cfg.hop_length, cfg.n_mels, cfg.f_min, cfg.f_max, cfg.power,
-                   cfg.top_db)
+                   cfg.top_db, cfg.chroma_n_fft)
 
     def num_frames(self, num_samples: int) -> int:
         """Frames produced for ``num_samples`` input samples."""
         return num_frames(num_samples, self.hop_length)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        """Log-mel in dB of a waveform batch; computed in float32 on the module's device."""
-        return self.to_db(self.mel_power(wave))
+        """Log-mel in dB of a waveform batch (then the chroma rows, if any); float32 on the module's device."""
+        db = self.to_db(self.mel_power(wave))
+        if not self.chroma_n_fft:
+            return db
+        return torch.cat([db, self.to_db(self.chroma_power(wave), power=2.0)], dim=-2)
+
+    def chroma_power(self, wave: torch.Tensor) -> torch.Tensor:
+        """Pitch-class power ``(..., 12, frames)`` from a ``chroma_n_fft``-point STFT with the mel's hop."""
+        x = wave.to(device=self.window.device, dtype=torch.float32)
+        if x.shape[-1] <= self.chroma_n_fft // 2:  # too short for reflect padding: pad with silence first
+            pad = self.chroma_n_fft // 2 + 1 - x.shape[-1]
+            x = torch.nn.functional.pad(x, (0, pad))
+        spec = torch.stft(x, self.chroma_n_fft, self.hop_length, window=self.chroma_window, center=True,
+                          pad_mode="reflect", normalized=False, onesided=True, return_complex=True)
+        power = torch.addcmul(spec.real * spec.real, spec.imag, spec.imag)
+        chroma = torch.matmul(self.chroma_bank, power)
+        return chroma[..., : self.num_frames(wave.shape[-1])]
 
     def mel_power(self, wave: torch.Tensor) -> torch.Tensor:
         """Mel-projected ``|STFT| ** power`` (before dB) of ``(samples,)`` or ``(batch, samples)``."""
@@ -125,9 +172,9 @@ class LogMel(nn.Module):
             power = spec.abs().pow(self.power)
         return torch.matmul(self.filterbank, power)  # (n_mels, F) @ (..., F, T) -> (..., n_mels, T)
 
-    def to_db(self, mel: torch.Tensor) -> torch.Tensor:
+    def to_db(self, mel: torch.Tensor, power: float | None = None) -> torch.Tensor:
         """``(20 / power) * log10`` with a 1e-10 floor, then per-example ``top_db`` clipping."""
-        db = torch.log10(torch.clamp(mel, min=AMIN)).mul_(20.0 / self.power)
+        db = torch.log10(torch.clamp(mel, min=AMIN)).mul_(20.0 / (power or self.power))
         if self.top_db is not None:
             floor = db.amax(dim=(-2, -1), keepdim=True) - self.top_db
             db = torch.maximum(db, floor)
@@ -135,4 +182,4 @@ class LogMel(nn.Module):
 
     def extra_repr(self) -> str:
         return (f"sample_rate={self.sample_rate}, n_fft={self.n_fft}, hop_length={self.hop_length}, "
-                f"n_mels={self.n_mels}, power={self.power}, top_db={self.top_db}")
+                f"n_mels={self.n_mels}, power={self.power}, top_db={self.top_db}, chroma_n_fft={self.chroma_n_fft}")

@@ -8,6 +8,10 @@ strided step instead of strided convolutions). Total downsampling is 32x on both
 Input normalisation: a BatchNorm over the mel bins (one mean/variance per band, as PANNs' ``bn0``). dB
 log-mels sit around -80..+40 with very different levels per band; the BatchNorm brings each band to zero
 mean, unit variance from training statistics and is a fixed affine map in eval mode (deterministic).
+
+With chroma rows in the input (``audio.chroma_n_fft > 0``) or ``model.audio.rhythm`` on, a
+:class:`~muscall.models.facts.FactBranch` adds key/mode and tempo statistics to the pooled features; the CNN
+itself only ever reads the mel rows.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from torch import Tensor, nn
 
 from muscall.config import AudioEncoderConfig
 from muscall.errors import MuscallError
+from muscall.models.facts import FactBranch
 from muscall.models.pooling import AttentionPool, MeanPool
 
 EXPANSION = 4
@@ -68,15 +73,19 @@ class Bottleneck(nn.Module):
 
 
 class ResNetAudioEncoder(nn.Module):
-    """Log-mel ``(B, n_mels, T)`` -> pooled features ``(B, output_dim)`` for any ``T >= 31``."""
+    """Log-mel ``(B, rows, T)`` -> pooled features ``(B, output_dim)`` for any ``T >= 31``.
 
-    def __init__(self, n_mels: int, cfg: AudioEncoderConfig):
+    ``rows`` is ``n_mels + chroma_rows``; ``frame_rate`` (frames per second) places the rhythm branch's lags.
+    """
+
+    def __init__(self, n_mels: int, cfg: AudioEncoderConfig, chroma_rows: int = 0, frame_rate: float = 31.25):
         super().__init__()
         if len(cfg.layers) != 4 or min(cfg.layers) < 1:
             raise MuscallError(f"model.audio.layers={cfg.layers}: give four positive block counts, e.g. [3, 4, 6, 3]")
         if cfg.base_width < 2 or cfg.base_width % 2:
             raise MuscallError(f"model.audio.base_width={cfg.base_width}: use an even width >= 2 (e.g. 16)")
         self.n_mels = n_mels
+        self.rows = n_mels + chroma_rows
         self.freq_bins = pooled_length(n_mels)
         if self.freq_bins < 1:
             raise MuscallError(f"audio.n_mels={n_mels} is too few for the audio tower; use at least {DOWNSAMPLE}")
@@ -100,6 +109,10 @@ class ResNetAudioEncoder(nn.Module):
             self.pool = MeanPool()
         else:
             raise MuscallError(f"model.audio.pooling='{cfg.pooling}': use attention or mean")
+        self.facts: FactBranch | None = None
+        if chroma_rows or cfg.rhythm:
+            self.facts = FactBranch(n_mels, bool(chroma_rows), cfg.rhythm, frame_rate, cfg.fact_width)
+            self.output_dim += self.facts.output_dim
 
     def _make_layer(self, planes: int, blocks: int, stride: int = 1) -> nn.Sequential:
         layers = [Bottleneck(self._inplanes, planes, stride)]
@@ -110,7 +123,7 @@ class ResNetAudioEncoder(nn.Module):
     def feature_map(self, mel: Tensor) -> Tensor:
         """Final feature map ``(B, C, F', T')`` of a log-mel batch ``(B, n_mels, T)``."""
         self._check_input(mel)
-        x = self.input_norm(mel.float()).unsqueeze(1)
+        x = self.input_norm(mel[:, : self.n_mels].float()).unsqueeze(1)
         x = self.stem(x)
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return x
@@ -133,11 +146,17 @@ class ResNetAudioEncoder(nn.Module):
     def forward(self, mel: Tensor, lengths: Tensor | None = None) -> Tensor:
         """Pooled features ``(B, output_dim)``."""
         fmap = self.feature_map(mel)
-        return self.pool(fmap, self.frame_mask(mel, lengths, fmap.shape[-1]))
+        pooled = self.pool(fmap, self.frame_mask(mel, lengths, fmap.shape[-1]))
+        if self.facts is None:
+            return pooled
+        frames = mel.shape[-1]
+        mask = torch.arange(frames, device=mel.device)[None, :].expand(mel.shape[0], frames)
+        mask = mask < (frames if lengths is None else lengths.to(mel.device)[:, None])
+        return torch.cat([pooled, self.facts(mel, mask)], dim=-1)
 
     def _check_input(self, mel: Tensor) -> None:
-        if mel.dim() != 3 or mel.shape[1] != self.n_mels:
-            raise MuscallError(f"audio encoder expects log-mels shaped (batch, {self.n_mels}, frames), got "
+        if mel.dim() != 3 or mel.shape[1] != self.rows:
+            raise MuscallError(f"audio encoder expects log-mels shaped (batch, {self.rows}, frames), got "
                                f"{tuple(mel.shape)}; compute features with the model's audio config")
         if mel.shape[-1] < min_input_frames():
             raise MuscallError(f"audio input has {mel.shape[-1]} frames; the audio tower needs at least "

@@ -31,8 +31,10 @@ class MusCALL(nn.Module):
             raise MuscallError("model.init_temperature and model.max_logit_scale must be positive")
         self.embed_dim = mcfg.embed_dim
         self.n_mels = cfg.audio.n_mels
+        self.feature_rows = cfg.audio.feature_rows  # n_mels, plus 12 chroma rows with audio.chroma_n_fft > 0
         self.max_logit_scale = mcfg.max_logit_scale
-        self.audio_encoder = ResNetAudioEncoder(cfg.audio.n_mels, mcfg.audio)
+        a = cfg.audio
+        self.audio_encoder = ResNetAudioEncoder(a.n_mels, mcfg.audio, a.feature_rows - a.n_mels, a.sample_rate / a.hop_length)
         self.text_encoder = _build_text_encoder(cfg, vocab_size)
         self.audio_embed_dim = self.audio_encoder.output_dim  # pooled audio width (input of SSL heads)
         self.text_width = self.text_encoder.output_dim

@@ -153,7 +153,8 @@ class FeatureExtractor:
 
     def signal(self, mel: np.ndarray, wave: np.ndarray, n_frames: int) -> np.ndarray:
         """Signal features ``[n_frames, SIGNAL_DIM]`` of a clip, aligned with its ``n_frames`` tower frames."""
-        return signal_features(mel, wave, n_frames, self.audio_cfg.hop_length, self.audio_cfg.sample_rate)
+        a = self.audio_cfg
+        return signal_features(mel[: a.n_mels], wave, n_frames, a.hop_length, a.sample_rate)  # mel rows only
 
     @torch.no_grad()
     def audio(self, mels: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:

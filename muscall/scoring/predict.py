@@ -80,19 +80,20 @@ def score_clip(bundle: ScorerBundle, wave_or_mel: np.ndarray | torch.Tensor, pro
     """Scores of one clip: trained axes (text axes need ``prompt``), ``cosine`` and calibrated ``alignment``.
 
     ``wave_or_mel`` is a mono waveform ``[samples]`` at the model's sample rate (its first ``seconds`` are
-    used), or a log-mel ``[n_mels, T]`` from the same front end (used as given; heads trained with signal
+    used), or a log-mel ``[feature_rows, T]`` from the same front end (used as given; heads trained with signal
     features need the waveform).
     """
     x = wave_or_mel.detach().cpu().numpy() if isinstance(wave_or_mel, torch.Tensor) else np.asarray(wave_or_mel)
     ex = bundle.extractor
     wave = None
-    if x.ndim == 2 and x.shape[0] == ex.audio_cfg.n_mels:
+    if x.ndim == 2 and x.shape[0] == ex.audio_cfg.feature_rows:
         mel = x.astype(np.float32)
     elif x.ndim == 1 or (x.ndim == 2 and 1 in x.shape):
         wave = ex.crop(x.ravel())
         mel = ex.mel(wave)
     else:
-        raise MuscallError(f"score_clip takes a mono waveform [samples] or a log-mel [{ex.audio_cfg.n_mels}, T], "
+        raise MuscallError(f"score_clip takes a mono waveform [samples] or a log-mel "
+                           f"[{ex.audio_cfg.feature_rows}, T], "
                            f"got shape {x.shape}")
     frames, a_emb = ex.audio([mel])[0]
     batch = {"frames": torch.from_numpy(frames)[None], "mask": torch.ones(1, frames.shape[0], dtype=torch.bool),

@@ -20,6 +20,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from muscall.audio.features import feature_config_hash
 from muscall.checkpoint import load_checkpoint, save_checkpoint
 from muscall.config import Config, ConfigError, validate_config
 from muscall.data.manifest import read_manifest
@@ -86,9 +87,9 @@ class Trainer:
         for build_here in ((True,) if not self.dist.enabled else (self.dist.is_main, not self.dist.is_main)):
             if build_here:  # under torchrun rank 0 builds the feature caches, the other ranks then open them
                 self.train_source = MelSource.build(self.train_rows, manifest, cfg, use_cache,
-                                                    _cache(cache_dir, manifest, "train"), self.progress and build_here)
+                                                    _cache(cache_dir, manifest, "train", cfg), self.progress and build_here)
                 self.val_source = MelSource.build(self.val_rows, manifest, cfg, use_cache,
-                                                  _cache(cache_dir, manifest, "val"), self.progress and build_here)
+                                                  _cache(cache_dir, manifest, "val", cfg), self.progress and build_here)
             D.barrier(self.dist)
 
     def _build(self, resume: bool) -> None:
@@ -300,5 +301,6 @@ def _augmenter(cfg: Config):
     return lambda mel, gen: pipeline.mel(mel, gen, level_and_noise=True)
 
 
-def _cache(cache_dir: str | None, manifest: Path, split: str) -> Path:
-    return Path(cache_dir or manifest.parent / "cache") / split
+def _cache(cache_dir: str | None, manifest: Path, split: str, cfg: Config) -> Path:
+    """``<cache_dir>/<split>-<front-end hash>``: runs with other audio settings keep their own caches."""
+    return Path(cache_dir or manifest.parent / "cache") / f"{split}-{feature_config_hash(cfg.audio)}"

@@ -17,7 +17,7 @@ SR = 16000
 
 @pytest.fixture(scope="module")
 def audio_cfg():
-    return load_config("tiny").audio
+    return load_config("tiny", ["audio.chroma_n_fft=0"]).audio  # mel rows only (chroma: the last test)
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +95,7 @@ def test_noise_colours_have_their_spectral_slopes():
 
 
 def test_mel_pitch_warp_moves_a_tone_like_a_real_pitch_change():
-    cfg = load_config("small").audio
+    cfg = load_config("small", ["audio.chroma_n_fft=0"]).audio  # mel rows only
     logmel = LogMel.from_config(cfg)
     centres = A.mel_centres_hz(cfg.n_mels, SR, cfg.f_min, cfg.f_max)
     for freq in (330.0, 1500.0):
@@ -138,3 +138,15 @@ def test_pipeline_config_errors(audio_cfg, logmel):
         A.AugmentPipeline(audio_cfg)(torch.zeros(1, 4000), A.seeded_generator(0))
     with pytest.raises(MuscallError, match="colour"):
         A.add_noise(torch.zeros(1, 100), A.seeded_generator(0), colors=("blue",))
+
+
+def test_chroma_rows_pass_through_the_mel_augmentations():
+    cfg = load_config("tiny", ["audio.chroma_n_fft=4096"]).audio
+    rows = LogMel.from_config(cfg)(_tones([220.0, 440.0, 1000.0, 3000.0]))
+    pipe = A.AugmentPipeline(cfg, A.AugmentConfig(p_pitch_shift=1.0, p_freq_mask=1.0, p_time_mask=1.0))
+    view = pipe.mel(rows, A.seeded_generator(1), level_and_noise=True)
+    assert view.shape == rows.shape
+    assert not torch.equal(view[:, : cfg.n_mels], rows[:, : cfg.n_mels])
+    assert torch.equal(view[:, cfg.n_mels:], rows[:, cfg.n_mels:])
+    with pytest.raises(MuscallError, match="rows"):
+        pipe.mel(rows[:, : cfg.n_mels], A.seeded_generator(1))

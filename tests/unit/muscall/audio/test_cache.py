@@ -41,7 +41,7 @@ def test_round_trip_within_float16(corpus, tmp_path):
     cache = build_feature_cache(rows, manifest, cfg, tmp_path / "cache", progress=False)
     reopened = FeatureCache.open(tmp_path / "cache", audio_cfg=cfg, ids=[r.id for r in rows])
     assert len(reopened) == 4 and reopened.features.dtype == np.float16
-    assert reopened.features.shape == (4, cfg.n_mels, num_frames(24000, cfg.hop_length))
+    assert reopened.features.shape == (4, cfg.feature_rows, num_frames(24000, cfg.hop_length))
     for i, row in enumerate(rows):
         ref = expected(row, manifest, cfg)
         assert reopened.lengths[i] == ref.shape[1] == num_frames(round(SECONDS[i] * 16000), cfg.hop_length)

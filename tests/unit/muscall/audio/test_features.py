@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import numpy as np
 import pytest
 import torch
 
-from muscall.audio.features import LogMel, feature_config_hash, hz_to_mel, mel_filterbank, num_frames
+from muscall.audio.features import (FEATURE_FIELDS, LogMel, chroma_filterbank, feature_config_hash, hz_to_mel,
+                                    mel_filterbank, num_frames)
 from muscall.config import load_config
 from muscall.errors import MuscallError
 
@@ -47,6 +51,7 @@ def test_signal(sr: int = 16000, seconds: float = 1.3, seed: int = 0) -> np.ndar
 
 
 test_signal.__test__ = False  # a helper, not a test
+MEL_ONLY = ["audio.chroma_n_fft=0"]  # `tiny` has chroma rows; these tests are about the mel rows
 
 
 # ---- tests ----
@@ -78,8 +83,8 @@ def test_logmel_matches_numpy_reference(name):
     rel = np.abs(ours - ref)[kept] / ref[kept]
     assert rel.max() < 1e-4, f"max relative error {rel.max():.2e}"
     db = module(torch.from_numpy(x)).numpy()
-    assert db.dtype == np.float32
-    np.testing.assert_allclose(db, ref_db(ref, a.top_db), atol=1e-3, rtol=0)
+    assert db.dtype == np.float32 and db.shape[0] == a.feature_rows  # chroma rows, if any, come after the mels
+    np.testing.assert_allclose(db[: a.n_mels], ref_db(ref, a.top_db), atol=1e-3, rtol=0)
 
 
 @pytest.mark.parametrize("freq", [300.0, 1000.0, 3100.0, 6500.0])
@@ -95,7 +100,7 @@ def test_sine_peaks_in_the_mel_band_containing_it(freq):
 
 
 def test_batch_shapes_and_per_example_top_db():
-    a = load_config("tiny").audio
+    a = load_config("tiny", MEL_ONLY).audio
     module = LogMel.from_config(a)
     loud, quiet = test_signal(seed=1), test_signal(seed=2) * 1e-3
     batch = module(torch.from_numpy(np.stack([loud, quiet])).double())  # float64 input is accepted
@@ -106,7 +111,7 @@ def test_batch_shapes_and_per_example_top_db():
 
 
 def test_top_db_clips_to_max_minus_top_db():
-    a = load_config("tiny", ["audio.top_db=20.0"]).audio
+    a = load_config("tiny", ["audio.top_db=20.0", *MEL_ONLY]).audio
     x = test_signal()
     db = LogMel.from_config(a)(torch.from_numpy(x)).numpy()
     assert db.min() == pytest.approx(db.max() - 20.0, abs=1e-4)
@@ -148,3 +153,40 @@ def test_cuda_matches_cpu():
     module = LogMel.from_config(load_config("small").audio)
     x = torch.from_numpy(np.stack([test_signal(seed=3), test_signal(seed=4)]))
     np.testing.assert_allclose(module.cuda()(x.cuda()).cpu().numpy(), module.cpu()(x).numpy(), atol=1e-3, rtol=0)
+
+
+# ---- chroma rows ----
+
+def _chord(freqs: list[float], sr: int = 16000, seconds: float = 1.0) -> torch.Tensor:
+    t = torch.arange(int(sr * seconds)) / sr
+    return sum(0.2 * torch.sin(2 * torch.pi * f * t) for f in freqs)
+
+
+def test_chroma_filterbank_folds_each_bin_onto_its_nearest_semitone():
+    fb = chroma_filterbank(16000, 4096)
+    hz_per_bin = 16000 / 4096
+    a4 = round(440.0 / hz_per_bin)  # bin 113 = 441.4 Hz, 0.055 semitone above A4
+    assert fb[:, a4].argmax() == 9 and fb[9, a4] == pytest.approx(1 - 2 * abs(12 * np.log2(a4 * hz_per_bin / 440)))
+    assert fb[:, : round(90 / hz_per_bin)].sum() == 0 and fb[:, round(4100 / hz_per_bin):].sum() == 0
+    assert (fb > 0).sum(axis=0).max() == 1  # a bin counts towards one pitch class at most
+
+
+def test_chroma_rows_follow_the_mel_rows_and_name_the_chord():
+    cfg = load_config("tiny", ["audio.chroma_n_fft=4096"]).audio
+    module = LogMel.from_config(cfg)
+    plain = LogMel.from_config(load_config("tiny", ["audio.chroma_n_fft=0"]).audio)
+    wave = _chord([261.63, 329.63, 392.00])  # C major: C, E, G
+    out = module(wave)
+    assert out.shape == (cfg.n_mels + 12, num_frames(wave.numel(), cfg.hop_length)) and cfg.feature_rows == out.shape[0]
+    torch.testing.assert_close(out[: cfg.n_mels], plain(wave))
+    loudest = set(out[cfg.n_mels:].mean(dim=-1).topk(3).indices.tolist())
+    assert loudest == {0, 4, 7}
+    batch = module(torch.stack([wave, _chord([440.0])]))
+    torch.testing.assert_close(batch[0], out)  # per-example top_db, as for the mel rows
+
+
+def test_config_hash_changes_with_chroma_only_when_it_is_on():
+    base = load_config("tiny", ["audio.chroma_n_fft=0"]).audio
+    fields = {k: getattr(base, k) for k in FEATURE_FIELDS}  # the hash of a config without chroma is what it was
+    assert feature_config_hash(base) == hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
+    assert feature_config_hash(base) != feature_config_hash(load_config("tiny", ["audio.chroma_n_fft=4096"]).audio)

@@ -10,7 +10,7 @@ from muscall.embedding import embed_mels
 
 
 def _mels(ckpt, rng, lengths=(100, 300, 520)):
-    return [rng.standard_normal((ckpt.config.audio.n_mels, n)).astype(np.float32) for n in lengths]
+    return [rng.standard_normal((ckpt.config.audio.feature_rows, n)).astype(np.float32) for n in lengths]
 
 
 def test_embed_equals_embed_mels(ckpt):

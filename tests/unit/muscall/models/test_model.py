@@ -15,6 +15,7 @@ from muscall.models.pooling import AttentionPool, MeanPool
 
 # Short inputs for the big configs keep the forward pass fast; the tiny config uses its real crop.
 FRAMES = {"paper": 64, "resnet50": 40, "small": 96, "tiny": 251}
+ROWS = load_config("tiny").audio.feature_rows  # tiny's 32 mel bands and 12 chroma rows
 
 
 def _text_batch(vocab: int, lengths: list[int], pad_to: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -42,7 +43,7 @@ def test_shipped_config_builds_and_embeds(name):
     cfg = load_config(name)
     torch.manual_seed(0)
     model = create_model(cfg, vocab_size=50).eval()
-    mel = torch.randn(2, cfg.audio.n_mels, FRAMES[name]) * 10 - 40
+    mel = torch.randn(2, cfg.audio.feature_rows, FRAMES[name]) * 10 - 40
     tokens, mask = _text_batch(50, [5, 9], 9)
     with torch.no_grad():
         out = model(mel, tokens, mask)
@@ -52,7 +53,8 @@ def test_shipped_config_builds_and_embeds(name):
         assert torch.isfinite(out[key]).all()
     assert out["logit_scale"].item() == pytest.approx(1 / cfg.model.init_temperature, rel=1e-5)
     assert model.embed_dim == cfg.model.embed_dim
-    assert model.audio_embed_dim == 32 * cfg.model.audio.base_width
+    facts = cfg.model.audio.fact_width if cfg.audio.chroma_n_fft or cfg.model.audio.rhythm else 0
+    assert model.audio_embed_dim == 32 * cfg.model.audio.base_width + facts
     assert model.text_encoder.vocab_size == 50
 
 
@@ -62,25 +64,25 @@ def test_vocab_size_defaults_to_config(tiny):
 
 @pytest.mark.parametrize("frames", [31, 64, 100, 333])
 def test_audio_tower_accepts_any_number_of_frames(tiny, frames):
-    mel = torch.randn(2, 32, frames)
+    mel = torch.randn(2, ROWS, frames)
     with torch.no_grad():
         emb = tiny.encode_audio(mel)
         feats, mask = tiny.audio_frames(mel)
     assert emb.shape == (2, 32) and torch.isfinite(emb).all()
-    assert feats.shape == (2, pooled_length(frames), tiny.audio_embed_dim)
+    assert feats.shape == (2, pooled_length(frames), tiny.audio_encoder.output_dim - tiny.audio_encoder.facts.output_dim)
     assert mask.shape == (2, pooled_length(frames)) and mask.all()
 
 
 def test_audio_frame_mask_follows_lengths(tiny):
-    mel = torch.randn(2, 32, 320)  # 10 pooled frames
+    mel = torch.randn(2, ROWS, 320)  # 10 pooled frames
     _, mask = tiny.audio_frames(mel, lengths=torch.tensor([320, 96]))
     assert mask.sum(dim=1).tolist() == [10, 3]
 
 
 def test_too_short_or_wrong_mels_raise(tiny):
     with pytest.raises(MuscallError, match="at least 31"):
-        tiny.encode_audio(torch.randn(1, 32, 20))
-    with pytest.raises(MuscallError, match="32"):
+        tiny.encode_audio(torch.randn(1, ROWS, 20))
+    with pytest.raises(MuscallError, match=str(ROWS)):
         tiny.encode_audio(torch.randn(1, 64, 100))
 
 
@@ -141,7 +143,7 @@ def test_eval_is_deterministic_and_train_uses_dropout():
     cfg = load_config("tiny", ["model.text.dropout=0.5", "model.audio.dropout=0.5"])
     torch.manual_seed(0)
     model = create_model(cfg)
-    mel = torch.randn(4, 32, 80)
+    mel = torch.randn(4, ROWS, 80)
     tokens, mask = _text_batch(300, [5, 6, 7, 8], 8)
     model.train()
     with torch.no_grad():
@@ -158,7 +160,7 @@ def test_gradients_reach_both_towers_and_the_scale():
     torch.manual_seed(0)
     model = create_model(load_config("tiny")).train()
     tokens, mask = _text_batch(300, [5, 6, 7], 7)
-    out = model(torch.randn(3, 32, 64), tokens, mask)
+    out = model(torch.randn(3, ROWS, 64), tokens, mask)
     logits = out["logit_scale"] * out["audio_embeds"] @ out["text_embeds"].t()
     torch.nn.functional.cross_entropy(logits, torch.arange(3)).backward()
     assert model.logit_scale.grad is not None and model.logit_scale.grad.abs() > 0
@@ -222,10 +224,10 @@ def test_compiled_audio_tower_is_used_only_for_training_crops(monkeypatch):
     keys = set(model.state_dict())
     model.compile_audio_tower()
     assert set(model.state_dict()) == keys  # checkpoints are unchanged
-    mel = torch.randn(2, model.n_mels, 251)
+    mel = torch.randn(2, model.feature_rows, 251)
     model.train()
     model.encode_audio(mel)
-    assert calls == [(2, model.n_mels, 251)]
+    assert calls == [(2, model.feature_rows, 251)]
     model.eval()
     model.encode_audio(mel)  # evaluation: eager, so other shapes never trigger a recompile
     model.train()
@@ -242,7 +244,7 @@ def test_a_failing_compile_falls_back_to_eager(monkeypatch, caplog):
     monkeypatch.setattr(torch, "compile", broken_compile)
     model = create_model(load_config("tiny")).train()
     model.compile_audio_tower()
-    mel = torch.randn(2, model.n_mels, 251)
+    mel = torch.randn(2, model.feature_rows, 251)
     torch.manual_seed(0)
     out = model.encode_audio(mel)
     assert out.shape == (2, model.embed_dim)

@@ -9,6 +9,10 @@ import textwrap
 import pytest
 import torch
 
+from muscall.config import load_config
+
+ROWS = load_config("tiny").audio.feature_rows  # tiny's mel bands and chroma rows
+
 SCRIPT = textwrap.dedent('''
     import os, sys, torch
     from torch.nn.parallel import DistributedDataParallel
@@ -59,7 +63,7 @@ def test_two_gloo_ranks_equal_one_process(tmp_path):
     b = 8
     captions = ["rock song with guitar", "calm piano piece", "fast techno beat", "sad jazz ballad",
                 "loud metal riff", "soft ambient pad", "reggae groove", "rock song with drums"]
-    batch = {"mel": torch.randn(b, 32, 126, generator=g), "view": torch.randn(b, 32, 126, generator=g),
+    batch = {"mel": torch.randn(b, ROWS, 126, generator=g), "view": torch.randn(b, ROWS, 126, generator=g),
              "tokens": torch.randint(4, 64, (b, 12), generator=g), "mask": torch.ones(b, 12, dtype=torch.bool),
              "index": torch.arange(b), "captions": captions}
     batch["mask"][::2, 9:] = False

@@ -10,12 +10,14 @@ from muscall.models import create_model
 from muscall.training.distributed import DistInfo
 from muscall.training.objective import Objective, TrainNet
 
+ROWS = load_config("tiny").audio.feature_rows  # tiny's mel bands and chroma rows
+
 
 def test_partial_ssl_views_and_loss_combination():
     cfg = load_config("tiny", ["loss.ssl=true", "loss.ssl_weight=0.25"])
     torch.manual_seed(0)
     net = TrainNet(create_model(cfg, vocab_size=40), cfg).eval()
-    mel, view = torch.randn(6, 32, 80), torch.randn(3, 32, 80)
+    mel, view = torch.randn(6, ROWS, 80), torch.randn(3, ROWS, 80)
     tokens, mask = torch.randint(4, 40, (6, 9)), torch.ones(6, 9, dtype=torch.bool)
     out = net(mel, tokens, mask, view)
     assert out["audio"].shape[0] == 6 and out["text"].shape[0] == 6
@@ -31,7 +33,7 @@ def test_partial_ssl_views_and_loss_combination():
 def test_without_ssl_the_loss_is_the_contrastive_one():
     cfg = load_config("tiny")
     net = TrainNet(create_model(cfg, vocab_size=40), cfg).eval()
-    out = net(torch.randn(4, 32, 80), torch.randint(4, 40, (4, 5)), torch.ones(4, 5, dtype=torch.bool))
+    out = net(torch.randn(4, ROWS, 80), torch.randint(4, 40, (4, 5)), torch.ones(4, 5, dtype=torch.bool))
     assert "z1" not in out
     losses = Objective(cfg, ["a", "b", "c", "d"])(out, torch.arange(4), DistInfo())
     assert "ssl" not in losses and torch.equal(losses["loss"], losses["contrastive"])
