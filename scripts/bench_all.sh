@@ -3,7 +3,7 @@
 # Each bench_*.py writes one markdown fragment (with the command that produced it) into scripts/results/, which is
 # kept in git; BENCHMARKS.md is the fragments in order, each followed by its notes (scripts/results/notes/, written by
 # hand, so a rerun keeps them). Long: the retrieval benchmark trains 20-minute models (it
-# reuses finished runs under runs/bench4) and the index benchmark builds over 1M vectors.
+# reuses finished runs under runs/bench5) and the index benchmark builds over 1M vectors.
 #   BENCH_QUICK=1  smaller sizes, for a smoke check (not for the numbers we publish; writes to bench-out/ instead)
 #   BENCH_ONLY="synth frontend ..."  run only these
 set -euo pipefail
@@ -17,7 +17,7 @@ run() { echo "== $*"; "$@"; }
 big() { [ "$QUICK" = 1 ] && echo "$2" || echo "$1"; }
 
 CORPUS=data/corpus
-RUNS=runs/bench4
+RUNS=runs/bench5
 BEST=$RUNS/variant0/checkpoints/best  # the shipped `small`
 want synth && run python scripts/bench_synth.py --n "$(big 200 24)" --markdown "$RES/10_synth.md"
 want frontend && run python scripts/bench_frontend.py --n "$(big 200 20)" --markdown "$RES/20_frontend.md"
@@ -25,7 +25,7 @@ want train && run python scripts/bench_train.py --steps "$(big 6 2)" --markdown 
 want ceiling && run python scripts/caption_ceiling.py --manifest "$CORPUS/manifest.jsonl" --splits test val \
   --markdown "$RES/32_caption_ceiling.md"
 want retrieval && run python scripts/bench_retrieval.py --corpus "$CORPUS" --minutes "$(big 20 1)" \
-  --runs "$(big $RUNS bench-out/runs)" --only 0 1 6 --markdown "$RES/35_retrieval.md"
+  --runs "$(big $RUNS bench-out/runs)" --only 0 8 --markdown "$RES/35_retrieval.md"
 [ "$QUICK" = 1 ] && BEST=bench-out/runs/variant0/checkpoints/best
 if want index || want load; then
   [ -f bench-out/catalog/catalog.json ] || run muscall embed --checkpoint "$BEST" --source "$CORPUS/manifest.jsonl" \
@@ -41,8 +41,8 @@ want load && run python scripts/bench_load.py --n "$(big 100000 2000)" --checkpo
 if want scoring; then
   [ -f bench-out/quality-v2/manifest.jsonl ] || run muscall data degrade --corpus "$CORPUS" --out bench-out/quality-v2 \
     --clips "$(big 800 16)" --systems-per-clip 12 --seconds 5 --no-progress
-  run python scripts/bench_scoring.py --checkpoint "$BEST" --degraded bench-out/quality-v2 --cache bench-out/quality-v4-cache \
-    --epochs 12 --patience 4 --control-repeats 2 --threads 2 --markdown "$RES/60_scoring.md" --json bench-out/scoring-v5.json
+  run python scripts/bench_scoring.py --checkpoint "$BEST" --degraded bench-out/quality-v2 --cache bench-out/quality-v5-cache \
+    --epochs 12 --patience 4 --control-repeats 2 --threads 2 --markdown "$RES/60_scoring.md" --json bench-out/scoring-v6.json
 fi
 
 [ "$QUICK" = 1 ] && { echo "quick run: fragments in $RES (BENCHMARKS.md left alone)"; exit 0; }

@@ -1,9 +1,10 @@
 """Benchmark what the model learns: the `small` config trained for a fixed CPU time, evaluated on held-out clips.
 
 Generates (or reuses) a corpus, trains `small` as shipped (InfoNCE + caption weighting, every caption of a
-clip), with MusCALL's SSL term added, without caption weighting, and with one caption per clip, each for the
-same wall-clock budget, then evaluates each on the whole test split: text-to-audio and audio-to-text R@1/5/10, mAP@10, MedR,
-attribute-level mAP@10/nDCG@10, zero-shot genre accuracy and instrument/mood ROC-AUC, beside chance.
+clip, the CNN plus its chroma/tempo fact branch), with MusCALL's SSL term added, without caption weighting, with
+one caption per clip, without the fact branch, ..., each for the same wall-clock budget, then evaluates each on
+the whole test split: text-to-audio and audio-to-text R@1/5/10, mAP@10, MedR, attribute-level mAP@10/nDCG@10,
+zero-shot genre accuracy and instrument/mood ROC-AUC, beside chance.
 Runs that already finished (RUN/done exists) are reused, so the table can be rebuilt without retraining.
 
     python scripts/bench_retrieval.py --corpus data/corpus --minutes 20 --markdown scripts/results/35_retrieval.md
@@ -22,15 +23,18 @@ from muscall.utils.fileio import atomic_write_text
 
 SSL = ["loss.ssl=true"]
 PLAIN = ["loss.caption_weighting=false"]
+CNN_ONLY = ["audio.chroma_n_fft=0", "model.audio.rhythm=false"]  # `small` before the fact branch (to 2026-12-06)
 VARIANTS = {  # name -> config overrides of `small` (each run folder: RUNS/variantN); the shipped one first
-    "InfoNCE + caption weighting (`small` as shipped)": [],
+    "InfoNCE + caption weighting (`small` as shipped: CNN + chroma/tempo fact branch)": [],
     "InfoNCE only (no caption weighting, no SSL)": PLAIN,
     "InfoNCE + caption weighting + SSL (MusCALL's full objective)": SSL,
     "InfoNCE only, one caption per clip": PLAIN + ["data.all_captions=false"],
     "InfoNCE + caption weighting, lr 2e-3": ["train.lr=2e-3"],
     "`small` as shipped, without torch.compile": ["train.compile=false"],
-    "`small` with n_fft 1024 (15.6 Hz bins instead of 31.2)": ["audio.n_fft=1024"],
-    "`small` with batches of 128 (more same-genre negatives per clip)": ["train.batch_size=128"],
+    "CNN only, n_fft 1024 (15.6 Hz bins instead of 31.2)": CNN_ONLY + ["audio.n_fft=1024"],
+    "CNN only, batches of 128 (more same-genre negatives per clip)": CNN_ONLY + ["train.batch_size=128"],
+    "CNN only (no fact branch; `small` until 2026-12-06)": CNN_ONLY,
+    "CNN + chroma statistics only (no tempo branch)": ["model.audio.rhythm=false"],
 }
 
 

@@ -4,8 +4,10 @@ For every test caption, the top-10 audio clips other than the caption's own: how
 instrument, tempo class, mode, key and moods, beside the same rate for two random clips of one genre. An attribute the
 encoder hears is shared far more often by the confusers than by chance; one it does not hear, at chance. Also R@10
 for queries that name a key (" major" / " minor") and for the rest.
+``--neutralise chroma|rhythm`` replaces that part of the fact branch's statistics by its training mean (what
+the BatchNorm subtracts), so the branch carries no clip-specific information there: what the part adds at test time.
 
-    python scripts/retrieval_confusers.py --checkpoint runs/bench4/variant0/checkpoints/best \
+    python scripts/retrieval_confusers.py --checkpoint runs/bench5/variant0/checkpoints/best \
         --manifest data/corpus/manifest.jsonl
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+import torch
 
 from muscall.checkpoint import load_checkpoint
 from muscall.data.degrade.facts import tempo_class
@@ -26,13 +29,33 @@ def facts(attrs: dict) -> dict:
             "moods": tuple(sorted(attrs["moods"]))}
 
 
+def neutralise(model, part: str) -> None:
+    """Make the fact branch read its training-mean statistics for ``part`` (chroma or rhythm)."""
+    branch = model.audio_encoder.facts
+    if branch is None or not getattr(branch, part):
+        raise SystemExit(f"--neutralise {part}: this checkpoint's fact branch has no {part} part")
+    n_chroma = branch.input_dim - (branch.lags[1] - branch.lags[0] + 1 if branch.rhythm else 0)
+    cols = slice(0, n_chroma) if part == "chroma" else slice(n_chroma, branch.input_dim)
+    statistics = branch.statistics
+
+    def patched(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        stats = statistics(x, mask).clone()
+        stats[:, cols] = branch.norm.running_mean[cols]
+        return stats
+
+    branch.statistics = patched
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", required=True)
     ap.add_argument("--manifest", required=True)
     ap.add_argument("--split", default="test")
+    ap.add_argument("--neutralise", choices=["chroma", "rhythm"])
     args = ap.parse_args()
     ckpt = load_checkpoint(args.checkpoint)
+    if args.neutralise:
+        neutralise(ckpt.model, args.neutralise)
     rows = split_rows(args.manifest, args.split, None, 0)
     audio, text = embed_rows(ckpt, rows, args.manifest, "cpu")
     sim = np.asarray(text) @ np.asarray(getattr(audio, "tracks", audio)).T
