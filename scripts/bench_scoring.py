@@ -71,6 +71,8 @@ def variants(ot_weight: float) -> list[Variant]:
             Variant("MI: MMMOS ensemble, 6 heads (DRASP/ASP/mean x 2 seeds) + signal, top 3 by val SRCC", ["MI"],
                     {"signal_features": True},
                     ensemble={"members": 6, "top_k": 3, "poolings": ["drasp", "asp", "mean"]}),
+            Variant(f"TA: co-attention + OT (weight {ot:g}) + key/mode/tempo fact check", ["TA"],
+                    {"ot_weight": ot, "ta_signal_features": False, "ta_fact_check": True}),
             Variant(f"TA: co-attention + OT (weight {ot:g}) over frames + signal features (chroma, tempo)", ["TA"],
                     {"ot_weight": ot, "ta_signal_features": True}),
             Variant(f"TA: co-attention + OT (weight {ot:g}), encoder frames only", ["TA"],
@@ -80,10 +82,11 @@ def variants(ot_weight: float) -> list[Variant]:
 
 
 def control(ot_weight: float) -> Variant:
-    """The shuffled-label control: DRASP + signal features, co-attention + OT over frames + signal features."""
+    """The shuffled-label control: DRASP + signal features, co-attention + OT + fact check."""
     ot = ot_weight if ot_weight > 0 else 0.1
-    return Variant("control: shuffled labels (DRASP + OT, signal features)", ["MI", "TA"],
-                   {"pooling": "drasp", "signal_features": True, "ta_signal_features": True, "ot_weight": ot},
+    return Variant("control: shuffled labels (DRASP + signal features; co-attention + OT + fact check)", ["MI", "TA"],
+                   {"pooling": "drasp", "signal_features": True, "ta_signal_features": False, "ta_fact_check": True,
+                    "ot_weight": ot},
                    shuffle=True)
 
 
@@ -292,6 +295,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads for head training (1: fastest for "
                                                          "small heads; feature extraction keeps torch's default)")
+    p.add_argument("--only", nargs="*", default=None, help="run only the variants whose name contains one of "
+                   "these strings (e.g. 'TA:'); the table then has only those rows")
     p.add_argument("--markdown", default=None, help="write the table here")
     p.add_argument("--json", default=None, help="write all numbers here")
     return p.parse_args(argv)
@@ -308,7 +313,7 @@ def main(argv: list[str] | None = None) -> None:
                              seed=args.seed, members=args.ensemble, top_k=args.top_k, device=args.device,
                              threads=args.threads)
     results = []
-    for v in variants(base.ot_weight):
+    for v in [v for v in variants(base.ot_weight) if not args.only or any(o in v.name for o in args.only)]:
         results.append(run_variant(v, base, feats, settings, args.n_boot))
         print(f"{v.name}: done in {results[-1]['train_s']:.1f} s; {_summary(results[-1])}", file=sys.stderr, flush=True)
     results.append(zero_training(feats, args.n_boot, args.seed))

@@ -18,10 +18,9 @@ import numpy as np
 
 from muscall.data.degrade.facts import PITCH_CLASS
 from muscall.data.manifest import read_manifest
-from muscall.scoring.signal import NAMES, TEMPO_EDGES_BPM
+from muscall.scoring.signal import CHROMA_AT, MAJOR_PROFILE, MINOR_PROFILE, TEMPO_AT, TEMPO_EDGES_BPM
 
-MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+MAJOR, MINOR = np.array(MAJOR_PROFILE), np.array(MINOR_PROFILE)
 
 
 def estimate_key(chroma: np.ndarray) -> tuple[int, str]:
@@ -40,7 +39,7 @@ def main() -> None:
     ids = json.loads(str(z["meta"]))["ids"]
     degraded = {r.id: r for r in read_manifest(Path(args.degraded) / "manifest.jsonl")}
     corpus = {r.id: r.attributes for r in read_manifest(Path(args.corpus) / "manifest.jsonl")}
-    chroma_at, tempo_at = NAMES.index("chroma_C"), NAMES.index(f"tempo_{TEMPO_EDGES_BPM[0]:g}_{TEMPO_EDGES_BPM[1]:g}")
+    chroma_at, tempo_at = CHROMA_AT, TEMPO_AT
     bands = list(zip(TEMPO_EDGES_BPM[:-1], TEMPO_EDGES_BPM[1:]))
     key = tonic = band = octave = 0
     seen: set[int] = set()

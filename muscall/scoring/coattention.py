@@ -56,7 +56,7 @@ class CoAttentionTA(nn.Module):
     """Bidirectional co-attention between audio frames and text tokens, pooled, + cosine -> TA score ``[B]``."""
 
     def __init__(self, audio_dim: int, text_dim: int, dim: int = 256, heads: int = 4, layers: int = 1,
-                 pooling: str = "mean", hidden: int = 256, dropout: float = 0.1):
+                 pooling: str = "mean", hidden: int = 256, dropout: float = 0.1, extra_dim: int = 0):
         super().__init__()
         if dim % heads:
             raise ValueError(f"co-attention dim {dim} must be divisible by heads {heads}")
@@ -66,7 +66,8 @@ class CoAttentionTA(nn.Module):
         self.text_to_audio = nn.ModuleList(CrossAttentionBlock(dim, heads, dropout) for _ in range(layers))
         self.audio_pool = _SeqPool(dim, pooling)
         self.text_pool = _SeqPool(dim, pooling)
-        self.head = mlp_head(2 * dim + 1, hidden, dropout)
+        self.extra_dim = extra_dim  # features joined before the head, e.g. the fact check's agreements
+        self.head = mlp_head(2 * dim + 1 + extra_dim, hidden, dropout)
 
     def project(self, audio: torch.Tensor, audio_mask: torch.Tensor | None, text: torch.Tensor,
                 text_mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -93,8 +94,9 @@ class CoAttentionTA(nn.Module):
         return self.score(*self.project(audio, audio_mask, text, text_mask), audio_emb, text_emb)
 
     def score(self, a: torch.Tensor, am: torch.Tensor, t: torch.Tensor, tm: torch.Tensor,
-              audio_emb: torch.Tensor | None = None, text_emb: torch.Tensor | None = None) -> torch.Tensor:
-        """TA score ``[B]`` from already projected sequences (see :meth:`project`)."""
+              audio_emb: torch.Tensor | None = None, text_emb: torch.Tensor | None = None,
+              extra: torch.Tensor | None = None) -> torch.Tensor:
+        """TA score ``[B]`` from already projected sequences (see :meth:`project`); ``extra [B, extra_dim]``."""
         a_co, t_co = self.co_attend(a, am, t, tm)
         pa, pt = self.audio_pool(a_co, am), self.text_pool(t_co, tm)
         if (audio_emb is None) != (text_emb is None):
@@ -103,7 +105,13 @@ class CoAttentionTA(nn.Module):
             cos = F.cosine_similarity(masked_mean(a, am), masked_mean(t, tm), dim=-1)
         else:
             cos = F.cosine_similarity(audio_emb, text_emb, dim=-1)
-        return self.head(torch.cat([pa, pt, cos.unsqueeze(-1).to(pa.dtype)], dim=-1)).squeeze(-1)
+        joined = [pa, pt, cos.unsqueeze(-1).to(pa.dtype)]
+        if self.extra_dim:
+            if extra is None or extra.shape != (pa.shape[0], self.extra_dim):
+                got = None if extra is None else tuple(extra.shape)
+                raise ValueError(f"this TA path needs extra features shaped ({pa.shape[0]}, {self.extra_dim}), got {got}")
+            joined.append(extra.to(pa.dtype))
+        return self.head(torch.cat(joined, dim=-1)).squeeze(-1)
 
 
 def _keep_one(mask: torch.Tensor) -> torch.Tensor:

@@ -35,6 +35,9 @@ class ScoringConfig:
     # the TA co-attention also reads them (chroma, tempo: a prompt's key and tempo). Off: no measured gain yet
     # (BENCHMARKS.md, quality scoring): the head does not learn to match key words to the chroma
     ta_signal_features: bool = False
+    # the TA head also reads key and tempo agreement between the signal and the prompt (muscall.scoring.factcheck);
+    # needs signal features computed (signal_features or ta_signal_features)
+    ta_fact_check: bool = False
     segment_size: int = 4  # DRASP: valid frames per segment
     attention_hidden: int = 128  # additive-attention width in DRASP / ASP
     hidden: int = 256  # MLP head width

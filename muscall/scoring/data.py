@@ -2,7 +2,8 @@
 
 Per rated row: the audio tower's frame features and mask (``MusCALL.audio_frames``), low-level signal
 features time-aligned with those frames (:mod:`muscall.scoring.signal`), the text tower's token features
-and mask (``MusCALL.text_tokens``) and both normalised global embeddings. The audio is the first
+and mask (``MusCALL.text_tokens``), the token ids (the fact check reads the words themselves) and both
+normalised global embeddings. The audio is the first
 ``seconds`` of the clip (``None``: the whole clip), decoded at the checkpoint's sample rate; clips are
 encoded one exact length at a time (never padded), so a clip's features never depend on its batch.
 
@@ -35,9 +36,9 @@ from muscall.scoring.signal import SIGNAL_DIM, signal_features
 from muscall.utils.fileio import atomic_path
 
 log = logging.getLogger(__name__)
-CACHE_VERSION = 4
+CACHE_VERSION = 5
 _ARRAYS = ("audio_index", "text_index", "frames", "frame_mask", "audio_emb", "tokens", "token_mask", "text_emb",
-           "matched", "sources", "signal")
+           "matched", "sources", "signal", "token_ids")
 
 
 @dataclass
@@ -59,6 +60,7 @@ class ScoringFeatures:
     matched: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # [N] caption states the clip truly
     sources: np.ndarray = field(default_factory=lambda: np.zeros(0, "<U1"))  # [N] source clip (for mismatches)
     signal: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, SIGNAL_DIM), np.float32))  # [A, T, F]
+    token_ids: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int64))  # [U, L] tokenizer ids, 0 padded
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (row id, reason) of rows that failed to load
 
     def __len__(self) -> int:
@@ -89,7 +91,8 @@ class ScoringFeatures:
             sources=self.sources[idx], skipped=[])
 
     def batch(self, index: Sequence[int] | np.ndarray, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
-        """Model inputs for rows ``index``: frames, mask, text_tokens, text_mask, audio_emb, text_emb (+ signal)."""
+        """Model inputs for rows ``index``: frames, mask, text_tokens, text_mask, audio_emb, text_emb (+ signal,
+        token_ids)."""
         idx = np.asarray(index, dtype=np.int64)
         a, t = self.audio_index[idx], self.text_index[idx]
         t_len = max(1, int(self.token_mask[t].sum(axis=1).max()))
@@ -99,6 +102,8 @@ class ScoringFeatures:
                   "audio_emb": self.audio_emb[a], "text_emb": self.text_emb[t]}
         if self.signal_dim:
             arrays["signal"] = self.signal[a, :a_len]
+        if self.token_ids.shape[0] == self.tokens.shape[0]:
+            arrays["token_ids"] = self.token_ids[t, :t_len]
         return {k: torch.from_numpy(np.ascontiguousarray(v)).to(device) for k, v in arrays.items()}
 
     def targets(self, axes: Sequence[str]) -> dict[str, np.ndarray]:
@@ -174,16 +179,16 @@ class FeatureExtractor:
         return out  # type: ignore[return-value]
 
     @torch.no_grad()
-    def text(self, captions: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """``(tokens [L, W] (valid tokens only), embedding [D])`` per caption."""
+    def text(self, captions: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """``(tokens [L, W] (valid tokens only), embedding [D], token ids [L])`` per caption."""
         out = []
         for lo in range(0, len(captions), 64):
             ids, mask = self.tokenizer.encode_batch(list(captions[lo:lo + 64]), self.max_tokens)
             ids, mask = ids.to(self.device), mask.to(self.device)
             tokens = self.model.text_tokens(ids, mask).float().cpu().numpy()
             emb = self.model.encode_text(ids, mask, normalize=True).float().cpu().numpy()
-            lengths = mask.sum(dim=1).cpu().numpy()
-            out += [(tokens[j, : lengths[j]], emb[j]) for j in range(len(lengths))]
+            lengths, ids = mask.sum(dim=1).cpu().numpy(), ids.cpu().numpy().astype(np.int64)
+            out += [(tokens[j, : lengths[j]], emb[j], ids[j, : lengths[j]]) for j in range(len(lengths))]
         return out
 
 
@@ -217,13 +222,15 @@ def extract_features(extractor: FeatureExtractor, rows: Sequence[ClipRow], manif
 
 
 def _assemble(rows: list[ClipRow], paths: list[str], audio: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
-              text: dict[str, tuple[np.ndarray, np.ndarray]], skipped: list[tuple[str, str]]) -> ScoringFeatures:
+              text: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], skipped: list[tuple[str, str]]
+              ) -> ScoringFeatures:
     audio_keys, text_keys = list(dict.fromkeys(paths)), list(text)
     a_pos = {k: i for i, k in enumerate(audio_keys)}
     t_pos = {k: i for i, k in enumerate(text_keys)}
     frames, frame_mask = _pad([audio[k][0] for k in audio_keys])
     signal, _ = _pad([audio[k][2] for k in audio_keys])
     tokens, token_mask = _pad([text[k][0] for k in text_keys])
+    token_ids = _pad([text[k][2][:, None] for k in text_keys])[0][..., 0].astype(np.int64)
     axes = list(dict.fromkeys(a for r in rows for a in r.ratings))
     return ScoringFeatures(
         ids=[r.id for r in rows], systems=[r.system or "" for r in rows], captions=[r.caption for r in rows],
@@ -234,7 +241,7 @@ def _assemble(rows: list[ClipRow], paths: list[str], audio: dict[str, tuple[np.n
         tokens=tokens, token_mask=token_mask, text_emb=np.stack([text[k][1] for k in text_keys]),
         matched=np.array([not r.attributes.get("changed") for r in rows], dtype=bool),
         sources=np.array([str(r.attributes.get("source_id", p)) for r, p in zip(rows, paths)]),
-        signal=signal, skipped=skipped)
+        signal=signal, token_ids=token_ids, skipped=skipped)
 
 
 def _pad(seqs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

@@ -9,7 +9,8 @@ embeddings ``model.encode_audio`` / ``model.encode_text`` (``[B, D]``).
   concatenated with low-level signal features aligned to them (:mod:`muscall.scoring.signal`);
 * text axes (default ``TA``): :class:`~muscall.scoring.coattention.CoAttentionTA`, only when tokens are
   given (without text, text axes are left out of the output); with ``ta_signal_features`` its audio side is
-  ``[frames; signal]`` too, so it can check a prompt's key and tempo against the chroma and tempo features;
+  ``[frames; signal]`` too; with ``ta_fact_check`` its head also reads the key, mode and tempo agreement of
+  :class:`~muscall.scoring.factcheck.FactCheck` (signal chroma and tempo against what the prompt states);
 * training: :meth:`QualityScorer.forward_with_ot` also returns the Sinkhorn OT cost between projected frames
   and tokens, and :meth:`QualityScorer.loss` sums the per-axis losses (``ScoringConfig.loss`` /
   ``axis_losses``) and ``ot_weight * OT``.
@@ -24,6 +25,7 @@ from muscall.scoring.coattention import CoAttentionTA
 from muscall.scoring.config import ScoringConfig, ScoringConfigError, validate_scoring_config
 from muscall.scoring.drasp import make_pooling
 from muscall.scoring.ensemble import EnsembleScorer, select_top_k
+from muscall.scoring.factcheck import FactCheck
 from muscall.scoring.layers import mlp_head
 from muscall.scoring.losses import LossFn, make_loss
 from muscall.scoring.sinkhorn import ot_cost
@@ -46,7 +48,8 @@ class QualityScorer(nn.Module):
             raise ScoringConfigError(f"axes {self.text_axes} use text; pass text_dim (the text token width)")
         self.pool_signal = bool(signal_dim and cfg.signal_features and self.audio_axes)
         self.ta_signal = bool(signal_dim and cfg.ta_signal_features and self.text_axes)
-        self.signal_dim = signal_dim if self.pool_signal or self.ta_signal else 0  # 0: no path reads signal
+        self.fact_check = bool(signal_dim and cfg.ta_fact_check and self.text_axes)
+        self.signal_dim = signal_dim if self.pool_signal or self.ta_signal or self.fact_check else 0  # 0: none reads it
         self.pool = make_pooling(cfg.pooling, audio_dim + (signal_dim if self.pool_signal else 0), cfg.segment_size,
                                  cfg.attention_hidden) if self.audio_axes else None
         pooled_dim = self.pool.out_dim if self.pool is not None else 0
@@ -55,30 +58,35 @@ class QualityScorer(nn.Module):
         self.text_paths = nn.ModuleDict({
             a: CoAttentionTA(ta_audio_dim, text_dim, dim=cfg.coattn_dim, heads=cfg.coattn_heads,
                              layers=cfg.coattn_layers, pooling=cfg.ta_pooling, hidden=cfg.hidden,
-                             dropout=cfg.dropout)
+                             dropout=cfg.dropout, extra_dim=FactCheck.out_dim if self.fact_check else 0)
             for a in self.text_axes
         })
+        self.fact_checks = nn.ModuleDict({a: FactCheck(text_dim) for a in self.text_axes} if self.fact_check else {})
         shared = cfg.loss_kwargs()
         self.loss_fns: dict[str, LossFn] = {a: make_loss(cfg.loss_for(a), strict=False, **shared) for a in cfg.axes}
 
     def forward(self, frames: torch.Tensor, mask: torch.Tensor | None = None,
                 text_tokens: torch.Tensor | None = None, text_mask: torch.Tensor | None = None,
                 audio_emb: torch.Tensor | None = None, text_emb: torch.Tensor | None = None,
-                signal: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                signal: torch.Tensor | None = None, signal_raw: torch.Tensor | None = None,
+                token_ids: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """``{axis: score [B]}`` for the audio axes, plus the text axes when ``text_tokens`` is given."""
         scores, _ = self.forward_with_ot(frames, mask, text_tokens, text_mask, audio_emb, text_emb, with_ot=False,
-                                         signal=signal)
+                                         signal=signal, signal_raw=signal_raw, token_ids=token_ids)
         return scores
 
     def forward_with_ot(self, frames: torch.Tensor, mask: torch.Tensor | None = None,
                         text_tokens: torch.Tensor | None = None, text_mask: torch.Tensor | None = None,
                         audio_emb: torch.Tensor | None = None, text_emb: torch.Tensor | None = None,
-                        with_ot: bool = True, signal: torch.Tensor | None = None
+                        with_ot: bool = True, signal: torch.Tensor | None = None,
+                        signal_raw: torch.Tensor | None = None, token_ids: torch.Tensor | None = None
                         ) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
         """Scores and the mean OT cost between projected frames and tokens (``None`` without text or OT).
 
         ``signal [B, T, signal_dim]`` (same frames and mask as ``frames``) is required when the scorer
-        was built with ``signal_dim > 0``.
+        was built with ``signal_dim > 0``; ``signal_raw`` is the same before any standardisation (the fact
+        check reads chroma and tempo on their own scale; default: ``signal``); ``token_ids [B, L]`` (the
+        tokenizer ids of ``text_tokens``) are required by the fact check.
         """
         scores: dict[str, torch.Tensor] = {}
         joined = self._audio_input(frames, signal) if self.signal_dim else frames  # [frames; signal]
@@ -92,7 +100,14 @@ class QualityScorer(nn.Module):
             for axis in self.text_axes:
                 path = self.text_paths[axis]
                 a, am, t, tm = path.project(ta_frames, mask, text_tokens, text_mask)
-                scores[axis] = path.score(a, am, t, tm, audio_emb, text_emb)
+                facts = None
+                if self.fact_check:
+                    raw = signal if signal_raw is None else signal_raw
+                    self._audio_input(frames, raw)  # checks its shape
+                    facts = self.fact_checks[axis](raw.to(frames.dtype), mask, text_tokens, text_mask, token_ids)
+                scores[axis] = path.score(a, am, t, tm, audio_emb, text_emb, extra=facts)
+                if facts is not None:
+                    scores[axis] = scores[axis] + self.fact_checks[axis].direct(facts).squeeze(-1)
                 if with_ot and self.cfg.ot_weight > 0:
                     ot_terms.append(ot_cost(a, t, am, tm, eps=self.cfg.sinkhorn_eps,
                                             n_iters=self.cfg.sinkhorn_iters)[1].mean())

@@ -106,9 +106,9 @@ def score_clip(bundle: ScorerBundle, wave_or_mel: np.ndarray | torch.Tensor, pro
     out: dict[str, float] = {}
     prompt = prompt.strip() if isinstance(prompt, str) else None
     if prompt:
-        tokens, t_emb = ex.text([prompt])[0]
+        tokens, t_emb, ids = ex.text([prompt])[0]
         batch.update(text_tokens=torch.from_numpy(tokens)[None], text_emb=torch.from_numpy(t_emb)[None],
-                     text_mask=torch.ones(1, tokens.shape[0], dtype=torch.bool))
+                     text_mask=torch.ones(1, tokens.shape[0], dtype=torch.bool), token_ids=torch.from_numpy(ids)[None])
     if bundle.heads is not None:
         device = next(bundle.checkpoint.model.parameters()).device
         scores = bundle.heads.predict({k: v.to(device) for k, v in batch.items()})

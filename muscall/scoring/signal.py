@@ -41,6 +41,11 @@ TEMPO_EDGES_BPM = (50.0, 65.0, 80.0, 95.0, 115.0, 135.0, 160.0, 190.0, 230.0)
 NAMES += [f"chroma_{n}" for n in PITCH_CLASSES] + [
     f"tempo_{lo:g}_{hi:g}" for lo, hi in zip(TEMPO_EDGES_BPM[:-1], TEMPO_EDGES_BPM[1:])]
 SIGNAL_DIM = len(NAMES)
+CHROMA_AT = NAMES.index("chroma_C")  # the 12 chroma columns start here (C = 0)
+TEMPO_AT = CHROMA_AT + 12  # then one column per tempo band
+# Krumhansl-Kessler probe-tone profiles of C major and C minor (rotate by k for the key with tonic k)
+MAJOR_PROFILE = (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88)
+MINOR_PROFILE = (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17)
 CHROMA_BAND_HZ = (100.0, 4000.0)
 ONSET_SMOOTH = np.hanning(7)[1:-1] / np.hanning(7)[1:-1].sum()  # 5-frame smoothing of the onset envelope
 _EPS = 1e-10

@@ -74,12 +74,12 @@ class NormalizedScorer(nn.Module):
         tokens = batch.get("text_tokens")
         if tokens is not None:
             tokens = (tokens - self.text_mean) / self.text_std
-        signal = batch.get("signal")
+        signal = raw = batch.get("signal")
         if signal is not None and self.scorer.signal_dim:
             signal = (signal - self.signal_mean) / self.signal_std
         return self.scorer.forward_with_ot(frames, batch["mask"], tokens, batch.get("text_mask"),
                                            batch.get("audio_emb"), batch.get("text_emb"), with_ot=with_ot,
-                                           signal=signal)
+                                           signal=signal, signal_raw=raw, token_ids=batch.get("token_ids"))
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Scores ``{axis: [B]}`` in z-space."""

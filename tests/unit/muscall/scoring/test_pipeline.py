@@ -177,6 +177,18 @@ def test_ensemble_save_load_round_trip(tmp_path, feats):
         load_heads(path)
 
 
+def test_fact_check_heads_train_save_and_load(tmp_path, feats):
+    cfg = dataclasses.replace(TINY, ta_fact_check=True)
+    heads, _ = train_heads(cfg, feats, feats, TrainSettings(epochs=2, batch_size=8))
+    scorer = heads.members[0].model.scorer
+    assert scorer.fact_check and set(scorer.fact_checks) == {"TA"}
+    back = load_heads(save_heads(tmp_path / "heads", heads))
+    assert back.members[0].model.scorer.fact_check
+    before, after = predict_features(heads, feats), predict_features(back, feats)
+    assert np.all(np.isfinite(before["TA"]))
+    np.testing.assert_array_equal(before["TA"], after["TA"])
+
+
 def test_cli_train_writes_heads_and_calibration_into_checkpoint(ckpt_path, manifest, tmp_path):
     ckpt_path = Path(shutil.copytree(ckpt_path, tmp_path / "ckpt"))  # rewritten below: keep the shared one as is
     out = tmp_path / "heads"
