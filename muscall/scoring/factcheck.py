@@ -11,7 +11,7 @@ head fed the raw chroma does not learn to match key *words* to it. This module s
   stated", and the scores are pooled over the tokens by log-sum-exp, then a softmax. A token is its text-tower
   feature (its context) joined with an embedding of its id learned here: the frozen text tower has learned to
   ignore key names (a nearest-centroid probe on its features at the key word finds the key for 9% of captions,
-  chance 4%), so the words themselves must be read;
+  chance 4%: `scripts/text_facts.py`), so the words themselves must be read;
 * agreement = ``p_text[:K] . (M p_audio)`` with ``M`` learned and initialised to the identity (so the head can
   learn which confusions the signal makes, e.g. a tempo's double or half), returned beside ``p_text["not stated"]``.
 

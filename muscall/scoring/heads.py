@@ -28,6 +28,7 @@ from muscall.scoring.ensemble import EnsembleScorer, select_top_k
 from muscall.scoring.factcheck import FactCheck
 from muscall.scoring.layers import mlp_head
 from muscall.scoring.losses import LossFn, make_loss
+from muscall.scoring.signal import SIGNAL_DIM
 from muscall.scoring.sinkhorn import ot_cost
 
 __all__ = ["EnsembleScorer", "QualityScorer", "select_top_k"]
@@ -48,7 +49,8 @@ class QualityScorer(nn.Module):
             raise ScoringConfigError(f"axes {self.text_axes} use text; pass text_dim (the text token width)")
         self.pool_signal = bool(signal_dim and cfg.signal_features and self.audio_axes)
         self.ta_signal = bool(signal_dim and cfg.ta_signal_features and self.text_axes)
-        self.fact_check = bool(signal_dim and cfg.ta_fact_check and self.text_axes)
+        # the fact check reads chroma and tempo at their places in muscall.scoring.signal's layout
+        self.fact_check = bool(signal_dim == SIGNAL_DIM and cfg.ta_fact_check and self.text_axes)
         self.signal_dim = signal_dim if self.pool_signal or self.ta_signal or self.fact_check else 0  # 0: none reads it
         self.pool = make_pooling(cfg.pooling, audio_dim + (signal_dim if self.pool_signal else 0), cfg.segment_size,
                                  cfg.attention_hidden) if self.audio_axes else None
