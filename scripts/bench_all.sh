@@ -41,8 +41,8 @@ want load && run python scripts/bench_load.py --n "$(big 100000 2000)" --checkpo
 if want scoring; then
   [ -f bench-out/quality-v2/manifest.jsonl ] || run muscall data degrade --corpus "$CORPUS" --out bench-out/quality-v2 \
     --clips "$(big 800 16)" --systems-per-clip 12 --seconds 5 --no-progress
-  run python scripts/bench_scoring.py --checkpoint "$BEST" --degraded bench-out/quality-v2 --cache bench-out/quality-v5-cache \
-    --epochs 12 --patience 4 --control-repeats 2 --threads 2 --markdown "$RES/60_scoring.md" --json bench-out/scoring-v6.json
+  run python scripts/bench_scoring.py --checkpoint "$BEST" --degraded bench-out/quality-v2 --cache bench-out/quality-v8-cache \
+    --epochs 12 --patience 4 --control-repeats 2 --threads 2 --markdown "$RES/60_scoring.md" --json bench-out/scoring-v9.json
 fi
 
 [ "$QUICK" = 1 ] && { echo "quick run: fragments in $RES (BENCHMARKS.md left alone)"; exit 0; }

@@ -73,12 +73,15 @@ def variants(ot_weight: float) -> list[Variant]:
                     ensemble={"members": 6, "top_k": 3, "poolings": ["drasp", "asp", "mean"]}),
             Variant(f"TA: co-attention + OT (weight {ot:g}) + key/mode/tempo fact check", ["TA"],
                     {"ot_weight": ot, "ta_signal_features": False, "ta_fact_check": True}),
+            Variant("TA: MMMOS ensemble, 4 fact-check heads (seeds), top 3 by val SRCC", ["TA"],
+                    {"ot_weight": ot, "ta_signal_features": False, "ta_fact_check": True},
+                    ensemble={"members": 4, "top_k": 3}),
             Variant(f"TA: co-attention + OT (weight {ot:g}) over frames + signal features (chroma, tempo)", ["TA"],
-                    {"ot_weight": ot, "ta_signal_features": True}),
+                    {"ot_weight": ot, "ta_signal_features": True, "ta_fact_check": False}),
             Variant(f"TA: co-attention + OT (weight {ot:g}), encoder frames only", ["TA"],
-                    {"ot_weight": ot, "ta_signal_features": False}),
+                    {"ot_weight": ot, "ta_signal_features": False, "ta_fact_check": False}),
             Variant("TA: co-attention, no OT, encoder frames only", ["TA"],
-                    {"ot_weight": 0.0, "ta_signal_features": False})]
+                    {"ot_weight": 0.0, "ta_signal_features": False, "ta_fact_check": False})]
 
 
 def control(ot_weight: float) -> Variant:

@@ -109,7 +109,8 @@ class CoAttentionTA(nn.Module):
         if self.extra_dim:
             if extra is None or extra.shape != (pa.shape[0], self.extra_dim):
                 got = None if extra is None else tuple(extra.shape)
-                raise ValueError(f"this TA path needs extra features shaped ({pa.shape[0]}, {self.extra_dim}), got {got}")
+                raise ValueError(f"this TA path needs extra features shaped ({pa.shape[0]}, {self.extra_dim}), "
+                                 f"got {got}")
             joined.append(extra.to(pa.dtype))
         return self.head(torch.cat(joined, dim=-1)).squeeze(-1)
 

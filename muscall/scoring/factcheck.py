@@ -16,8 +16,9 @@ head fed the raw chroma does not learn to match key *words* to it. This module s
   learn which confusions the signal makes, e.g. a tempo's double or half), returned beside ``p_text["not stated"]``.
 
 The TA head reads these six numbers (agreement and "not stated" for key, mode and tempo) beside its pooled
-co-attention features, and they also reach the score through a linear term (:attr:`FactCheck.direct`). The text side learns only from the TA targets: a prompt naming the key the chroma shows
-is rated higher than one naming another key.
+co-attention features, and they also reach the score through a linear term (:attr:`FactCheck.direct`). The text
+side learns only from the TA targets: a prompt naming the key the chroma shows is rated higher than one naming
+another key.
 """
 
 from __future__ import annotations
