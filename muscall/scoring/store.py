@@ -198,7 +198,8 @@ def load_heads(path: str | Path, device: str | torch.device = "cpu", verify: boo
                            "with 'muscall score train'")
     members = []
     for desc in info["members"]:
-        cfg = from_dict(ScoringConfig, desc["scoring"], "scoring.")
+        # heads saved before the fact check existed have no ta_fact_check setting, and no fact-check weights
+        cfg = from_dict(ScoringConfig, {"ta_fact_check": False, **desc["scoring"]}, "scoring.")
         model = NormalizedScorer(cfg, info["audio_dim"], info["text_dim"], int(info.get("signal_dim", 0)))
         model.load_state_dict(load_file(str(path / "members" / f"{desc['name']}.safetensors")))
         members.append(Member(desc["name"], cfg, model.to(device).eval(), desc.get("seed", 0),

@@ -84,5 +84,8 @@ def test_worker_processes_keep_the_order(tone_dir):
     inline = list(read_tracks(reader, workers=0))
     pooled = list(read_tracks(reader, workers=1))
     assert [t.position for t in pooled] == [2, 0, 1] == [t.position for t in inline]
+    n_mels = AUDIO.n_mels
     for a, b in zip(inline, pooled):
-        np.testing.assert_array_equal(a.mel, b.mel)
+        np.testing.assert_array_equal(a.mel[:n_mels], b.mel[:n_mels])
+        # the chroma rows' long-STFT projection sums in another order on one worker thread than on two
+        np.testing.assert_allclose(a.mel[n_mels:], b.mel[n_mels:], rtol=0, atol=1e-4)

@@ -189,6 +189,19 @@ def test_fact_check_heads_train_save_and_load(tmp_path, feats):
     np.testing.assert_array_equal(before["TA"], after["TA"])
 
 
+def test_heads_saved_before_the_fact_check_still_load(tmp_path, feats):
+    heads, _ = train_heads(dataclasses.replace(TINY, ta_fact_check=False), feats, feats,
+                           TrainSettings(epochs=1, batch_size=8))
+    path = save_heads(tmp_path / "heads", heads)
+    info = json.loads((path / "heads.json").read_text())
+    for member in info["members"]:
+        del member["scoring"]["ta_fact_check"]  # as written by earlier versions
+    (path / "heads.json").write_text(json.dumps(info))
+    back = load_heads(path, verify=False)
+    assert not back.members[0].model.scorer.fact_check
+    np.testing.assert_array_equal(predict_features(heads, feats)["TA"], predict_features(back, feats)["TA"])
+
+
 def test_cli_train_writes_heads_and_calibration_into_checkpoint(ckpt_path, manifest, tmp_path):
     ckpt_path = Path(shutil.copytree(ckpt_path, tmp_path / "ckpt"))  # rewritten below: keep the shared one as is
     out = tmp_path / "heads"
