@@ -33,7 +33,9 @@ from muscall.scoring.signal import CHROMA_AT, MAJOR_PROFILE, MINOR_PROFILE, TEMP
 
 N_KEYS = 24  # 12 major keys (tonic C..B), then 12 minor keys
 N_TEMPO = len(TEMPO_EDGES_BPM) - 1
-WORD_BUCKETS = 4096  # rows of the word embedding: token id modulo this (exact for tokenizers up to 4096 ids)
+# rows of the word embedding: token id modulo this. Exact for `small` (2,000 ids); the 8,000-id tokenizers of
+# `paper` and `resnet50` share each row between two ids (the text-tower feature beside it still tells them apart)
+WORD_BUCKETS = 4096
 WORD_DIM = 32
 
 
