@@ -15,18 +15,18 @@ import json
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from muscall.data.degrade.facts import PITCH_CLASS
 from muscall.data.manifest import read_manifest
-from muscall.scoring.signal import CHROMA_AT, MAJOR_PROFILE, MINOR_PROFILE, TEMPO_AT, TEMPO_EDGES_BPM
-
-MAJOR, MINOR = np.array(MAJOR_PROFILE), np.array(MINOR_PROFILE)
+from muscall.scoring.factcheck import key_correlation
+from muscall.scoring.signal import CHROMA_AT, TEMPO_AT, TEMPO_EDGES_BPM
 
 
 def estimate_key(chroma: np.ndarray) -> tuple[int, str]:
-    """(tonic pitch class, mode) of the best-correlated rotated key profile."""
-    return max(((k, mode) for k in range(12) for mode in ("major", "minor")),
-               key=lambda km: np.corrcoef(np.roll(MAJOR if km[1] == "major" else MINOR, km[0]), chroma)[0, 1])
+    """(tonic pitch class, mode) of the best-correlated rotated key profile (the fact check's key templates)."""
+    best = int(key_correlation(torch.from_numpy(np.asarray(chroma, dtype=np.float32))[None]).argmax())
+    return best % 12, "major" if best < 12 else "minor"
 
 
 def main() -> None:
@@ -39,7 +39,6 @@ def main() -> None:
     ids = json.loads(str(z["meta"]))["ids"]
     degraded = {r.id: r for r in read_manifest(Path(args.degraded) / "manifest.jsonl")}
     corpus = {r.id: r.attributes for r in read_manifest(Path(args.corpus) / "manifest.jsonl")}
-    chroma_at, tempo_at = CHROMA_AT, TEMPO_AT
     bands = list(zip(TEMPO_EDGES_BPM[:-1], TEMPO_EDGES_BPM[1:]))
     key = tonic = band = octave = 0
     seen: set[int] = set()
@@ -49,10 +48,10 @@ def main() -> None:
         seen.add(int(a))
         attrs = corpus[degraded[ids[row]].attributes["source_id"]]
         sig = z["signal"][a][z["frame_mask"][a]]
-        k, mode = estimate_key(sig[:, chroma_at:chroma_at + 12].mean(axis=0))
+        k, mode = estimate_key(sig[:, CHROMA_AT:CHROMA_AT + 12].mean(axis=0))
         tonic += k == PITCH_CLASS[attrs["key"]]
         key += k == PITCH_CLASS[attrs["key"]] and mode == attrs["mode"]
-        lo, hi = bands[int(np.argmax(sig[0, tempo_at:tempo_at + len(bands)]))]
+        lo, hi = bands[int(np.argmax(sig[0, TEMPO_AT:TEMPO_AT + len(bands)]))]
         band += lo <= attrs["bpm"] <= hi
         octave += any(lo <= b <= hi for b in (attrs["bpm"], 2 * attrs["bpm"], attrs["bpm"] / 2))
     n = len(seen)

@@ -230,7 +230,7 @@ def _assemble(rows: list[ClipRow], paths: list[str], audio: dict[str, tuple[np.n
     frames, frame_mask = _pad([audio[k][0] for k in audio_keys])
     signal, _ = _pad([audio[k][2] for k in audio_keys])
     tokens, token_mask = _pad([text[k][0] for k in text_keys])
-    token_ids = _pad([text[k][2][:, None] for k in text_keys])[0][..., 0].astype(np.int64)
+    token_ids, _ = _pad([text[k][2] for k in text_keys], np.int64)
     axes = list(dict.fromkeys(a for r in rows for a in r.ratings))
     return ScoringFeatures(
         ids=[r.id for r in rows], systems=[r.system or "" for r in rows], captions=[r.caption for r in rows],
@@ -244,10 +244,10 @@ def _assemble(rows: list[ClipRow], paths: list[str], audio: dict[str, tuple[np.n
         signal=signal, token_ids=token_ids, skipped=skipped)
 
 
-def _pad(seqs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Stack ``[T_i, C]`` arrays into zero-padded ``[N, T, C]`` float32 and a ``[N, T]`` mask."""
+def _pad(seqs: list[np.ndarray], dtype: Any = np.float32) -> tuple[np.ndarray, np.ndarray]:
+    """Stack ``[T_i, ...]`` arrays into zero-padded ``[N, T, ...]`` of ``dtype`` and a ``[N, T]`` mask."""
     length = max(max(s.shape[0] for s in seqs), 1)
-    out = np.zeros((len(seqs), length, seqs[0].shape[-1]), dtype=np.float32)
+    out = np.zeros((len(seqs), length, *seqs[0].shape[1:]), dtype=dtype)
     mask = np.zeros((len(seqs), length), dtype=bool)
     for i, s in enumerate(seqs):
         out[i, : s.shape[0]] = s

@@ -99,14 +99,12 @@ class QualityScorer(nn.Module):
         ot_terms = []
         if text_tokens is not None:
             ta_frames = joined if self.ta_signal else frames
+            raw = (self._checked_signal(frames, signal if signal_raw is None else signal_raw).to(frames.dtype)
+                   if self.fact_check else None)
             for axis in self.text_axes:
                 path = self.text_paths[axis]
                 a, am, t, tm = path.project(ta_frames, mask, text_tokens, text_mask)
-                facts = None
-                if self.fact_check:
-                    raw = signal if signal_raw is None else signal_raw
-                    self._audio_input(frames, raw)  # checks its shape
-                    facts = self.fact_checks[axis](raw.to(frames.dtype), mask, text_tokens, text_mask, token_ids)
+                facts = None if raw is None else self.fact_checks[axis](raw, mask, text_tokens, text_mask, token_ids)
                 scores[axis] = path.score(a, am, t, tm, audio_emb, text_emb, extra=facts)
                 if facts is not None:
                     scores[axis] = scores[axis] + self.fact_checks[axis].direct(facts).squeeze(-1)
@@ -118,11 +116,15 @@ class QualityScorer(nn.Module):
 
     def _audio_input(self, frames: torch.Tensor, signal: torch.Tensor | None) -> torch.Tensor:
         """``[frames; signal]``, the input of a path that reads signal features."""
+        return torch.cat([frames, self._checked_signal(frames, signal).to(frames.dtype)], dim=-1)
+
+    def _checked_signal(self, frames: torch.Tensor, signal: torch.Tensor | None) -> torch.Tensor:
+        """``signal``, or a ValueError unless it is ``[B, T, signal_dim]`` beside ``frames [B, T, C]``."""
         if signal is None or signal.shape[:2] != frames.shape[:2] or signal.shape[-1] != self.signal_dim:
             got = None if signal is None else tuple(signal.shape)
             raise ValueError(f"this scorer needs signal features shaped {tuple(frames.shape[:2])} + ({self.signal_dim},) "
                              f"beside the frames, got {got}")
-        return torch.cat([frames, signal.to(frames.dtype)], dim=-1)
+        return signal
 
     def loss(self, scores: dict[str, torch.Tensor], targets: dict[str, torch.Tensor],
              ot: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
