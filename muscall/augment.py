@@ -1,17 +1,14 @@
-"""SimCLR-style audio augmentations for the SSL objective: batched, per-example random, seeded by a Generator.
+"""SimCLR-style log-mel augmentations for the SSL objective: batched, per-example random, seeded by a Generator.
 
-Waveform domain (``(B, samples)``): :func:`gain`, :func:`polarity_inversion`, :func:`add_noise` (white, pink
-or brown at a random SNR). Log-mel domain (``(B, n_mels, frames)``, dB of a power spectrum):
-:func:`pitch_shift_mel`, :func:`time_mask`, :func:`freq_mask`, and the mel-domain equivalents
-:func:`gain_mel` and :func:`add_noise_mel` for training from cached log-mels, where no waveform exists.
+On log-mels (``(B, n_mels, frames)``, dB of a power spectrum), as training reads them from the feature
+cache, where no waveform exists: :func:`gain_mel` (a level offset), :func:`add_noise_mel` (white, pink or
+brown noise power at a random SNR), :func:`pitch_shift_mel`, :func:`time_mask` and :func:`freq_mask`.
+:class:`AugmentPipeline` chains them with the settings of ``cfg.augment``.
 
 Pitch shift warps the mel axis: output bin ``m`` (centre ``f_m``) reads the input at frequency
 ``f_m / 2**(s/12)``, linearly interpolated between bins. That is a true pitch shift of every partial (not a
 shift by whole bins, which on the mel scale is not a constant frequency ratio below ~1 kHz), keeps tempo
 (resampling the waveform changes both), costs one gather, and works on cached features.
-
-Polarity inversion is kept because MusCALL's chain has it, but note that it cannot change a magnitude
-log-mel: it only matters if a phase-aware front end is ever used.
 
 Every function takes a ``torch.Generator`` and probability ``p``; each example independently gets the
 augmentation with probability ``p`` and its own random parameters. The same generator seed gives the same
@@ -20,13 +17,10 @@ output. Random numbers are drawn on the CPU generator and moved to the input's d
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 import torch
 from torch import Tensor
 
-from muscall.config import AudioConfig
+from muscall.config import AudioConfig, AugmentConfig, validate_augment_config
 from muscall.errors import MuscallError
 
 NOISE_EXPONENTS = {"white": 0.0, "pink": 1.0, "brown": 2.0}  # power spectral density ~ 1 / f**exponent
@@ -49,53 +43,20 @@ def _where(chosen: Tensor, new: Tensor, old: Tensor) -> Tensor:
     return torch.where(chosen.view(-1, *([1] * (old.dim() - 1))), new, old)
 
 
-def gain(wave: Tensor, gen: torch.Generator, p: float = 1.0, min_db: float = -6.0, max_db: float = 6.0) -> Tensor:
-    """Scale each waveform by a random gain in ``[min_db, max_db]`` dB."""
-    db = _uniform(wave.shape[0], min_db, max_db, gen, wave)
-    chosen = _coin(wave.shape[0], p, gen, wave)
-    return _where(chosen, wave * (10.0 ** (db / 20.0))[:, None], wave)
-
-
-def polarity_inversion(wave: Tensor, gen: torch.Generator, p: float = 0.5) -> Tensor:
-    """Negate each waveform with probability ``p``."""
-    return _where(_coin(wave.shape[0], p, gen, wave), -wave, wave)
-
-
-def coloured_noise(batch: int, samples: int, exponents: Tensor, gen: torch.Generator) -> Tensor:
-    """``(batch, samples)`` unit-RMS noise with PSD ``~ 1/f**exponent`` per row (0 white, 1 pink, 2 brown)."""
-    white = torch.randn((batch, samples), generator=gen)
-    spectrum = torch.fft.rfft(white, dim=-1)
-    freqs = torch.fft.rfftfreq(samples).clamp_min(1.0 / samples)  # cycles/sample; DC set to the lowest bin
-    shaped = spectrum * freqs[None, :] ** (-exponents.cpu()[:, None] / 2)
-    shaped[:, 0] = 0.0
-    noise = torch.fft.irfft(shaped, n=samples, dim=-1)
-    return noise / noise.pow(2).mean(dim=-1, keepdim=True).sqrt().clamp_min(1e-12)
+def _check_colors(colors: tuple[str, ...] | list[str]) -> None:
+    if not colors or any(c not in NOISE_EXPONENTS for c in colors):
+        raise MuscallError(f"noise colours {list(colors)}: choose from {sorted(NOISE_EXPONENTS)}")
 
 
 def _pick_exponents(batch: int, colors: tuple[str, ...], gen: torch.Generator) -> Tensor:
-    unknown = [c for c in colors if c not in NOISE_EXPONENTS]
-    if unknown or not colors:
-        raise MuscallError(f"noise colours {list(colors)}: choose from {sorted(NOISE_EXPONENTS)}")
+    _check_colors(colors)
     table = torch.tensor([NOISE_EXPONENTS[c] for c in colors])
     return table[torch.randint(len(colors), (batch,), generator=gen)]
 
 
-def add_noise(wave: Tensor, gen: torch.Generator, p: float = 1.0, min_snr_db: float = 5.0,
-              max_snr_db: float = 30.0, colors: tuple[str, ...] = ("white", "pink", "brown")) -> Tensor:
-    """Add white/pink/brown noise (colour drawn per example) at a random SNR in ``[min_snr_db, max_snr_db]``."""
-    batch, samples = wave.shape
-    exponents = _pick_exponents(batch, colors, gen)
-    snr = _uniform(batch, min_snr_db, max_snr_db, gen, wave)
-    chosen = _coin(batch, p, gen, wave)
-    noise = coloured_noise(batch, samples, exponents, gen).to(device=wave.device, dtype=wave.dtype)
-    signal_rms = wave.pow(2).mean(dim=-1).sqrt()
-    noisy = wave + noise * (signal_rms / 10.0 ** (snr / 20.0))[:, None]
-    return _where(chosen, noisy, wave)
-
-
 def gain_mel(mel: Tensor, gen: torch.Generator, p: float = 1.0, min_db: float = -6.0,
              max_db: float = 6.0) -> Tensor:
-    """Log-mel equivalent of :func:`gain`: add a random offset in ``[min_db, max_db]`` dB."""
+    """Scale the level: add a random offset in ``[min_db, max_db]`` dB."""
     db = _uniform(mel.shape[0], min_db, max_db, gen, mel)
     return _where(_coin(mel.shape[0], p, gen, mel), mel + db[:, None, None], mel)
 
@@ -118,7 +79,7 @@ def _mel_to_hz(mel: Tensor) -> Tensor:
 
 def add_noise_mel(mel: Tensor, gen: torch.Generator, centres_hz: Tensor, p: float = 1.0, min_snr_db: float = 5.0,
                   max_snr_db: float = 30.0, colors: tuple[str, ...] = ("white", "pink", "brown")) -> Tensor:
-    """Log-mel equivalent of :func:`add_noise`: add coloured noise power (chi-square fluctuating) at a random SNR.
+    """Add white/pink/brown noise power (colour drawn per example, chi-square fluctuating) at a random SNR.
 
     Noise power per mel bin follows the colour's PSD times the filter bandwidth (which grows with frequency).
     """
@@ -179,62 +140,35 @@ def _span_mask(batch: int, length: int, max_width: int, n_masks: int, gen: torch
 def time_mask(mel: Tensor, gen: torch.Generator, p: float = 1.0, max_fraction: float = 0.1,
               n_masks: int = 2) -> Tensor:
     """SpecAugment time masking: ``n_masks`` spans of up to ``max_fraction`` of the frames, set to the mean."""
-    batch, _, frames = mel.shape
-    spans = _span_mask(batch, frames, int(max_fraction * frames), n_masks, gen, mel)
-    chosen = _coin(batch, p, gen, mel)
-    fill = mel.mean(dim=(1, 2), keepdim=True).expand_as(mel)
-    return torch.where((spans & chosen[:, None])[:, None, :], fill, mel)
+    return _mask_axis(mel, gen, 2, p, max_fraction, n_masks)
 
 
 def freq_mask(mel: Tensor, gen: torch.Generator, p: float = 1.0, max_fraction: float = 0.15,
               n_masks: int = 2) -> Tensor:
     """SpecAugment frequency masking: ``n_masks`` bands of up to ``max_fraction`` of the bins, set to the mean."""
-    batch, n_mels, _ = mel.shape
-    spans = _span_mask(batch, n_mels, int(max_fraction * n_mels), n_masks, gen, mel)
+    return _mask_axis(mel, gen, 1, p, max_fraction, n_masks)
+
+
+def _mask_axis(mel: Tensor, gen: torch.Generator, axis: int, p: float, max_fraction: float, n_masks: int) -> Tensor:
+    """Fill random spans along ``axis`` (1: mel bins, 2: frames) of each chosen example with its mean."""
+    batch, length = mel.shape[0], mel.shape[axis]
+    spans = _span_mask(batch, length, int(max_fraction * length), n_masks, gen, mel)
     chosen = _coin(batch, p, gen, mel)
     fill = mel.mean(dim=(1, 2), keepdim=True).expand_as(mel)
-    return torch.where((spans & chosen[:, None])[:, :, None], fill, mel)
-
-
-@dataclass
-class AugmentConfig:
-    """Probabilities and ranges of each augmentation (MusCALL-like defaults)."""
-
-    p_gain: float = 0.5
-    gain_db: tuple[float, float] = (-6.0, 6.0)
-    p_polarity: float = 0.5
-    p_noise: float = 0.5
-    snr_db: tuple[float, float] = (5.0, 30.0)
-    noise_colors: tuple[str, ...] = ("white", "pink", "brown")
-    p_pitch_shift: float = 0.4
-    max_semitones: float = 2.0
-    p_time_mask: float = 0.5
-    time_mask_fraction: float = 0.1
-    n_time_masks: int = 2
-    p_freq_mask: float = 0.5
-    freq_mask_fraction: float = 0.15
-    n_freq_masks: int = 2
+    return torch.where((spans & chosen[:, None]).unsqueeze(3 - axis), fill, mel)
 
 
 class AugmentPipeline:
-    """Random waveform and log-mel augmentations; :meth:`two_views` / :meth:`mel_views` give SimCLR pairs."""
+    """Random log-mel augmentations with the settings of ``cfg.augment``; :meth:`mel` gives one SSL view."""
 
-    def __init__(self, audio: AudioConfig, cfg: AugmentConfig | None = None,
-                 featurize: Callable[[Tensor], Tensor] | None = None):
-        self.cfg = cfg or AugmentConfig()
-        self.featurize = featurize
+    def __init__(self, audio: AudioConfig, cfg: AugmentConfig):
+        problems = validate_augment_config(cfg)
+        if problems:
+            raise MuscallError("invalid augment config: " + "; ".join(problems))
+        _check_colors(cfg.noise_colors)
+        self.cfg = cfg
         self.centres_hz = mel_centres_hz(audio.n_mels, audio.sample_rate, audio.f_min, audio.f_max)
         self.rows = audio.feature_rows
-        for name in ("p_gain", "p_polarity", "p_noise", "p_pitch_shift", "p_time_mask", "p_freq_mask"):
-            if not 0.0 <= getattr(self.cfg, name) <= 1.0:
-                raise MuscallError(f"augmentation probability {name}={getattr(self.cfg, name)} must be in [0, 1]")
-
-    def waveform(self, wave: Tensor, gen: torch.Generator) -> Tensor:
-        """Gain, polarity and noise on ``(B, samples)``."""
-        c = self.cfg
-        wave = gain(wave, gen, c.p_gain, *c.gain_db)
-        wave = polarity_inversion(wave, gen, c.p_polarity)
-        return add_noise(wave, gen, c.p_noise, *c.snr_db, colors=c.noise_colors)
 
     def mel(self, mel: Tensor, gen: torch.Generator, level_and_noise: bool = False) -> Tensor:
         """Pitch shift and masking on ``(B, n_mels, frames)``; also gain and noise when ``level_and_noise``.
@@ -250,35 +184,12 @@ class AugmentPipeline:
         mel, chroma = mel[:, :n_mels], mel[:, n_mels:]
         if level_and_noise:
             mel = gain_mel(mel, gen, c.p_gain, *c.gain_db)
-            mel = add_noise_mel(mel, gen, self.centres_hz, c.p_noise, *c.snr_db, colors=c.noise_colors)
+            mel = add_noise_mel(mel, gen, self.centres_hz, c.p_noise, *c.snr_db, colors=tuple(c.noise_colors))
         mel = pitch_shift_mel(mel, gen, self.centres_hz, c.p_pitch_shift, c.max_semitones)
-        mel = time_mask(mel, gen, c.p_time_mask, c.time_mask_fraction, c.n_time_masks)
-        mel = freq_mask(mel, gen, c.p_freq_mask, c.freq_mask_fraction, c.n_freq_masks)
+        mel = time_mask(mel, gen, c.time_mask.p, c.time_mask.max_fraction, c.time_mask.count)
+        mel = freq_mask(mel, gen, c.freq_mask.p, c.freq_mask.max_fraction, c.freq_mask.count)
         return torch.cat([mel, chroma], dim=1) if chroma.shape[1] else mel
 
-    def __call__(self, wave: Tensor, gen: torch.Generator) -> Tensor:
-        """One augmented log-mel view of a waveform batch (needs ``featurize``, e.g. a ``LogMel``)."""
-        if self.featurize is None:
-            raise MuscallError("AugmentPipeline needs featurize (e.g. LogMel(cfg.audio)) to augment waveforms; "
-                               "use mel_views() for cached log-mels")
-        return self.mel(self.featurize(self.waveform(wave, gen)), gen)
 
-    def two_views(self, wave: Tensor, gen: torch.Generator) -> tuple[Tensor, Tensor]:
-        """Two independently augmented log-mel views of a waveform batch."""
-        return self(wave, gen), self(wave, gen)
-
-    def mel_views(self, mel: Tensor, gen: torch.Generator) -> tuple[Tensor, Tensor]:
-        """Two independently augmented views of cached log-mels (gain and noise done in the mel domain)."""
-        return self.mel(mel, gen, level_and_noise=True), self.mel(mel, gen, level_and_noise=True)
-
-
-def seeded_generator(seed: int) -> torch.Generator:
-    """A CPU generator with ``seed`` (what every augmentation takes)."""
-    gen = torch.Generator()
-    gen.manual_seed(int(seed))
-    return gen
-
-
-__all__ = ["AugmentConfig", "AugmentPipeline", "add_noise", "add_noise_mel", "coloured_noise", "freq_mask", "gain",
-           "gain_mel", "mel_centres_hz", "pitch_shift_mel", "polarity_inversion", "seeded_generator", "time_mask",
-           "warp_mel_pitch"]
+__all__ = ["AugmentPipeline", "add_noise_mel", "freq_mask", "gain_mel", "mel_centres_hz", "pitch_shift_mel",
+           "time_mask", "warp_mel_pitch"]

@@ -39,7 +39,7 @@ from muscall.eval.quality_metrics import bootstrap_ci, srcc, system_means
 from muscall.data.degrade.systems import CLEAN
 from muscall.data.manifest import read_manifest
 from muscall.scoring.analysis import by_change_count, pairwise_by_attribute
-from muscall.scoring.config import ScoringConfig
+from muscall.config.scoring import ScoringConfig
 from muscall.scoring.data import ScoringFeatures
 from muscall.scoring.evaluate import alignment_scores, predict_features
 from muscall.scoring.pipeline import features_for, rated_rows

@@ -94,8 +94,11 @@ class MusCALL(nn.Module):
 
     @torch.no_grad()
     def clamp_logit_scale_(self) -> None:
-        """Clamp the raw parameter in place to ``log(max_logit_scale)`` (call after each optimizer step)."""
-        self.logit_scale.clamp_(max=math.log(self.max_logit_scale))
+        """Clamp the raw parameter in place to ``[0, log(max_logit_scale)]`` (call after each optimizer step).
+
+        The lower bound keeps the temperature ``1 / exp(logit_scale)`` at or below 1.
+        """
+        self.logit_scale.clamp_(0, math.log(self.max_logit_scale))
 
     def forward(self, mel: Tensor, tokens: Tensor, attention_mask: Tensor) -> dict[str, Tensor]:
         """Normalised ``audio_embeds``, ``text_embeds`` and the exp'ed, clamped ``logit_scale``."""

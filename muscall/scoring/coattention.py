@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from muscall.scoring.config import TA_POOLINGS
+from muscall.config.scoring import TA_POOLINGS
 from muscall.scoring.layers import AdditiveAttention, as_mask, masked_mean, mlp_head, zero_padding
 
 

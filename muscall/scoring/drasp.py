@@ -17,7 +17,7 @@ import math
 import torch
 from torch import nn
 
-from muscall.scoring.config import POOLINGS
+from muscall.config.scoring import POOLINGS
 from muscall.scoring.layers import (
     AdditiveAttention,
     as_mask,

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from muscall.scoring.coattention import CoAttentionTA
-from muscall.scoring.config import ScoringConfig, ScoringConfigError, validate_scoring_config
+from muscall.config.scoring import ScoringConfig, ScoringConfigError, validate_scoring_config
 from muscall.scoring.drasp import make_pooling
 from muscall.scoring.ensemble import EnsembleScorer, select_top_k
 from muscall.scoring.factcheck import FactCheck

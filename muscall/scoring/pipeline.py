@@ -20,7 +20,7 @@ from muscall.data.manifest import ClipRow, read_manifest
 from muscall.data.quality_readers import read_system_scores
 from muscall.errors import MuscallError
 from muscall.eval.report import to_jsonable
-from muscall.scoring.config import ScoringConfig
+from muscall.config.scoring import ScoringConfig
 from muscall.scoring.data import (FeatureExtractor, ScoringFeatures, cache_key, extract_features,
                                   load_feature_cache, save_feature_cache)
 from muscall.scoring.evaluate import evaluate_heads, write_eval

@@ -30,7 +30,7 @@ from torch import nn
 
 from muscall.config import from_dict
 from muscall.errors import MuscallError
-from muscall.scoring.config import ScoringConfig
+from muscall.config.scoring import ScoringConfig
 from muscall.scoring.heads import QualityScorer
 from muscall.scoring.signal import SIGNAL_DIM
 from muscall.scoring.targets import TargetScaler

@@ -30,7 +30,7 @@ from muscall.config import ConfigError, from_dict
 from muscall.errors import MuscallError
 from muscall.eval.quality_metrics import srcc
 from muscall.scoring.calibration import fit_calibration
-from muscall.scoring.config import ScoringConfig, ScoringConfigError, validate_scoring_config
+from muscall.config.scoring import ScoringConfig, ScoringConfigError, validate_scoring_config
 from muscall.scoring.data import ScoringFeatures
 from muscall.scoring.ensemble import select_top_k
 from muscall.scoring.store import Member, NormalizedScorer, ScoringHeads

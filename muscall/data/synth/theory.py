@@ -108,7 +108,3 @@ def voice_chord(chord: Chord, low: int, kind: str = "close") -> list[int]:
         return [root, root + chord.tone(2), root + 12 + chord.tone(1), root + 12 + chord.tone(3 if seventh else 2)]
     return sorted(place((chord.root + i) % 12, low) for i in chord.intervals)
 
-
-def key_name(tonic: int, mode: str) -> str:
-    """Human key name, e.g. ``"A minor"``."""
-    return f"{NOTE_NAMES[tonic % 12]} {mode}"

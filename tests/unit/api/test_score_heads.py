@@ -8,7 +8,7 @@ from api.testing import wav_bytes
 from muscall.audio.io import load_audio_bytes
 from muscall.checkpoint import load_checkpoint
 from muscall.data.manifest import ClipRow, write_manifest
-from muscall.scoring.config import ScoringConfig
+from muscall.config.scoring import ScoringConfig
 from muscall.scoring.pipeline import features_for, rated_rows
 from muscall.scoring.predict import score_clip
 from muscall.scoring.store import save_heads

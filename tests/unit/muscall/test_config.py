@@ -49,8 +49,39 @@ def test_bad_overrides_name_the_key(override, message):
 
 
 def test_cross_field_checks():
-    assert any("Nyquist" in p for p in validate_config(load_config("tiny", ["audio.f_max=9000"])))
-    assert any("batch_size" in p for p in validate_config(load_config("tiny", ["train.batch_size=1"])))
+    cfg = load_config("tiny")
+    cfg.audio.f_max = 9000.0
+    assert any("Nyquist" in p for p in validate_config(cfg))
+    cfg = load_config("tiny")
+    cfg.train.batch_size = 1
+    assert any("batch_size" in p for p in validate_config(cfg))
+
+
+@pytest.mark.parametrize("override, message", [
+    ("audio.f_max=9000", "Nyquist"),
+    ("train.batch_size=1", "batch_size"),
+    ("scoring.pooling=max", "scoring.pooling"),
+    ("augment.p_noise=1.5", "augment.p_noise"),
+    ("augment.gain_db=[6, -6]", "augment.gain_db"),
+])
+def test_load_config_runs_the_cross_field_checks(override, message):
+    with pytest.raises(ConfigError, match=f"config 'tiny' is invalid:(.|\n)*{message}"):
+        load_config("tiny", [override])
+
+
+def test_augment_section_defaults_and_overrides(tmp_path):
+    cfg = load_config("tiny", ["augment.p_pitch_shift=0.9", "augment.freq_mask.count=3", "augment.snr_db=[10, 20]"])
+    assert cfg.augment.p_pitch_shift == 0.9 and cfg.augment.freq_mask.count == 3
+    assert cfg.augment.snr_db == [10.0, 20.0] and isinstance(cfg.augment.snr_db[0], float)
+    default = Config().augment
+    assert (default.p_gain, default.gain_db, default.p_noise, default.snr_db) == (0.5, [-6.0, 6.0], 0.5, [5.0, 30.0])
+    assert (default.noise_colors, default.p_pitch_shift, default.max_semitones) == (["white", "pink", "brown"], 0.4, 2.0)
+    assert (default.time_mask.p, default.time_mask.max_fraction, default.time_mask.count) == (0.5, 0.1, 2)
+    assert (default.freq_mask.p, default.freq_mask.max_fraction, default.freq_mask.count) == (0.5, 0.15, 2)
+    path = tmp_path / "aug.yaml"
+    path.write_text("augment: {p_gain: 0.25, time_mask: {p: 1.0}}\n")
+    cfg = load_config(path)
+    assert cfg.augment.p_gain == 0.25 and cfg.augment.time_mask.p == 1.0 and cfg.augment.time_mask.count == 2
 
 
 def test_unknown_config_name_and_missing_file(tmp_path):

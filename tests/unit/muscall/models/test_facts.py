@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from muscall.config import load_config, validate_config
+from muscall.config import ConfigError, load_config, validate_config
 from muscall.errors import MuscallError
 from muscall.models import create_model
 from muscall.models.facts import FactBranch, chroma_statistics, onset_autocorrelation, tempo_lags
@@ -95,6 +95,10 @@ def test_facts_change_the_embedding_and_get_gradients():
 
 
 def test_chroma_fft_shorter_than_the_mel_fft_is_refused():
-    problems = validate_config(load_config("small", ["audio.chroma_n_fft=256"]))
+    cfg = load_config("small")
+    cfg.audio.chroma_n_fft = 256
+    problems = validate_config(cfg)
     assert len(problems) == 1 and "audio.chroma_n_fft=256" in problems[0]
     assert validate_config(load_config("small", ["audio.chroma_n_fft=4096"])) == []
+    with pytest.raises(ConfigError, match="audio.chroma_n_fft=256"):
+        load_config("small", ["audio.chroma_n_fft=256"])

@@ -177,6 +177,10 @@ def test_logit_scale_is_clamped():
     assert model.scale().item() == pytest.approx(100.0)
     model.clamp_logit_scale_()
     assert model.logit_scale.item() == pytest.approx(math.log(100.0))
+    with torch.no_grad():
+        model.logit_scale.fill_(-1.0)  # temperature above 1
+    model.clamp_logit_scale_()
+    assert model.logit_scale.item() == 0.0
 
 
 def test_bad_audio_config_raises():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from muscall.scoring.config import ScoringConfig
+from muscall.config.scoring import ScoringConfig
 from muscall.scoring.factcheck import N_KEYS, N_TEMPO, FactCheck, key_correlation
 from muscall.scoring.heads import QualityScorer
 from muscall.scoring.signal import CHROMA_AT, MAJOR_PROFILE, MINOR_PROFILE, SIGNAL_DIM, TEMPO_AT

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from muscall.config import from_dict
-from muscall.scoring.config import ScoringConfig, ScoringConfigError, validate_scoring_config
+from muscall.config.scoring import ScoringConfig, ScoringConfigError, validate_scoring_config
 from muscall.scoring.heads import EnsembleScorer, QualityScorer, select_top_k
 
 AUDIO_DIM, TEXT_DIM = 12, 10

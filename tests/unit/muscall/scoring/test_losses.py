@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from muscall.scoring.config import LOSS_NAMES, ScoringConfigError
+from muscall.config.scoring import LOSS_NAMES, ScoringConfigError
 from muscall.scoring.losses import (
     LOSSES,
     ccc_loss,

@@ -25,7 +25,7 @@ from muscall.data.manifest import ClipRow, write_manifest
 from muscall.errors import MuscallError
 from muscall.eval.quality_metrics import srcc
 from muscall.models import create_model, train_tokenizer
-from muscall.scoring.config import ScoringConfig
+from muscall.config.scoring import ScoringConfig
 from muscall.scoring.data import FeatureExtractor, extract_features, load_feature_cache, save_feature_cache
 from muscall.scoring.evaluate import predict_features
 from muscall.scoring.pipeline import features_for, rated_rows

@@ -8,7 +8,7 @@ import torch
 from scipy import signal as sps
 
 from muscall.audio.features import LogMel
-from muscall.scoring.config import ScoringConfig
+from muscall.config.scoring import ScoringConfig
 from muscall.scoring.heads import QualityScorer
 from muscall.scoring.signal import NAMES, PITCH_CLASSES, SIGNAL_DIM, chunk_edges, signal_features
 

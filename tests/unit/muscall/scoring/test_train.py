@@ -7,7 +7,7 @@ import pytest
 
 from muscall.config import ConfigError
 from muscall.errors import MuscallError
-from muscall.scoring.config import ScoringConfig, ScoringConfigError
+from muscall.config.scoring import ScoringConfig, ScoringConfigError
 from muscall.scoring.data import ScoringFeatures
 from muscall.scoring.train import TrainSettings, apply_scoring_overrides, member_configs, split_validation
 

@@ -11,7 +11,8 @@ from muscall.training.data import MelSource
 
 def test_cache_max_seconds_bounds_cache_rows_and_decoded_clips(tone_corpus, tiny_cfg, tmp_path):
     rows = read_manifest(tone_corpus)[:3]  # three-second clips
-    cfg = tiny_cfg("data.cache_max_seconds=1.0")
+    cfg = tiny_cfg()
+    cfg.data.cache_max_seconds = 1.0  # shorter than a crop: load_config refuses it, MelSource must still cap
     cap = num_frames(cfg.audio.sample_rate, cfg.audio.hop_length)
     cached = MelSource.build(rows, tone_corpus, cfg, use_cache=True, cache_dir=tmp_path / "capped", progress=False)
     assert cached.cache.max_frames == cap and cached.cache.features.shape == (3, cfg.audio.feature_rows, cap)

@@ -1,8 +1,8 @@
-"""Typed configuration of the quality / text-alignment scorer (to be nested into ``muscall.config.Config``).
+"""The ``scoring:`` section: the quality / text-alignment scorer's settings, nested into ``Config``.
 
-Only types that ``muscall.config.from_dict`` understands (str, int, float, bool, lists, ``X | None``), so
-this section loads from YAML and ``scoring.key=value`` overrides like every other one. Importing this
-module does not import torch.
+Only types that :func:`muscall.config.load.from_dict` understands (str, int, float, bool, lists, ``X | None``),
+so this section loads from YAML and ``scoring.key=value`` overrides like every other one. The choices below
+name what :mod:`muscall.scoring` implements; this module imports neither it nor torch.
 """
 
 from __future__ import annotations

@@ -1,0 +1,63 @@
+"""Cross-field checks of a config, beyond what the types say; each returns the problems it found."""
+
+from __future__ import annotations
+
+from muscall.config.schema import AugmentConfig, Config
+from muscall.config.scoring import validate_scoring_config
+
+
+def validate_config(cfg: Config) -> list[str]:
+    """Cross-field checks beyond types; returns the problems found (empty when valid)."""
+    problems = []
+    a = cfg.audio
+    nyquist = a.sample_rate / 2
+    if a.f_max is not None and a.f_max > nyquist:
+        problems.append(f"audio.f_max={a.f_max} is above Nyquist ({nyquist}) for audio.sample_rate={a.sample_rate}")
+    if a.f_min >= (a.f_max or nyquist):
+        problems.append(f"audio.f_min={a.f_min} must be below f_max")
+    if a.hop_length <= 0 or a.n_fft <= 0 or a.n_mels <= 0:
+        problems.append("audio.n_fft, audio.hop_length and audio.n_mels must be positive")
+    if a.chroma_n_fft < 0 or (a.chroma_n_fft and a.chroma_n_fft < a.n_fft):
+        problems.append(f"audio.chroma_n_fft={a.chroma_n_fft}: use 0 (no chroma rows) or an FFT size >= audio.n_fft "
+                        "(4096 at 16 kHz resolves semitones from about 100 Hz)")
+    if a.clip_seconds <= 0 or a.window_hop_seconds <= 0:
+        problems.append("audio.clip_seconds and audio.window_hop_seconds must be positive")
+    if a.min_seconds > a.clip_seconds:
+        problems.append("audio.min_seconds must not exceed audio.clip_seconds")
+    if cfg.model.audio.pooling not in ("attention", "mean"):
+        problems.append(f"model.audio.pooling='{cfg.model.audio.pooling}': use attention or mean")
+    if cfg.model.text.encoder not in ("transformer", "minilm"):
+        problems.append(f"model.text.encoder='{cfg.model.text.encoder}': use transformer or minilm")
+    if cfg.model.text.width % cfg.model.text.heads:
+        problems.append("model.text.width must be divisible by model.text.heads")
+    if cfg.loss.caption_similarity not in ("auto", "minilm", "tfidf"):
+        problems.append(f"loss.caption_similarity='{cfg.loss.caption_similarity}': use auto, minilm or tfidf")
+    if not 0.0 <= cfg.loss.ssl_weight < 1.0:
+        problems.append("loss.ssl_weight must be in [0, 1)")
+    if cfg.loss.ssl and not (cfg.train.batch_size * cfg.loss.ssl_fraction >= 2 and cfg.loss.ssl_fraction <= 1.0):
+        problems.append("loss.ssl_fraction must be in (0, 1] and leave at least 2 SSL pairs per batch")
+    if cfg.index.embedding_dtype not in ("float16", "float32"):
+        problems.append("index.embedding_dtype must be float16 or float32")
+    if cfg.data.cache_max_seconds is not None and cfg.data.cache_max_seconds < a.clip_seconds:
+        problems.append(f"data.cache_max_seconds={cfg.data.cache_max_seconds} is shorter than one crop "
+                        f"(audio.clip_seconds={a.clip_seconds}); raise it or set it to null")
+    if cfg.train.batch_size < 2:
+        problems.append("train.batch_size must be at least 2 for a contrastive loss")
+    return problems + validate_augment_config(cfg.augment) + validate_scoring_config(cfg.scoring)
+
+
+def validate_augment_config(cfg: AugmentConfig, prefix: str = "augment.") -> list[str]:
+    """Probabilities in [0, 1], ``[low, high]`` ranges and mask widths; returns the problems found."""
+    problems = []
+    probabilities = {"p_gain": cfg.p_gain, "p_noise": cfg.p_noise, "p_pitch_shift": cfg.p_pitch_shift,
+                     "time_mask.p": cfg.time_mask.p, "freq_mask.p": cfg.freq_mask.p}
+    for name, p in probabilities.items():
+        if not 0.0 <= p <= 1.0:
+            problems.append(f"augmentation probability {prefix}{name}={p} must be in [0, 1]")
+    for name, pair in (("gain_db", cfg.gain_db), ("snr_db", cfg.snr_db)):
+        if len(pair) != 2 or pair[0] > pair[1]:
+            problems.append(f"{prefix}{name}={pair}: give [low, high] with low <= high")
+    for name, mask in (("time_mask", cfg.time_mask), ("freq_mask", cfg.freq_mask)):
+        if not 0.0 <= mask.max_fraction <= 1.0 or mask.count < 0:
+            problems.append(f"{prefix}{name}: max_fraction must be in [0, 1] and count >= 0")
+    return problems
