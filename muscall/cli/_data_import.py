@@ -6,7 +6,8 @@ import argparse
 import os
 
 from muscall.config import list_configs, load_config
-from muscall.data.importer import DEFAULT_COLUMNS, FOLDER_TABLES, ColumnMap, import_source
+from muscall.data.importer import import_source
+from muscall.data.sources import DEFAULT_COLUMNS, FOLDER_TABLES, ColumnMap
 
 DESCRIPTION = f"""Check every (audio, caption) row of SRC and write the good ones to a manifest.
 

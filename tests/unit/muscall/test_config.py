@@ -75,7 +75,8 @@ def test_augment_section_defaults_and_overrides(tmp_path):
     assert cfg.augment.snr_db == [10.0, 20.0] and isinstance(cfg.augment.snr_db[0], float)
     default = Config().augment
     assert (default.p_gain, default.gain_db, default.p_noise, default.snr_db) == (0.5, [-6.0, 6.0], 0.5, [5.0, 30.0])
-    assert (default.noise_colors, default.p_pitch_shift, default.max_semitones) == (["white", "pink", "brown"], 0.4, 2.0)
+    assert default.noise_colors == ["white", "pink", "brown"]
+    assert (default.p_pitch_shift, default.max_semitones) == (0.4, 2.0)
     assert (default.time_mask.p, default.time_mask.max_fraction, default.time_mask.count) == (0.5, 0.1, 2)
     assert (default.freq_mask.p, default.freq_mask.max_fraction, default.freq_mask.count) == (0.5, 0.15, 2)
     path = tmp_path / "aug.yaml"

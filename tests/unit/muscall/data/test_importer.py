@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from muscall.cli.main import main
-from muscall.data.importer import ColumnMap, import_source, stable_id
+from muscall.data.importer import import_source, stable_id
 from muscall.data.manifest import read_manifest, resolve_audio_path
+from muscall.data.sources import ColumnMap
 from muscall.errors import MuscallError
 
 SR = 16000
