@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 
 from muscall.cli.main import main
-from muscall.config import Config, ConfigError, list_configs, load_config, validate_config
+from muscall.config import (
+    AugmentConfig,
+    Config,
+    ConfigError,
+    config_to_dict,
+    from_dict,
+    list_configs,
+    load_config,
+    validate_config,
+)
 
 
 @pytest.mark.parametrize("name", list_configs())
@@ -114,3 +123,9 @@ def test_a_retired_key_in_a_config_file_says_it_was_removed(tmp_path):
     path.write_text("train: {batch_clusters: 4}\n")
     with pytest.raises(ConfigError, match="no longer exists"):
         load_config(path)
+
+
+def test_a_config_saved_before_the_augment_section_loads_with_its_defaults():
+    raw = config_to_dict(load_config("tiny"))
+    del raw["augment"]  # what a checkpoint's config.yaml from before the section holds
+    assert from_dict(Config, raw).augment == AugmentConfig()
