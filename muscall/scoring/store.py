@@ -28,11 +28,11 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from muscall.audio.signal import SIGNAL_DIM
 from muscall.config import from_dict
 from muscall.errors import MuscallError
+from muscall.models.quality.heads import QualityScorer
 from muscall.scoring.config import ScoringConfig
-from muscall.scoring.heads import QualityScorer
-from muscall.scoring.signal import SIGNAL_DIM
 from muscall.scoring.targets import TargetScaler
 from muscall.utils.fileio import atomic_write_json, replace_dir, sha256_file
 

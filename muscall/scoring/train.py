@@ -29,10 +29,11 @@ from tqdm import tqdm
 from muscall.config import ConfigError, from_dict
 from muscall.errors import MuscallError
 from muscall.eval.quality_metrics import srcc
+from muscall.losses.quality import QualityLoss
+from muscall.models.quality.ensemble import select_top_k
 from muscall.scoring.calibration import fit_calibration
 from muscall.scoring.config import ScoringConfig, ScoringConfigError, validate_scoring_config
 from muscall.scoring.data import ScoringFeatures
-from muscall.scoring.ensemble import select_top_k
 from muscall.scoring.store import Member, NormalizedScorer, ScoringHeads
 from muscall.scoring.targets import TargetScaler, fit_target_scalers
 
@@ -149,12 +150,13 @@ def train_member(name: str, cfg: ScoringConfig, seed: int, train: ScoringFeature
     model = NormalizedScorer(cfg, train.audio_dim, train.text_dim, train.signal_dim)
     model.set_norm(norm["audio"], norm["text"], norm.get("signal"))
     model.to(device)
+    objective = QualityLoss(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     gen = np.random.default_rng(seed)
     best = (-math.inf, 0, copy.deepcopy(model.state_dict()), {})
     rows, stale = [], 0
     for epoch in tqdm(range(1, settings.epochs + 1), desc=name, unit="epoch", disable=not progress):
-        train_loss, parts = _epoch(model, opt, train, z_train, gen, settings, device)
+        train_loss, parts = _epoch(model, objective, opt, train, z_train, gen, settings, device)
         val_srcc = validation_srcc(model, val, cfg.axes, device, settings.batch_size)
         score = _mean_finite(val_srcc.values())
         rows.append({"member": name, "epoch": epoch, "loss": train_loss, **parts,
@@ -173,8 +175,9 @@ def train_member(name: str, cfg: ScoringConfig, seed: int, train: ScoringFeature
     return Member(name, cfg, model, seed, dict(best[3]), best[1]), rows
 
 
-def _epoch(model: NormalizedScorer, opt: torch.optim.Optimizer, train: ScoringFeatures, z: dict[str, np.ndarray],
-           gen: np.random.Generator, settings: TrainSettings, device: torch.device) -> tuple[float, dict[str, float]]:
+def _epoch(model: NormalizedScorer, objective: QualityLoss, opt: torch.optim.Optimizer, train: ScoringFeatures,
+           z: dict[str, np.ndarray], gen: np.random.Generator, settings: TrainSettings,
+           device: torch.device) -> tuple[float, dict[str, float]]:
     """One pass over shuffled training rows; returns the mean loss and mean loss parts."""
     model.train()
     order = gen.permutation(len(train))
@@ -186,7 +189,7 @@ def _epoch(model: NormalizedScorer, opt: torch.optim.Optimizer, train: ScoringFe
         scores, ot = model.forward_with_ot(train.batch(idx, device))
         targets = {a: torch.from_numpy(v[idx]).float().to(device) for a, v in z.items()}
         try:
-            loss, parts = model.scorer.loss(scores, targets, ot)
+            loss, parts = objective(scores, targets, ot)
         except ValueError:  # no axis with two rated rows in this batch
             continue
         opt.zero_grad(set_to_none=True)
