@@ -19,7 +19,7 @@ import dataclasses
 import logging
 import math
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Sequence, TypeVar
 
 import numpy as np
 import torch
@@ -30,7 +30,6 @@ from muscall.config import ConfigError, from_dict
 from muscall.errors import MuscallError
 from muscall.eval.quality_metrics import srcc
 from muscall.losses.quality import QualityLoss
-from muscall.models.quality.ensemble import select_top_k
 from muscall.scoring.calibration import fit_calibration
 from muscall.scoring.config import ScoringConfig, ScoringConfigError, validate_scoring_config
 from muscall.scoring.data import ScoringFeatures
@@ -38,6 +37,7 @@ from muscall.scoring.store import Member, NormalizedScorer, ScoringHeads
 from muscall.scoring.targets import TargetScaler, fit_target_scalers
 
 log = logging.getLogger(__name__)
+M = TypeVar("M")
 
 
 @dataclass
@@ -120,6 +120,18 @@ def train_heads(base: ScoringConfig, train: ScoringFeatures, val: ScoringFeature
     heads = ScoringHeads(members=members, ensemble=ensemble, scalers=scalers, audio_dim=train.audio_dim,
                          text_dim=train.text_dim, signal_dim=train.signal_dim, training=_settings_dict(settings, len(train), len(val)))
     return heads, history
+
+
+def select_top_k(models_with_val_srcc: Sequence[tuple[M, float]], k: int) -> list[M]:
+    """The ``k`` models with the highest validation SRCC, best first (NaN scores rank last; ties keep order)."""
+    if k < 1:
+        raise ValueError(f"select_top_k needs k >= 1, got {k}")
+    ranked = sorted(enumerate(models_with_val_srcc), key=lambda item: (_sort_key(item[1][1]), item[0]))
+    return [model for _, (model, _) in ranked[:k]]
+
+
+def _sort_key(srcc: float) -> float:
+    return math.inf if srcc is None or math.isnan(srcc) else -float(srcc)
 
 
 def shuffled_labels(z_train: dict[str, np.ndarray], val: ScoringFeatures,

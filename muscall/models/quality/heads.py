@@ -25,7 +25,7 @@ from muscall.models.quality.coattention import CoAttentionTA
 from muscall.models.quality.drasp import make_pooling
 from muscall.models.quality.factcheck import FactCheck
 from muscall.models.quality.layers import mlp_head
-from muscall.models.quality.sinkhorn import ot_cost
+from muscall.models.quality.sinkhorn import sinkhorn_loss
 from muscall.scoring.config import ScoringConfig, ScoringConfigError, validate_scoring_config
 
 
@@ -102,8 +102,8 @@ class QualityScorer(nn.Module):
                 if facts is not None:
                     scores[axis] = scores[axis] + self.fact_checks[axis].direct(facts).squeeze(-1)
                 if with_ot and self.cfg.ot_weight > 0:
-                    ot_terms.append(ot_cost(a, t, am, tm, eps=self.cfg.sinkhorn_eps,
-                                            n_iters=self.cfg.sinkhorn_iters)[1].mean())
+                    ot_terms.append(sinkhorn_loss(a, t, am, tm, eps=self.cfg.sinkhorn_eps,
+                                                  n_iters=self.cfg.sinkhorn_iters))
         ot = torch.stack(ot_terms).mean() if ot_terms else None
         return {a: scores[a] for a in self.cfg.axes if a in scores}, ot
 

@@ -1,4 +1,4 @@
-"""QualityScorer assembly, training it with its loss, ScoringConfig loading/validation and MMMOS-style ensembling."""
+"""QualityScorer assembly, training it with its loss, and ScoringConfig loading/validation."""
 
 from __future__ import annotations
 
@@ -6,11 +6,9 @@ import math
 
 import pytest
 import torch
-from torch import nn
 
 from muscall.config import from_dict
 from muscall.losses.quality import QualityLoss
-from muscall.models.quality.ensemble import EnsembleScorer, select_top_k
 from muscall.models.quality.heads import QualityScorer
 from muscall.scoring.config import ScoringConfig, ScoringConfigError, validate_scoring_config
 
@@ -90,37 +88,3 @@ def test_config_loads_from_dict_and_validation_names_the_problem():
         QualityScorer(bad, AUDIO_DIM, TEXT_DIM)
     with pytest.raises(ScoringConfigError, match="text_dim"):
         QualityScorer(_cfg(), AUDIO_DIM)
-
-
-class _Const(nn.Module):
-    def __init__(self, **scores: float):
-        super().__init__()
-        self.scores = scores
-
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {k: torch.full((x.shape[0],), v) for k, v in self.scores.items()}
-
-
-def test_select_top_k_orders_by_val_srcc():
-    ranked = [("a", 0.5), ("b", float("nan")), ("c", 0.9), ("d", 0.7), ("e", 0.9)]
-    assert select_top_k(ranked, 3) == ["c", "e", "d"]
-    assert select_top_k(ranked, 10) == ["c", "e", "d", "a", "b"]
-    with pytest.raises(ValueError):
-        select_top_k(ranked, 0)
-
-
-def test_ensemble_averages_each_axis_over_members_that_have_it():
-    ens = EnsembleScorer([_Const(MI=1.0, TA=2.0), _Const(MI=3.0), _Const(MI=5.0, TA=4.0)])
-    out = ens(torch.zeros(2, 1))
-    assert list(out) == ["MI", "TA"]
-    torch.testing.assert_close(out["MI"], torch.full((2,), 3.0))
-    torch.testing.assert_close(out["TA"], torch.full((2,), 3.0))
-
-
-def test_ensemble_of_quality_scorers():
-    torch.manual_seed(0)
-    members = [QualityScorer(_cfg(pooling=p), AUDIO_DIM, TEXT_DIM).eval() for p in ("drasp", "mean")]
-    frames, mask, tokens, tmask = _batch()
-    out = EnsembleScorer(members)(frames, mask, tokens, tmask)
-    expected = (members[0](frames, mask, tokens, tmask)["MI"] + members[1](frames, mask, tokens, tmask)["MI"]) / 2
-    torch.testing.assert_close(out["MI"], expected)
