@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from muscall.audio.signal import CHROMA_AT, TEMPO_AT, TEMPO_EDGES_BPM
 from muscall.data.degrade.facts import PITCH_CLASS
 from muscall.data.manifest import read_manifest
-from muscall.scoring.factcheck import key_correlation
-from muscall.scoring.signal import CHROMA_AT, TEMPO_AT, TEMPO_EDGES_BPM
+from muscall.models.quality.factcheck import key_correlation
 
 
 def estimate_key(chroma: np.ndarray) -> tuple[int, str]:

@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 from index import Catalog, CatalogError, TrackMeta, TrackRecord, normalize_tag
-from muscall.catalog.scoring import Scorer
+from muscall.catalog.label_scores import Scorer
 from muscall.catalog.sources import EmbeddingSource
 from muscall.errors import MuscallError
 

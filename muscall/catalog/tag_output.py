@@ -13,7 +13,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from muscall.catalog.scoring import Scorer
+from muscall.catalog.label_scores import Scorer
 from muscall.errors import MuscallError
 from muscall.utils.fileio import atomic_path
 

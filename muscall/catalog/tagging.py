@@ -22,7 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from muscall.catalog.plan import check_or_write_plan, mark_complete, read_plan, same_settings, wait_for
-from muscall.catalog.scoring import LabelStats, Scorer, check_mode, parse_thresholds
+from muscall.catalog.label_scores import LabelStats, Scorer, check_mode, parse_thresholds
 from muscall.catalog.sources import EmbeddingSource, open_source
 from muscall.catalog.tag_db import DbUpdate, check_same_model, write_tags
 from muscall.catalog.tag_output import done_parts, output_format, read_parts, write_part, write_table

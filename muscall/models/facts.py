@@ -8,9 +8,9 @@ nothing forces it to measure a beat period. Captions name both. This branch read
   relative to its loudest pitch class (0 dB at the peak, floored at ``-CHROMA_RANGE_DB``, scaled to [0, 1]),
   then its masked mean, standard deviation and the mean outer product (pitch-class co-occurrence: which
   notes sound together, i.e. chord quality and mode).
-- **rhythm** (``model.audio.rhythm``): the onset envelope (half-wave-rectified frame-to-frame rise of the
-  log-mel, averaged over bands), its autocorrelation normalised by lag 0, read at every lag from 240 BPM
-  down to 40 BPM. A beat period shows as a peak at its lag (and its multiples).
+- **rhythm** (``model.audio.rhythm``): the onset envelope (:func:`muscall.audio.signal.onset_envelope`, the
+  one the quality heads' tempo profile reads), its autocorrelation normalised by lag 0, read at every lag
+  from 240 BPM down to 40 BPM. A beat period shows as a peak at its lag (and its multiples).
 
 The statistics go through a BatchNorm (a fixed affine map in eval mode) and a two-layer MLP; the result is
 concatenated to the CNN's pooled features before the projection. Padding (``lengths``) is masked out of
@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from muscall.audio.signal import onset_envelope
 from muscall.config import CHROMA_ROWS
 
 CHROMA_RANGE_DB = 40.0
@@ -54,7 +55,7 @@ def onset_autocorrelation(mel_db: Tensor, mask: Tensor, lags: tuple[int, int]) -
     Lags at or beyond a clip's valid length read 0.
     """
     lo, hi = lags
-    onset = F.relu(mel_db[..., 1:] - mel_db[..., :-1]).mean(dim=1)  # (B, T - 1)
+    onset = onset_envelope(mel_db)  # (B, T - 1)
     valid = (mask[:, 1:] & mask[:, :-1]).to(onset.dtype)
     n = valid.sum(dim=-1, keepdim=True).clamp_min(1.0)
     env = (onset - (onset * valid).sum(dim=-1, keepdim=True) / n) * valid  # zero mean over valid frames, 0 outside

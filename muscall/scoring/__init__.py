@@ -1,5 +1,6 @@
-"""Quality and text-alignment scoring (WhisQ co-attention + Sinkhorn OT, MMMOS losses/ensembles, DRASP pooling).
+"""Quality and text-alignment scoring jobs: feature extraction, training, calibration, storage, evaluation, prediction.
 
-Import the submodules directly (``muscall.scoring.heads.QualityScorer``, ``muscall.scoring.config.ScoringConfig``);
-this package ``__init__`` stays empty so that ``muscall.scoring.config`` can be imported without torch.
+The networks they train live in :mod:`muscall.models.quality` (``heads.QualityScorer``), their losses in
+:mod:`muscall.losses.quality` and the signal features in :mod:`muscall.audio.signal`. Import the submodules
+directly; this package ``__init__`` stays empty so that ``muscall.config.scoring`` can be imported without torch.
 """

@@ -1,7 +1,7 @@
 """Frozen-encoder features for the scoring heads, extracted once and kept in memory (optionally an ``.npz`` cache).
 
 Per rated row: the audio tower's frame features and mask (``MusCALL.audio_frames``), low-level signal
-features time-aligned with those frames (:mod:`muscall.scoring.signal`), the text tower's token features
+features time-aligned with those frames (:mod:`muscall.audio.signal`), the text tower's token features
 and mask (``MusCALL.text_tokens``), the token ids (the fact check reads the words themselves) and both
 normalised global embeddings. The audio is the first
 ``seconds`` of the clip (``None``: the whole clip), decoded at the checkpoint's sample rate; clips are
@@ -28,11 +28,11 @@ from tqdm import tqdm
 
 from muscall.audio.features import LogMel
 from muscall.audio.io import load_audio
+from muscall.audio.signal import SIGNAL_DIM, signal_features
 from muscall.config import AudioConfig
 from muscall.data.manifest import ClipRow, resolve_audio_path
 from muscall.errors import MuscallError
 from muscall.models.audio_encoder import min_input_frames
-from muscall.scoring.signal import SIGNAL_DIM, signal_features
 from muscall.utils.fileio import atomic_path
 
 log = logging.getLogger(__name__)

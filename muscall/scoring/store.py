@@ -28,11 +28,12 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from muscall.audio.signal import SIGNAL_DIM
+from muscall.checkpoint import load_checkpoint, save_checkpoint
 from muscall.config import from_dict
 from muscall.errors import MuscallError
+from muscall.models.quality.heads import QualityScorer
 from muscall.config.scoring import ScoringConfig
-from muscall.scoring.heads import QualityScorer
-from muscall.scoring.signal import SIGNAL_DIM
 from muscall.scoring.targets import TargetScaler
 from muscall.utils.fileio import atomic_write_json, replace_dir, sha256_file
 
@@ -214,8 +215,6 @@ def load_heads(path: str | Path, device: str | torch.device = "cpu", verify: boo
 
 def store_calibration_in_checkpoint(checkpoint: str | Path, calibration: dict[str, Any]) -> str:
     """Rewrite ``checkpoint`` (atomically) with ``extra["alignment_calibration"]``; returns its weights sha256."""
-    from muscall.checkpoint import load_checkpoint, save_checkpoint
-
     ckpt = load_checkpoint(checkpoint, with_train_state=True)
     extra = dict(ckpt.extra)
     extra[CALIBRATION_KEY] = calibration

@@ -19,7 +19,7 @@ import dataclasses
 import logging
 import math
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Sequence, TypeVar
 
 import numpy as np
 import torch
@@ -29,14 +29,15 @@ from tqdm import tqdm
 from muscall.config import ConfigError, from_dict
 from muscall.errors import MuscallError
 from muscall.eval.quality_metrics import srcc
+from muscall.losses.quality import QualityLoss
 from muscall.scoring.calibration import fit_calibration
 from muscall.config.scoring import ScoringConfig, ScoringConfigError, validate_scoring_config
 from muscall.scoring.data import ScoringFeatures
-from muscall.scoring.ensemble import select_top_k
 from muscall.scoring.store import Member, NormalizedScorer, ScoringHeads
 from muscall.scoring.targets import TargetScaler, fit_target_scalers
 
 log = logging.getLogger(__name__)
+M = TypeVar("M")
 
 
 @dataclass
@@ -121,6 +122,18 @@ def train_heads(base: ScoringConfig, train: ScoringFeatures, val: ScoringFeature
     return heads, history
 
 
+def select_top_k(models_with_val_srcc: Sequence[tuple[M, float]], k: int) -> list[M]:
+    """The ``k`` models with the highest validation SRCC, best first (NaN scores rank last; ties keep order)."""
+    if k < 1:
+        raise ValueError(f"select_top_k needs k >= 1, got {k}")
+    ranked = sorted(enumerate(models_with_val_srcc), key=lambda item: (_sort_key(item[1][1]), item[0]))
+    return [model for _, (model, _) in ranked[:k]]
+
+
+def _sort_key(srcc: float) -> float:
+    return math.inf if srcc is None or math.isnan(srcc) else -float(srcc)
+
+
 def shuffled_labels(z_train: dict[str, np.ndarray], val: ScoringFeatures,
                     seed: int) -> tuple[dict[str, np.ndarray], ScoringFeatures]:
     """Training targets and validation ratings, each axis permuted over its rated rows (seeded).
@@ -149,12 +162,13 @@ def train_member(name: str, cfg: ScoringConfig, seed: int, train: ScoringFeature
     model = NormalizedScorer(cfg, train.audio_dim, train.text_dim, train.signal_dim)
     model.set_norm(norm["audio"], norm["text"], norm.get("signal"))
     model.to(device)
+    objective = QualityLoss(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     gen = np.random.default_rng(seed)
     best = (-math.inf, 0, copy.deepcopy(model.state_dict()), {})
     rows, stale = [], 0
     for epoch in tqdm(range(1, settings.epochs + 1), desc=name, unit="epoch", disable=not progress):
-        train_loss, parts = _epoch(model, opt, train, z_train, gen, settings, device)
+        train_loss, parts = _epoch(model, objective, opt, train, z_train, gen, settings, device)
         val_srcc = validation_srcc(model, val, cfg.axes, device, settings.batch_size)
         score = _mean_finite(val_srcc.values())
         rows.append({"member": name, "epoch": epoch, "loss": train_loss, **parts,
@@ -173,8 +187,9 @@ def train_member(name: str, cfg: ScoringConfig, seed: int, train: ScoringFeature
     return Member(name, cfg, model, seed, dict(best[3]), best[1]), rows
 
 
-def _epoch(model: NormalizedScorer, opt: torch.optim.Optimizer, train: ScoringFeatures, z: dict[str, np.ndarray],
-           gen: np.random.Generator, settings: TrainSettings, device: torch.device) -> tuple[float, dict[str, float]]:
+def _epoch(model: NormalizedScorer, objective: QualityLoss, opt: torch.optim.Optimizer, train: ScoringFeatures,
+           z: dict[str, np.ndarray], gen: np.random.Generator, settings: TrainSettings,
+           device: torch.device) -> tuple[float, dict[str, float]]:
     """One pass over shuffled training rows; returns the mean loss and mean loss parts."""
     model.train()
     order = gen.permutation(len(train))
@@ -186,7 +201,7 @@ def _epoch(model: NormalizedScorer, opt: torch.optim.Optimizer, train: ScoringFe
         scores, ot = model.forward_with_ot(train.batch(idx, device))
         targets = {a: torch.from_numpy(v[idx]).float().to(device) for a, v in z.items()}
         try:
-            loss, parts = model.scorer.loss(scores, targets, ot)
+            loss, parts = objective(scores, targets, ot)
         except ValueError:  # no axis with two rated rows in this batch
             continue
         opt.zero_grad(set_to_none=True)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from index import Catalog, TrackMeta
-from muscall.catalog.scoring import Scorer
+from muscall.catalog.label_scores import Scorer
 from muscall.catalog.tag_db import DbUpdate, write_tags
 
 D = 8

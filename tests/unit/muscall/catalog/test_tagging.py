@@ -11,7 +11,7 @@ import pytest
 
 from index import Catalog, TrackRecord
 from index.shards import load_catalog
-from muscall.catalog.scoring import LabelStats, Scorer, parse_thresholds
+from muscall.catalog.label_scores import LabelStats, Scorer, parse_thresholds
 from muscall.catalog.tag_db import retagged
 from muscall.catalog.tagging import TagJob, run_tag_job
 from muscall.cli.main import main

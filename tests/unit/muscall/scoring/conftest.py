@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 
 @pytest.fixture(autouse=True)
-def _single_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _single_torch_thread(single_torch_thread):
     yield
-    torch.set_num_threads(previous)

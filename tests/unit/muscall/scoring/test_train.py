@@ -9,7 +9,8 @@ from muscall.config import ConfigError
 from muscall.errors import MuscallError
 from muscall.config.scoring import ScoringConfig, ScoringConfigError
 from muscall.scoring.data import ScoringFeatures
-from muscall.scoring.train import TrainSettings, apply_scoring_overrides, member_configs, split_validation
+from muscall.scoring.train import (TrainSettings, apply_scoring_overrides, member_configs, select_top_k,
+                                   split_validation)
 
 
 def test_overrides_apply_types_and_validate():
@@ -87,3 +88,11 @@ def test_shuffled_labels_permute_only_rated_rows():
     assert np.array_equal(np.isnan(z["MI"]), np.isnan(mi))  # unrated rows stay unrated
     assert sorted(z["MI"][~np.isnan(mi)]) == [1.0, 2.0, 3.0, 4.0, 5.0] and not np.array_equal(z["MI"], mi)
     assert np.isnan(shuffled_val.ratings["MI"][0]) and shuffled_val.ratings["MI"][1] == 2.0
+
+
+def test_select_top_k_orders_by_val_srcc():
+    ranked = [("a", 0.5), ("b", float("nan")), ("c", 0.9), ("d", 0.7), ("e", 0.9)]
+    assert select_top_k(ranked, 3) == ["c", "e", "d"]
+    assert select_top_k(ranked, 10) == ["c", "e", "d", "a", "b"]
+    with pytest.raises(ValueError):
+        select_top_k(ranked, 0)

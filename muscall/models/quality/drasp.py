@@ -17,8 +17,7 @@ import math
 import torch
 from torch import nn
 
-from muscall.config.scoring import POOLINGS
-from muscall.scoring.layers import (
+from muscall.models.quality.layers import (
     AdditiveAttention,
     as_mask,
     masked_mean,
@@ -26,6 +25,7 @@ from muscall.scoring.layers import (
     weighted_mean_std,
     zero_padding,
 )
+from muscall.config.scoring import POOLINGS
 
 
 def segment_means(x: torch.Tensor, mask: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:

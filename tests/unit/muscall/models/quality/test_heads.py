@@ -1,4 +1,4 @@
-"""QualityScorer assembly, its training loss, ScoringConfig loading/validation and MMMOS-style ensembling."""
+"""QualityScorer assembly, training it with its loss, and ScoringConfig loading/validation."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import math
 
 import pytest
 import torch
-from torch import nn
 
 from muscall.config import from_dict
+from muscall.losses.quality import QualityLoss
+from muscall.models.quality.heads import QualityScorer
 from muscall.config.scoring import ScoringConfig, ScoringConfigError, validate_scoring_config
-from muscall.scoring.heads import EnsembleScorer, QualityScorer, select_top_k
 
 AUDIO_DIM, TEXT_DIM = 12, 10
 
@@ -59,12 +59,13 @@ def test_a_few_gradient_steps_reduce_the_loss_on_a_toy_regression():
     mi = (frames[..., 0:1] * valid).sum(1).squeeze(-1) / valid.sum(1).squeeze(-1)
     ta = torch.linspace(-1, 1, 16)
     targets = {"MI": mi, "TA": ta}
-    model = QualityScorer(_cfg(loss="mse", ot_weight=0.1, sinkhorn_iters=10), AUDIO_DIM, TEXT_DIM)
+    cfg = _cfg(loss="mse", ot_weight=0.1, sinkhorn_iters=10)
+    model, objective = QualityScorer(cfg, AUDIO_DIM, TEXT_DIM), QualityLoss(cfg)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     history = []
     for _ in range(25):
         scores, ot = model.forward_with_ot(frames, mask, tokens, tmask)
-        loss, parts = model.loss(scores, targets, ot)
+        loss, parts = objective(scores, targets, ot)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -72,18 +73,6 @@ def test_a_few_gradient_steps_reduce_the_loss_on_a_toy_regression():
     assert set(parts) == {"MI", "TA", "ot"}
     assert all(math.isfinite(v) for v in history)
     assert history[-1] < 0.5 * history[0]
-
-
-def test_loss_skips_unrated_clips_and_honours_axis_losses():
-    model = QualityScorer(_cfg(loss="mse", axis_losses=["TA=l1"], ot_weight=0.0), AUDIO_DIM, TEXT_DIM)
-    scores = {"MI": torch.tensor([1.0, 2.0, 3.0]), "TA": torch.tensor([0.0, 1.0, 2.0])}
-    targets = {"MI": torch.tensor([1.0, float("nan"), 5.0]), "TA": torch.tensor([1.0, 1.0, 1.0])}
-    total, parts = model.loss(scores, targets)
-    assert parts["MI"].item() == pytest.approx(2.0)  # mse over the 2 rated clips: (0 + 4) / 2
-    assert parts["TA"].item() == pytest.approx(2.0 / 3)  # l1
-    assert total.item() == pytest.approx(2.0 + 2.0 / 3)
-    with pytest.raises(ValueError, match="no axis"):
-        model.loss({"MI": scores["MI"]}, {"TA": targets["TA"]})
 
 
 def test_config_loads_from_dict_and_validation_names_the_problem():
@@ -99,37 +88,3 @@ def test_config_loads_from_dict_and_validation_names_the_problem():
         QualityScorer(bad, AUDIO_DIM, TEXT_DIM)
     with pytest.raises(ScoringConfigError, match="text_dim"):
         QualityScorer(_cfg(), AUDIO_DIM)
-
-
-class _Const(nn.Module):
-    def __init__(self, **scores: float):
-        super().__init__()
-        self.scores = scores
-
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {k: torch.full((x.shape[0],), v) for k, v in self.scores.items()}
-
-
-def test_select_top_k_orders_by_val_srcc():
-    ranked = [("a", 0.5), ("b", float("nan")), ("c", 0.9), ("d", 0.7), ("e", 0.9)]
-    assert select_top_k(ranked, 3) == ["c", "e", "d"]
-    assert select_top_k(ranked, 10) == ["c", "e", "d", "a", "b"]
-    with pytest.raises(ValueError):
-        select_top_k(ranked, 0)
-
-
-def test_ensemble_averages_each_axis_over_members_that_have_it():
-    ens = EnsembleScorer([_Const(MI=1.0, TA=2.0), _Const(MI=3.0), _Const(MI=5.0, TA=4.0)])
-    out = ens(torch.zeros(2, 1))
-    assert list(out) == ["MI", "TA"]
-    torch.testing.assert_close(out["MI"], torch.full((2,), 3.0))
-    torch.testing.assert_close(out["TA"], torch.full((2,), 3.0))
-
-
-def test_ensemble_of_quality_scorers():
-    torch.manual_seed(0)
-    members = [QualityScorer(_cfg(pooling=p), AUDIO_DIM, TEXT_DIM).eval() for p in ("drasp", "mean")]
-    frames, mask, tokens, tmask = _batch()
-    out = EnsembleScorer(members)(frames, mask, tokens, tmask)
-    expected = (members[0](frames, mask, tokens, tmask)["MI"] + members[1](frames, mask, tokens, tmask)["MI"]) / 2
-    torch.testing.assert_close(out["MI"], expected)

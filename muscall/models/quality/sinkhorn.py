@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from muscall.scoring.layers import as_mask, zero_padding
+from muscall.models.quality.layers import as_mask, zero_padding
 
 
 def cosine_cost(audio: torch.Tensor, text: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:

@@ -28,9 +28,16 @@ Everything is a deterministic function of the waveform and its log-mel; no learn
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypeVar
+
 import numpy as np
 
 from muscall.data.synth.theory import NOTE_NAMES as PITCH_CLASSES  # C = 0
+
+if TYPE_CHECKING:
+    import torch
+
+ArrayT = TypeVar("ArrayT", np.ndarray, "torch.Tensor")
 
 BANDS = 16
 NAMES = ([f"band{b}_mean" for b in range(BANDS)] + [f"band{b}_min" for b in range(BANDS)]
@@ -43,9 +50,6 @@ NAMES += [f"chroma_{n}" for n in PITCH_CLASSES] + [
 SIGNAL_DIM = len(NAMES)
 CHROMA_AT = NAMES.index("chroma_C")  # the 12 chroma columns start here (C = 0)
 TEMPO_AT = CHROMA_AT + 12  # then one column per tempo band
-# Krumhansl-Kessler probe-tone profiles of C major and C minor (rotate by k for the key with tonic k)
-MAJOR_PROFILE = (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88)
-MINOR_PROFILE = (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17)
 CHROMA_BAND_HZ = (100.0, 4000.0)
 ONSET_SMOOTH = np.hanning(7)[1:-1] / np.hanning(7)[1:-1].sum()  # 5-frame smoothing of the onset envelope
 _EPS = 1e-10
@@ -171,16 +175,25 @@ def _normalised(chroma: np.ndarray) -> np.ndarray:
     return chroma / total if total > _EPS else np.full(12, 1.0 / 12)
 
 
+def onset_envelope(mel_db: ArrayT) -> ArrayT:
+    """Onset envelope ``[..., T - 1]`` of a dB log-mel ``[..., n_mels, T]``: mean over bins of each bin's rise.
+
+    The rise of a bin is its half-wave rectified change from frame to frame. One rule for numpy
+    (:func:`tempo_profile`) and torch (the audio tower's fact branch, ``muscall.models.facts``): the same
+    elementwise ops and one mean, in the caller's dtype.
+    """
+    return (mel_db[..., 1:] - mel_db[..., :-1]).clip(min=0).mean(-2)
+
+
 def tempo_profile(mel_db: np.ndarray, frame_rate: float) -> np.ndarray:
     """Onset-envelope autocorrelation of a log-mel (dB), max over each tempo band of :data:`TEMPO_EDGES_BPM`.
 
-    Onset envelope: the mean half-wave rectified rise of the log-mel bins from frame to frame, smoothed over 5
-    frames (:data:`ONSET_SMOOTH`), minus its mean;
+    Onset envelope (:func:`onset_envelope`) smoothed over 5 frames (:data:`ONSET_SMOOTH`), minus its mean;
     its autocorrelation is normalised by lag 0 and by the number of overlapping frames. A band whose lags do
     not fit in the clip gets 0.
     """
     mel_db = np.asarray(mel_db, dtype=np.float64)
-    onset = np.maximum(np.diff(mel_db, axis=1), 0.0).mean(axis=0) if mel_db.shape[1] > 1 else np.zeros(1)
+    onset = onset_envelope(mel_db) if mel_db.shape[1] > 1 else np.zeros(1)
     onset = np.convolve(onset, ONSET_SMOOTH, mode="same")  # beats between two frame lags still line up
     onset = onset - onset.mean()
     n = onset.size

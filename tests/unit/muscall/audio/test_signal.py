@@ -1,4 +1,4 @@
-"""Signal features for the quality heads: alignment with the tower's frames, what each detector sees, the scorer path."""
+"""Signal features for the quality heads: alignment with the tower's frames and what each detector sees."""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ import torch
 from scipy import signal as sps
 
 from muscall.audio.features import LogMel
-from muscall.config.scoring import ScoringConfig
-from muscall.scoring.heads import QualityScorer
-from muscall.scoring.signal import NAMES, PITCH_CLASSES, SIGNAL_DIM, chunk_edges, signal_features
+from muscall.audio.signal import NAMES, PITCH_CLASSES, SIGNAL_DIM, chunk_edges, signal_features
 
 SR, HOP = 16000, 256
 LOGMEL = LogMel(sample_rate=SR, n_fft=512, hop_length=HOP, n_mels=64, f_max=8000.0)
@@ -75,36 +73,6 @@ def test_chunks_follow_time():
     assert zeros[0] < -3 and zeros[-1] > -0.5
 
 
-def _scorer(signal_dim: int, **kw) -> QualityScorer:
-    torch.manual_seed(0)
-    cfg = ScoringConfig(axes=["MI"], hidden=16, attention_hidden=8, segment_size=2, dropout=0.0, **kw)
-    return QualityScorer(cfg, 12, None, signal_dim=signal_dim).eval()
-
-
-@pytest.mark.parametrize("pooling", ["drasp", "asp", "mean"])
-def test_scorer_reads_signal_features_and_ignores_their_padding(pooling):
-    model = _scorer(5, pooling=pooling)
-    gen = torch.Generator().manual_seed(0)
-    frames, sig = torch.randn(3, 6, 12, generator=gen), torch.randn(3, 6, 5, generator=gen)
-    mask = torch.arange(6).unsqueeze(0) < torch.tensor([[6], [4], [2]])
-    with torch.no_grad():
-        base = model(frames, mask, signal=sig)["MI"]
-        pad = lambda x: torch.cat([x, torch.full((3, 3, x.shape[-1]), float("nan"))], dim=1)  # noqa: E731
-        padded = model(pad(frames), torch.cat([mask, torch.zeros(3, 3, dtype=torch.bool)], dim=1), signal=pad(sig))
-        changed = model(frames, mask, signal=sig + 1.0)["MI"]
-    torch.testing.assert_close(padded["MI"], base)
-    assert not torch.allclose(changed, base)  # the signal features reach the score
-    with pytest.raises(ValueError, match="signal features"):
-        model(frames, mask)
-
-
-def test_signal_features_off_builds_the_frame_only_scorer():
-    model = _scorer(5, signal_features=False)
-    assert model.signal_dim == 0 and model.pool.out_dim == 2 * 12
-    frames = torch.randn(2, 4, 12)
-    assert model(frames, None)["MI"].shape == (2,)
-
-
 def _chroma(x: np.ndarray) -> dict[str, float]:
     got = _features(x)
     return {n: got[f"chroma_{n}"] for n in PITCH_CLASSES}
@@ -134,30 +102,3 @@ def test_tempo_profile_is_high_at_the_beat_and_low_at_faster_tempi(bpm):
     beat = next(v for (lo, hi), v in profile.items() if lo <= bpm <= hi)
     faster = [v for (lo, hi), v in profile.items() if lo > 1.15 * bpm]  # no beat there: half periods do not repeat
     assert beat > 0.8 and all(v < 0.5 for v in faster), (bpm, profile)
-
-
-def _ta_scorer(signal_dim: int, **kw) -> QualityScorer:
-    torch.manual_seed(0)
-    cfg = ScoringConfig(axes=["TA"], hidden=16, coattn_dim=8, coattn_heads=2, dropout=0.0, **kw)
-    return QualityScorer(cfg, 12, 6, signal_dim=signal_dim).eval()
-
-
-def test_alignment_path_reads_signal_features_when_asked():
-    gen = torch.Generator().manual_seed(0)
-    frames, sig = torch.randn(3, 6, 12, generator=gen), torch.randn(3, 6, 5, generator=gen)
-    tokens = torch.randn(3, 4, 6, generator=gen)
-    mask = torch.arange(6).unsqueeze(0) < torch.tensor([[6], [4], [2]])
-    model = _ta_scorer(5, ta_signal_features=True)
-    assert model.signal_dim == 5
-    with torch.no_grad():
-        base = model(frames, mask, tokens, None, signal=sig)["TA"]
-        changed = model(frames, mask, tokens, None, signal=sig + 1.0)["TA"]
-        pad = lambda x: torch.cat([x, torch.full((3, 2, x.shape[-1]), float("nan"))], dim=1)  # noqa: E731
-        padded = model(pad(frames), torch.cat([mask, torch.zeros(3, 2, dtype=torch.bool)], dim=1), tokens, None,
-                       signal=pad(sig))["TA"]
-    assert not torch.allclose(changed, base)
-    torch.testing.assert_close(padded, base)
-    with pytest.raises(ValueError, match="signal features"):
-        model(frames, mask, tokens, None)
-    off = _ta_scorer(5)  # the default: frames only
-    assert off.signal_dim == 0 and off(frames, mask, tokens, None)["TA"].shape == (3,)  # frames only, no signal needed

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from muscall.scoring.drasp import DRASP, AttentiveStatsPool, MeanPool, make_pooling, segment_means
+from muscall.models.quality.drasp import DRASP, AttentiveStatsPool, MeanPool, make_pooling, segment_means
 
 LENGTHS = [10, 7, 3]
 

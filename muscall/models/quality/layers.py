@@ -1,6 +1,6 @@
 """Masked building blocks shared by the scoring modules.
 
-Convention everywhere in :mod:`muscall.scoring`: a sequence is ``x [B, T, C]`` with ``mask [B, T]`` where
+Convention everywhere in :mod:`muscall.models.quality`: a sequence is ``x [B, T, C]`` with ``mask [B, T]`` where
 ``True`` marks a valid position (``None`` means every position is valid). Padded positions may hold any
 value, NaN included: every module zeroes them first, so they never reach an output or a gradient.
 """

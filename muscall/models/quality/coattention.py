@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from muscall.models.quality.layers import AdditiveAttention, as_mask, masked_mean, mlp_head, zero_padding
 from muscall.config.scoring import TA_POOLINGS
-from muscall.scoring.layers import AdditiveAttention, as_mask, masked_mean, mlp_head, zero_padding
 
 
 class CrossAttentionBlock(nn.Module):

@@ -3,7 +3,7 @@
 A contrastive encoder trained on captions barely hears key (BENCHMARKS.md, retrieval notes), and a co-attention
 head fed the raw chroma does not learn to match key *words* to it. This module splits the job in two:
 
-* audio side, no learning: the clip's mean chroma (:mod:`muscall.scoring.signal`) is correlated with the 24
+* audio side, no learning: the clip's mean chroma (:mod:`muscall.audio.signal`) is correlated with the 24
   rotated Krumhansl-Kessler key profiles, and its tempo profile gives one value per tempo band; each becomes a
   distribution (softmax with a learned sharpness); the mode's distribution sums the key one over the tonics
   (prompts often state only the mode: "in a minor key");
@@ -28,9 +28,12 @@ import math
 import torch
 from torch import nn
 
-from muscall.scoring.layers import as_mask, masked_mean, zero_padding
-from muscall.scoring.signal import CHROMA_AT, MAJOR_PROFILE, MINOR_PROFILE, TEMPO_AT, TEMPO_EDGES_BPM
+from muscall.audio.signal import CHROMA_AT, TEMPO_AT, TEMPO_EDGES_BPM
+from muscall.models.quality.layers import as_mask, masked_mean, zero_padding
 
+# Krumhansl-Kessler probe-tone profiles of C major and C minor (rotate by k for the key with tonic k)
+MAJOR_PROFILE = (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88)
+MINOR_PROFILE = (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17)
 N_KEYS = 24  # 12 major keys (tonic C..B), then 12 minor keys
 N_TEMPO = len(TEMPO_EDGES_BPM) - 1
 # rows of the word embedding: token id modulo this. Exact for `small` (2,000 ids); the 8,000-id tokenizers of

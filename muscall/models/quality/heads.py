@@ -6,14 +6,13 @@ embeddings ``model.encode_audio`` / ``model.encode_text`` (``[B, D]``).
 
 * audio axes (default ``MI``): pooling (DRASP | ASP | mean) over frames -> one MLP per axis; with
   ``signal_features`` (and ``signal_dim > 0``) the pool reads ``[frames; signal]``, the tower's frames
-  concatenated with low-level signal features aligned to them (:mod:`muscall.scoring.signal`);
-* text axes (default ``TA``): :class:`~muscall.scoring.coattention.CoAttentionTA`, only when tokens are
+  concatenated with low-level signal features aligned to them (:mod:`muscall.audio.signal`);
+* text axes (default ``TA``): :class:`~muscall.models.quality.coattention.CoAttentionTA`, only when tokens are
   given (without text, text axes are left out of the output); with ``ta_signal_features`` its audio side is
   ``[frames; signal]`` too; with ``ta_fact_check`` its head also reads the key, mode and tempo agreement of
-  :class:`~muscall.scoring.factcheck.FactCheck` (signal chroma and tempo against what the prompt states);
+  :class:`~muscall.models.quality.factcheck.FactCheck` (signal chroma and tempo against what the prompt states);
 * training: :meth:`QualityScorer.forward_with_ot` also returns the Sinkhorn OT cost between projected frames
-  and tokens, and :meth:`QualityScorer.loss` sums the per-axis losses (``ScoringConfig.loss`` /
-  ``axis_losses``) and ``ot_weight * OT``.
+  and tokens; the objective that weighs it (:class:`muscall.losses.quality.QualityLoss`) lives with the losses.
 """
 
 from __future__ import annotations
@@ -21,17 +20,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from muscall.scoring.coattention import CoAttentionTA
+from muscall.audio.signal import SIGNAL_DIM
+from muscall.models.quality.coattention import CoAttentionTA
+from muscall.models.quality.drasp import make_pooling
+from muscall.models.quality.factcheck import FactCheck
+from muscall.models.quality.layers import mlp_head
+from muscall.models.quality.sinkhorn import sinkhorn_loss
 from muscall.config.scoring import ScoringConfig, ScoringConfigError, validate_scoring_config
-from muscall.scoring.drasp import make_pooling
-from muscall.scoring.ensemble import EnsembleScorer, select_top_k
-from muscall.scoring.factcheck import FactCheck
-from muscall.scoring.layers import mlp_head
-from muscall.scoring.losses import LossFn, make_loss
-from muscall.scoring.signal import SIGNAL_DIM
-from muscall.scoring.sinkhorn import ot_cost
-
-__all__ = ["EnsembleScorer", "QualityScorer", "select_top_k"]
 
 
 class QualityScorer(nn.Module):
@@ -49,7 +44,7 @@ class QualityScorer(nn.Module):
             raise ScoringConfigError(f"axes {self.text_axes} use text; pass text_dim (the text token width)")
         self.pool_signal = bool(signal_dim and cfg.signal_features and self.audio_axes)
         self.ta_signal = bool(signal_dim and cfg.ta_signal_features and self.text_axes)
-        # the fact check reads chroma and tempo at their places in muscall.scoring.signal's layout
+        # the fact check reads chroma and tempo at their places in muscall.audio.signal's layout
         self.fact_check = bool(signal_dim == SIGNAL_DIM and cfg.ta_fact_check and self.text_axes)
         self.signal_dim = signal_dim if self.pool_signal or self.ta_signal or self.fact_check else 0  # 0: none reads it
         self.pool = make_pooling(cfg.pooling, audio_dim + (signal_dim if self.pool_signal else 0), cfg.segment_size,
@@ -64,8 +59,6 @@ class QualityScorer(nn.Module):
             for a in self.text_axes
         })
         self.fact_checks = nn.ModuleDict({a: FactCheck(text_dim) for a in self.text_axes} if self.fact_check else {})
-        shared = cfg.loss_kwargs()
-        self.loss_fns: dict[str, LossFn] = {a: make_loss(cfg.loss_for(a), strict=False, **shared) for a in cfg.axes}
 
     def forward(self, frames: torch.Tensor, mask: torch.Tensor | None = None,
                 text_tokens: torch.Tensor | None = None, text_mask: torch.Tensor | None = None,
@@ -109,8 +102,8 @@ class QualityScorer(nn.Module):
                 if facts is not None:
                     scores[axis] = scores[axis] + self.fact_checks[axis].direct(facts).squeeze(-1)
                 if with_ot and self.cfg.ot_weight > 0:
-                    ot_terms.append(ot_cost(a, t, am, tm, eps=self.cfg.sinkhorn_eps,
-                                            n_iters=self.cfg.sinkhorn_iters)[1].mean())
+                    ot_terms.append(sinkhorn_loss(a, t, am, tm, eps=self.cfg.sinkhorn_eps,
+                                                  n_iters=self.cfg.sinkhorn_iters))
         ot = torch.stack(ot_terms).mean() if ot_terms else None
         return {a: scores[a] for a in self.cfg.axes if a in scores}, ot
 
@@ -125,29 +118,3 @@ class QualityScorer(nn.Module):
             raise ValueError(f"this scorer needs signal features shaped {tuple(frames.shape[:2])} + ({self.signal_dim},) "
                              f"beside the frames, got {got}")
         return signal
-
-    def loss(self, scores: dict[str, torch.Tensor], targets: dict[str, torch.Tensor],
-             ot: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Total training loss and its detached parts ``{axis: loss, "ot": ...}``.
-
-        Non-finite targets (an axis a clip has no rating for) are skipped; an axis needs two rated clips.
-        """
-        total: torch.Tensor | None = None
-        parts: dict[str, torch.Tensor] = {}
-        for axis in self.cfg.axes:
-            if axis not in scores or axis not in targets:
-                continue
-            pred, target = scores[axis], targets[axis].to(scores[axis])
-            rated = torch.isfinite(target)
-            if int(rated.sum()) < 2:
-                continue
-            value = self.loss_fns[axis](pred[rated], target[rated])
-            parts[axis] = value.detach()
-            total = value if total is None else total + value
-        if total is None:
-            raise ValueError(f"no axis has both scores and >= 2 finite targets (scores: {sorted(scores)}, "
-                             f"targets: {sorted(targets)})")
-        if ot is not None and self.cfg.ot_weight > 0:
-            parts["ot"] = ot.detach()
-            total = total + self.cfg.ot_weight * ot
-        return total, parts

@@ -1,4 +1,4 @@
-"""Regression losses for quality scores ``pred [B]`` vs ``target [B]`` and a name registry.
+"""Regression losses for quality scores ``pred [B]`` vs ``target [B]``, a name registry and the scorer's objective.
 
 * ``l1``, ``mse``: the usual.
 * ``clipped_mse`` (UTMOS, Saeki et al. 2022): ``(y - y_hat)^2`` where ``|y - y_hat| > tau``, else 0, averaged
@@ -17,6 +17,9 @@
 * ``ccc``: ``1 - CCC`` with Lin's concordance correlation
   ``CCC = 2 cov / (var_pred + var_true + (mean_pred - mean_true)^2)`` (population moments), 0 iff
   ``pred == target`` (for a non-constant target).
+
+:class:`QualityLoss` joins them for training: the per-axis losses of a ``ScoringConfig`` over the scores of
+:class:`muscall.models.quality.heads.QualityScorer`, plus ``ot_weight`` times its OT cost.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from muscall.config.scoring import ScoringConfigError
+from muscall.config.scoring import ScoringConfig, ScoringConfigError
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -132,3 +135,38 @@ def _lookup(name: str) -> Callable[..., torch.Tensor]:
     if name not in LOSSES:
         raise ScoringConfigError(f"unknown loss '{name}'; choose one of {', '.join(LOSSES)}")
     return LOSSES[name]
+
+
+class QualityLoss:
+    """The scorer's training objective: the per-axis losses of ``ScoringConfig`` + ``ot_weight * OT``."""
+
+    def __init__(self, cfg: ScoringConfig):
+        self.cfg = cfg
+        shared = cfg.loss_kwargs()
+        self.loss_fns: dict[str, LossFn] = {a: make_loss(cfg.loss_for(a), strict=False, **shared) for a in cfg.axes}
+
+    def __call__(self, scores: dict[str, torch.Tensor], targets: dict[str, torch.Tensor],
+                 ot: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Total training loss and its detached parts ``{axis: loss, "ot": ...}``.
+
+        Non-finite targets (an axis a clip has no rating for) are skipped; an axis needs two rated clips.
+        """
+        total: torch.Tensor | None = None
+        parts: dict[str, torch.Tensor] = {}
+        for axis in self.cfg.axes:
+            if axis not in scores or axis not in targets:
+                continue
+            pred, target = scores[axis], targets[axis].to(scores[axis])
+            rated = torch.isfinite(target)
+            if int(rated.sum()) < 2:
+                continue
+            value = self.loss_fns[axis](pred[rated], target[rated])
+            parts[axis] = value.detach()
+            total = value if total is None else total + value
+        if total is None:
+            raise ValueError(f"no axis has both scores and >= 2 finite targets (scores: {sorted(scores)}, "
+                             f"targets: {sorted(targets)})")
+        if ot is not None and self.cfg.ot_weight > 0:
+            parts["ot"] = ot.detach()
+            total = total + self.cfg.ot_weight * ot
+        return total, parts

@@ -1,15 +1,13 @@
-"""Quality losses against hand-computed values on a toy batch, the registry, and target scaling."""
+"""Quality losses against hand-computed values on a toy batch, the registry, and the scorer's objective."""
 
 from __future__ import annotations
-
-import json
 
 import pytest
 import torch
 
-from muscall.config.scoring import LOSS_NAMES, ScoringConfigError
-from muscall.scoring.losses import (
+from muscall.losses.quality import (
     LOSSES,
+    QualityLoss,
     ccc_loss,
     clipped_mse_loss,
     dcq_loss,
@@ -20,7 +18,7 @@ from muscall.scoring.losses import (
     mse_loss,
     utmos_loss,
 )
-from muscall.scoring.targets import TargetScaler, denormalize_scores, fit_target_scalers
+from muscall.config.scoring import LOSS_NAMES, ScoringConfig, ScoringConfigError
 
 PRED = torch.tensor([1.0, 2.0, 3.5])
 TRUE = torch.tensor([1.2, 2.0, 2.5])
@@ -101,18 +99,13 @@ def test_every_loss_is_finite_and_differentiable(name):
     assert torch.isfinite(pred.grad).all()
 
 
-def test_target_scaler_round_trip_and_json():
-    ratings = torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0])
-    scaler = TargetScaler.fit(ratings)
-    assert scaler.mean == pytest.approx(3.0) and scaler.std == pytest.approx(2 ** 0.5)
-    z = scaler.normalize(ratings)
-    assert z.mean().abs() < 1e-6 and z.std(unbiased=False).item() == pytest.approx(1.0, abs=1e-5)
-    torch.testing.assert_close(scaler.denormalize(z), ratings)
-    again = TargetScaler.from_dict(json.loads(json.dumps(scaler.to_dict())))
-    assert again == scaler
-    assert TargetScaler.fit([3.0, 3.0]).std > 0  # a constant axis does not divide by zero
-    scalers = fit_target_scalers({"MI": [1.0, 3.0], "TA": [2.0, 4.0]})
-    out = denormalize_scores({"MI": 1.0, "TA": -1.0, "PQ": 0.5}, scalers)
-    assert out == {"MI": 3.0, "TA": 2.0, "PQ": 0.5}
-    with pytest.raises(ValueError, match="finite"):
-        TargetScaler.fit([1.0, float("nan")])
+def test_loss_skips_unrated_clips_and_honours_axis_losses():
+    objective = QualityLoss(ScoringConfig(loss="mse", axis_losses=["TA=l1"], ot_weight=0.0))
+    scores = {"MI": torch.tensor([1.0, 2.0, 3.0]), "TA": torch.tensor([0.0, 1.0, 2.0])}
+    targets = {"MI": torch.tensor([1.0, float("nan"), 5.0]), "TA": torch.tensor([1.0, 1.0, 1.0])}
+    total, parts = objective(scores, targets)
+    assert parts["MI"].item() == pytest.approx(2.0)  # mse over the 2 rated clips: (0 + 4) / 2
+    assert parts["TA"].item() == pytest.approx(2.0 / 3)  # l1
+    assert total.item() == pytest.approx(2.0 + 2.0 / 3)
+    with pytest.raises(ValueError, match="no axis"):
+        objective({"MI": scores["MI"]}, {"TA": targets["TA"]})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from muscall.scoring.sinkhorn import cosine_cost, ot_cost, sinkhorn, sinkhorn_loss
+from muscall.models.quality.sinkhorn import cosine_cost, ot_cost, sinkhorn, sinkhorn_loss
 
 
 def _lengths_mask(lengths: list[int], size: int) -> torch.Tensor:

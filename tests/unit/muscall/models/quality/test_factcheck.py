@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
+from muscall.audio.signal import CHROMA_AT, SIGNAL_DIM, TEMPO_AT
+from muscall.losses.quality import QualityLoss
+from muscall.models.quality.factcheck import MAJOR_PROFILE, MINOR_PROFILE, N_KEYS, N_TEMPO, FactCheck, key_correlation
+from muscall.models.quality.heads import QualityScorer
 from muscall.config.scoring import ScoringConfig
-from muscall.scoring.factcheck import N_KEYS, N_TEMPO, FactCheck, key_correlation
-from muscall.scoring.heads import QualityScorer
-from muscall.scoring.signal import CHROMA_AT, MAJOR_PROFILE, MINOR_PROFILE, SIGNAL_DIM, TEMPO_AT
 
 AUDIO_DIM, TEXT_DIM = 8, 16
 
@@ -77,13 +78,14 @@ def test_the_ta_head_learns_to_check_a_stated_key_against_the_chroma():
     cfg = ScoringConfig(axes=["TA"], ta_fact_check=True, hidden=16, coattn_dim=8, coattn_heads=2, dropout=0.0,
                         loss="mse", ot_weight=0.0)
     model = QualityScorer(cfg, AUDIO_DIM, TEXT_DIM, signal_dim=SIGNAL_DIM)
+    objective = QualityLoss(cfg)
     assert model.fact_check and model.signal_dim == SIGNAL_DIM
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     for _ in range(150):
         frames, tokens, ids, sig, target = batch(48)
         scores, _ = model.forward_with_ot(frames, None, tokens, None, signal=(sig - 0.5) * 3, signal_raw=sig,
                                           token_ids=ids)
-        loss, _ = model.loss(scores, {"TA": target})
+        loss, _ = objective(scores, {"TA": target})
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -98,6 +100,7 @@ def test_the_ta_head_learns_to_check_a_stated_key_against_the_chroma():
 def test_fact_check_needs_the_signal_features_and_the_token_ids():
     cfg = ScoringConfig(axes=["TA"], ta_fact_check=True, hidden=16, coattn_dim=8, coattn_heads=2)
     model = QualityScorer(cfg, AUDIO_DIM, TEXT_DIM, signal_dim=SIGNAL_DIM)
+    objective = QualityLoss(cfg)
     frames, tokens = torch.randn(2, 5, AUDIO_DIM), torch.randn(2, 3, TEXT_DIM)
     with pytest.raises(ValueError, match="signal features"):
         model(frames, None, tokens, None, token_ids=torch.ones(2, 3, dtype=torch.long))

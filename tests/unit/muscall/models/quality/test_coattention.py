@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from muscall.scoring.coattention import CoAttentionTA
+from muscall.models.quality.coattention import CoAttentionTA
 
 
 def _mask(lengths: list[int], size: int) -> torch.Tensor:
