@@ -19,7 +19,7 @@ from api.errors import ApiError, Conflict
 from api.service import embed_wave, get_track, stored_vector
 from api.state import ServiceState
 from index import CatalogError, TrackMeta, TrackRecord
-from muscall.utils.fileio import atomic_write_bytes
+from index.fileio import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 EXTENSIONS = {"WAV": ".wav", "FLAC": ".flac", "OGG": ".ogg", "MP3": ".mp3", "AIFF": ".aiff", "W64": ".w64",

@@ -20,7 +20,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from index._fileio import fsync_file
+from index.fileio import fsync_file
 from index.errors import CatalogError
 from index.types import TrackMeta, TrackRecord, normalize_tag
 

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, TYPE_CHECKING
 
-from index._fileio import atomic_write_json, sha256_file, write_content_addressed
+from index.fileio import atomic_write_json, sha256_file, write_content_addressed
 from index.errors import CatalogError
 from index.faiss_index import read_index, set_knob, write_index
 from index.metadata import MetadataDB

@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from index._fileio import atomic_write_bytes, sha256_file
+from index.fileio import atomic_write_bytes, sha256_file
 from index.errors import CatalogError
 from index.shards import (DTYPES, MANIFEST, ShardCatalog, ShardInfo, _SHARD_RE, normalize_rows, read_manifest,
                           save_npy, shard_stem, write_manifest)

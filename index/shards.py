@@ -23,7 +23,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from index._fileio import atomic_path, atomic_write_json, sha256_file
+from index.fileio import atomic_path, atomic_write_json, sha256_file
 from index.errors import CatalogError
 from index.types import TrackMeta
 

@@ -28,9 +28,9 @@ import torch
 import yaml
 from safetensors.torch import load_file, save_file
 
+from index.fileio import atomic_write_json, replace_dir, sha256_file
 from muscall.config import RETIRED_KEYS, Config, config_to_dict, drop_retired, from_dict
 from muscall.errors import MuscallError
-from muscall.utils.fileio import atomic_write_json, replace_dir, sha256_file
 
 log = logging.getLogger(__name__)
 

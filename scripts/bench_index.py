@@ -30,9 +30,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from index import Catalog, TrackMeta, choose_index, configure_faiss, exact_knn, recall_at_k  # noqa: E402
-from index._fileio import atomic_write_bytes  # noqa: E402
 from index.auto import nlist_for  # noqa: E402
 from index.faiss_index import BLAS_THRESHOLD, get_knob  # noqa: E402
+from index.fileio import atomic_write_bytes  # noqa: E402
 from index.synthetic import Mixture, expand_embeddings  # noqa: E402
 
 

@@ -37,7 +37,7 @@ from api.state import configure_threads, load_state  # noqa: E402
 from api.service import embed_text, search  # noqa: E402
 from api.testing import GENRES, make_tiny_checkpoint  # noqa: E402
 from index import Catalog, TrackMeta  # noqa: E402
-from index._fileio import atomic_write_bytes  # noqa: E402
+from index.fileio import atomic_write_bytes  # noqa: E402
 from index.synthetic import Mixture  # noqa: E402
 from muscall.checkpoint import load_checkpoint  # noqa: E402
 

@@ -26,13 +26,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from index.fileio import atomic_write_json
 from muscall.audio.features import FEATURE_FIELDS, LogMel, feature_config_hash, num_frames
 from muscall.audio.io import audio_info, load_audio
 from muscall.audio.windows import seconds_to_samples
 from muscall.config import AudioConfig
 from muscall.data.manifest import ClipRow, resolve_audio_path
 from muscall.errors import MuscallError
-from muscall.utils.fileio import atomic_write_json
 
 FORMAT_VERSION = 1
 INDEX, FEATURES, LENGTHS, BUILD_DIR, PROGRESS = "index.json", "features.npy", "lengths.npy", ".building", "progress.json"

@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from index.fileio import atomic_write_json
 from muscall.errors import MuscallError
-from muscall.utils.fileio import atomic_write_json
 
 PLAN_VERSION = 1
 

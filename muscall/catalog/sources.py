@@ -14,10 +14,10 @@ import faiss
 import numpy as np
 
 from index import Catalog, CatalogError
+from index.fileio import sha256_file
 from index.shards import MANIFEST as SHARDS_MANIFEST
 from index.shards import ShardCatalog, load_catalog, read_shard, shard_stem
 from muscall.errors import MuscallError
-from muscall.utils.fileio import sha256_file
 
 INDEX_MANIFEST = "manifest.json"
 

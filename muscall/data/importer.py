@@ -22,10 +22,10 @@ from typing import Any, Iterator
 
 from tqdm import tqdm
 
+from index.fileio import atomic_write_text
 from muscall.audio.io import load_audio
 from muscall.data.manifest import SPLITS, ClipRow, write_manifest
 from muscall.errors import AudioLoadError, MuscallError
-from muscall.utils.fileio import atomic_write_text
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif")
 TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t", ".jsonl": None, ".ndjson": None}

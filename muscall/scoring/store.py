@@ -28,13 +28,13 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from index.fileio import atomic_write_json, replace_dir, sha256_file
 from muscall.config import from_dict
 from muscall.errors import MuscallError
 from muscall.scoring.config import ScoringConfig
 from muscall.scoring.heads import QualityScorer
 from muscall.scoring.signal import SIGNAL_DIM
 from muscall.scoring.targets import TargetScaler
-from muscall.utils.fileio import atomic_write_json, replace_dir, sha256_file
 
 FORMAT_VERSION = 1
 CALIBRATION_KEY = "alignment_calibration"
