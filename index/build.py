@@ -83,10 +83,10 @@ def catalog_from_arrays(embeddings: np.ndarray, metadata: Sequence[TrackMeta | M
 
 
 def build_from_source(source: Source, factory: str = "auto", *, memory_budget_mb: float = 4096.0,
-                  target_recall: float = 0.95, attribute_fields: Sequence[str] = (),
-                  db_path: str | Path | None = None, mmap: bool = False, n_tune_queries: int = 500, k: int = 10,
-                  train_size: int | None = None, seed: int = 0, use_gpu: bool = True,
-                  progress: Progress | None = None) -> Catalog:
+                      target_recall: float = 0.95, attribute_fields: Sequence[str] = (),
+                      db_path: str | Path | None = None, mmap: bool = False, n_tune_queries: int = 500,
+                      k: int = 10, train_size: int | None = None, seed: int = 0, use_gpu: bool = True,
+                      progress: Progress | None = None) -> Catalog:
     """Choose (``factory="auto"``), train on a sample, add every row with its stable id, then tune.
 
     Args:

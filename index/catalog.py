@@ -313,7 +313,6 @@ class Catalog:
         self.close()
 
 
-
 def _live_subset(allowed_ids: np.ndarray | Sequence[int], removed: np.ndarray) -> np.ndarray:
     """Sorted unique non-negative ids of ``allowed_ids`` that are not in the sorted array ``removed``."""
     ids = np.asarray(allowed_ids, dtype=np.int64).ravel()
@@ -343,4 +342,3 @@ def _release(db: MetadataDB, work_dir: Path | None) -> None:
     db.close()
     if work_dir is not None:
         shutil.rmtree(work_dir, ignore_errors=True)
-

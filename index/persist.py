@@ -189,7 +189,7 @@ def _load_unlocked(directory: Path, *, mmap: bool, expected_dim: int | None, exp
     if tuned is not None and tuned.value is not None:
         set_knob(index, tuned.value)
     return Catalog(index, db, factory=manifest["factory"], model_hash=manifest["model_hash"], tuned=tuned,
-               read_only=mmap, work_dir=work_dir)
+                   read_only=mmap, work_dir=work_dir)
 
 
 def _check_expectations(directory: Path, manifest: dict[str, Any], expected_dim: int | None,
