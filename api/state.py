@@ -15,7 +15,7 @@ import torch
 from api.cache import LRUCache
 from api.settings import Settings
 from api.windows import WindowStore
-from index import Catalog, CatalogError, configure_faiss
+from index import Catalog, CatalogError, configure_faiss, open_catalog
 from muscall.audio.features import LogMel
 from muscall.checkpoint import Checkpoint, load_checkpoint
 from muscall.errors import MuscallError
@@ -90,7 +90,7 @@ def load_state(settings: Settings) -> ServiceState:
     ckpt = load_checkpoint(settings.checkpoint, device=device)
     dim = int(ckpt.model.embed_dim)
     try:
-        catalog = Catalog.load(settings.index_dir, expected_dim=dim, expected_model_hash=ckpt.sha256)
+        catalog = open_catalog(settings.index_dir, expected_dim=dim, expected_model_hash=ckpt.sha256)
     except CatalogError as err:
         raise MuscallError(f"--catalog: {err}") from err
     try:

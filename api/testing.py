@@ -12,7 +12,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from index import Catalog, ShardWriter, TrackMeta
+from index import ShardWriter, TrackMeta, build_catalog, save_catalog
 from muscall.audio.features import LogMel
 from muscall.audio.io import load_audio
 from muscall.checkpoint import load_checkpoint, save_checkpoint
@@ -71,6 +71,6 @@ def build_tone_index(root: Path, checkpoint: Path, n_tracks: int = 8) -> tuple[P
     writer.write_shard(0, emb.tracks, metas, windows=emb.windows)
     writer.finalize()
     index_dir = root / "index"
-    with Catalog.build(shards, "Flat", attribute_fields=("genre",), target_recall=0) as catalog:
-        catalog.save(index_dir)
+    with build_catalog(shards, "Flat", attribute_fields=("genre",), target_recall=0) as catalog:
+        save_catalog(catalog, index_dir)
     return index_dir, shards

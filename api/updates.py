@@ -1,6 +1,6 @@
 """Adding and removing tracks: embed, update the index, persist it; one update at a time, none ever lost.
 
-An update is acknowledged only after the index was saved to the index folder (``Catalog.save`` is atomic),
+An update is acknowledged only after the index was saved to the index folder (``save_catalog`` is atomic),
 so a restart never loses an acknowledged add or remove; a failed save rolls the in-memory change back.
 Updates are serialised by ``state.write_lock``; searches keep running beside them (the catalog's own
 readers-writer lock guards FAISS and SQLite).
@@ -18,8 +18,8 @@ import numpy as np
 from api.errors import ApiError, Conflict
 from api.service import embed_wave, get_track, stored_vector
 from api.state import ServiceState
-from index import CatalogError, TrackMeta, TrackRecord
-from muscall.utils.fileio import atomic_write_bytes
+from index import CatalogError, TrackMeta, TrackRecord, save_catalog
+from index.fileio import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 EXTENSIONS = {"WAV": ".wav", "FLAC": ".flac", "OGG": ".ogg", "MP3": ".mp3", "AIFF": ".aiff", "W64": ".w64",
@@ -81,7 +81,7 @@ def _persist(state: ServiceState) -> None:
     if not state.settings.persist:
         return
     try:
-        state.catalog.save(state.settings.index_dir)
+        save_catalog(state.catalog, state.settings.index_dir)
     except CatalogError as err:
         if "another process updated" not in str(err):
             raise ApiError(503, f"the index could not be saved ({err}); the change was rolled back") from err

@@ -17,13 +17,13 @@ from typing import Any, Sequence
 import numpy as np
 
 from index import CatalogError, load_catalog
+from index.fileio import atomic_path
 from index.shards import Shard
 from muscall.audio.features import num_frames
 from muscall.audio.windows import window_starts
 from muscall.config import AudioConfig
 from muscall.errors import MuscallError
 from muscall.training.data import crop_frames, hop_frames
-from muscall.utils.fileio import atomic_path
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ Sees numpy arrays and ids only; never imports torch or muscall.
 
 Public API::
 
-    from index import Catalog, ShardWriter, TrackFilter, TrackMeta, CatalogError
+    from index import CatalogError, ShardWriter, TrackFilter, TrackMeta, build_catalog, open_catalog, save_catalog
 
     # the embedding job writes shards (resumable)
     writer = ShardWriter("out/emb", shard_size=10_000, dtype="float16", model_hash=ckpt_sha)
@@ -13,9 +13,9 @@ Public API::
     writer.finalize()
 
     # build, tune, save; load for serving
-    cat = Catalog.build("out/emb", "auto", memory_budget_mb=4096, target_recall=0.95, attribute_fields=("genre",))
-    cat.save("out/index")
-    cat = Catalog.load("out/index", expected_dim=512)
+    cat = build_catalog("out/emb", "auto", memory_budget_mb=4096, target_recall=0.95, attribute_fields=("genre",))
+    save_catalog(cat, "out/index")
+    cat = open_catalog("out/index", expected_dim=512)
     scores, ids = cat.search(query_vecs, k=10, allowed_ids=cat.filter_ids(tags_any=["jazz"], duration_max=300))
     cat.add(new_vecs, new_meta); cat.remove(["track-17"])
     cat.set_tags(["track-3"], [["live"]], mode="add")  # in place: same internal id, index untouched
@@ -23,10 +23,12 @@ Public API::
 """
 
 from index.auto import IndexChoice, choose_factory, choose_index
+from index.build import build_catalog, catalog_from_arrays
 from index.catalog import Catalog, Hit
 from index.errors import CatalogError
 from index.faiss_index import configure_faiss
 from index.metadata import MetadataDB, TrackFilter
+from index.persist import open_catalog, save_catalog
 from index.shard_writer import ShardWriter
 from index.shards import Shard, ShardCatalog, iter_shards, load_catalog
 from index.tuning import TuneResult, exact_knn, recall_at_k, tune
@@ -34,6 +36,7 @@ from index.types import TrackMeta, TrackRecord, normalize_tag
 
 __all__ = [
     "Catalog", "CatalogError", "Hit", "IndexChoice", "MetadataDB", "Shard", "ShardCatalog", "ShardWriter",
-    "TrackFilter", "TrackMeta", "TrackRecord", "TuneResult", "choose_factory", "choose_index", "configure_faiss",
-    "exact_knn", "iter_shards", "load_catalog", "normalize_tag", "recall_at_k", "tune",
+    "TrackFilter", "TrackMeta", "TrackRecord", "TuneResult", "build_catalog", "catalog_from_arrays",
+    "choose_factory", "choose_index", "configure_faiss", "exact_knn", "iter_shards", "load_catalog",
+    "normalize_tag", "open_catalog", "recall_at_k", "save_catalog", "tune",
 ]

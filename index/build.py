@@ -1,4 +1,8 @@
-"""Building a Catalog from embedding shards or arrays: choose, train, add, tune."""
+"""Building a Catalog from embedding shards or arrays: choose, train, add, tune.
+
+    cat = build_catalog("out/emb", "auto", memory_budget_mb=4096, target_recall=0.95, attribute_fields=("genre",))
+    cat = catalog_from_arrays(embeddings, metadata, "Flat", model_hash=ckpt_sha, target_recall=0)
+"""
 
 from __future__ import annotations
 
@@ -11,12 +15,12 @@ import faiss
 import numpy as np
 
 from index.auto import choose_index
-from index.catalog import Catalog, make_work_dir
+from index.catalog import Catalog
 from index.errors import CatalogError
 from index.faiss_index import ivf_of, new_index, search_knob
-from index.metadata import MetadataDB
+from index.metadata import new_work_db
 from index.shards import ShardCatalog, load_catalog, normalize_rows
-from index.tuning import drop_self, exact_knn, tune
+from index.tuning import drop_self, exact_knn
 from index.types import TrackMeta
 
 log = logging.getLogger(__name__)
@@ -67,22 +71,22 @@ def array_source(embeddings: np.ndarray, metadata: Sequence[TrackMeta | Mapping[
     return Source(len(x), int(x.shape[1]), model_hash, chunks, lambda r: x[r])
 
 
-def new_work_db(db_path: str | Path | None, attribute_fields: Sequence[str]) -> tuple[MetadataDB, Path | None]:
-    """A fresh metadata DB at ``db_path`` or in a private temp directory (returned for cleanup)."""
-    work_dir = None
-    if db_path is None:
-        work_dir = make_work_dir()
-        db_path = work_dir / "metadata.sqlite"
-    elif Path(db_path).exists():
-        raise CatalogError(f"{db_path} already exists; choose a new path for the catalog's metadata database")
-    return MetadataDB(db_path, attribute_fields), work_dir
+def build_catalog(shard_dir: str | Path | ShardCatalog, factory: str = "auto", **options: Any) -> Catalog:
+    """Build from an embedding catalog directory (checksums verified first; options as ``build_from_source``)."""
+    return build_from_source(shard_source(shard_dir), factory, **options)
 
 
-def build_catalog(source: Source, factory: str = "auto", *, memory_budget_mb: float = 4096.0,
-                  target_recall: float = 0.95, attribute_fields: Sequence[str] = (),
-                  db_path: str | Path | None = None, mmap: bool = False, n_tune_queries: int = 500, k: int = 10,
-                  train_size: int | None = None, seed: int = 0, use_gpu: bool = True,
-                  progress: Progress | None = None) -> Catalog:
+def catalog_from_arrays(embeddings: np.ndarray, metadata: Sequence[TrackMeta | Mapping[str, Any]],
+                        factory: str = "auto", *, model_hash: str = "", **options: Any) -> Catalog:
+    """Build from in-memory embeddings and row-aligned metadata (options as ``build_from_source``)."""
+    return build_from_source(array_source(embeddings, metadata, model_hash), factory, **options)
+
+
+def build_from_source(source: Source, factory: str = "auto", *, memory_budget_mb: float = 4096.0,
+                      target_recall: float = 0.95, attribute_fields: Sequence[str] = (),
+                      db_path: str | Path | None = None, mmap: bool = False, n_tune_queries: int = 500,
+                      k: int = 10, train_size: int | None = None, seed: int = 0, use_gpu: bool = True,
+                      progress: Progress | None = None) -> Catalog:
     """Choose (``factory="auto"``), train on a sample, add every row with its stable id, then tune.
 
     Args:
@@ -144,8 +148,7 @@ def _add_all(catalog: Catalog, source: Source, progress: Progress | None) -> lis
     """Insert every row (DB + index) in source order; return the new ids chunk by chunk."""
     out, done = [], 0
     for x, metas in source.chunks():
-        with catalog._lock.write():
-            out.append(catalog._append(x, metas))
+        out.append(catalog.add(x, metas))  # rows are normalised float32 already, so add keeps them as they are
         done += len(x)
         if progress:
             progress("add", done, source.n)
@@ -164,7 +167,6 @@ def _tune_held_out(catalog: Catalog, source: Source, id_chunks: list[np.ndarray]
     truth = drop_self(truth, self_ids, k)
     if progress:
         progress("tune", 0, 1)
-    with catalog._lock.write():
-        catalog.tuned = tune(catalog.index, queries, target, truth, k, exclude=self_ids)
+    catalog.tune(queries, target, k, true_ids=truth, exclude=self_ids)
     if progress:
         progress("tune", 1, 1)

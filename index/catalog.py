@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 import weakref
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -24,7 +24,7 @@ from index._locks import RWLock
 from index.auto import family_of
 from index.errors import CatalogError
 from index.faiss_index import (as_float32, can_remove, gpu_replica, id_selector, knob_max, reconstruct,
-                               remove_ids, search_params, set_knob, stored_vectors, stores_exact_vectors)
+                               remove_ids, search_params, stored_vectors, stores_exact_vectors)
 from index.metadata import MetadataDB, TrackFilter
 from index.shards import normalize_rows
 from index.tuning import TuneResult, exact_knn, tune
@@ -43,10 +43,10 @@ class Hit:
 
 
 class Catalog:
-    """Search, filter, add and remove tracks; save and load verified snapshots (see ``save`` / ``load``).
+    """Search, filter, add and remove tracks in a FAISS index plus its metadata database.
 
-    Build one with ``Catalog.build`` (from embedding shards), ``Catalog.from_arrays`` or ``Catalog.create``
-    (empty, for factories that need no training); reopen a saved one with ``Catalog.load``.
+    Build one with ``index.build.build_catalog`` (from embedding shards) or ``catalog_from_arrays``; save it with
+    ``index.persist.save_catalog`` and reopen it with ``index.persist.open_catalog``.
     """
 
     def __init__(self, index: Any, db: MetadataDB, *, factory: str, model_hash: str = "",
@@ -59,62 +59,12 @@ class Catalog:
         self.tuned = tuned
         self.read_only = read_only
         self._lock = RWLock()
-        self._manifest_digests: dict[str, str | None] = {}  # folder -> sha256 of the manifest loaded/saved there
+        self.manifest_digests: dict[str, str | None] = {}  # folder -> sha256 of the manifest loaded/saved there
         self._removed = db.deleted_ids()
         self._tombstones = np.zeros(0, np.int64) if can_remove(index) else self._removed.copy()
         self._n_live = db.counts()[1]
         self._gpu = gpu_replica(index) if use_gpu else None
         self._cleanup = weakref.finalize(self, _release, db, work_dir)
-
-    # construction -----------------------------------------------------------------------------------------
-    @classmethod
-    def create(cls, dim: int, factory: str = "Flat", *, attribute_fields: Sequence[str] = (),
-               model_hash: str = "", db_path: str | Path | None = None) -> Catalog:
-        """An empty catalog for an index type that needs no training (Flat, HNSW)."""
-        from index.build import new_work_db
-        from index.faiss_index import new_index
-        index = new_index(factory, dim)
-        if not index.is_trained:
-            raise CatalogError(f"index {factory!r} must be trained on data; use Catalog.build or "
-                               "Catalog.from_arrays")
-        db, work_dir = new_work_db(db_path, attribute_fields)
-        return cls(index, db, factory=factory, model_hash=model_hash, work_dir=work_dir)
-
-    @classmethod
-    def build(cls, shard_dir: str | Path, factory: str = "auto", **options: Any) -> Catalog:
-        """Build from an embedding catalog directory (see ``index.build.build_catalog`` for the options)."""
-        from index.build import build_catalog, shard_source
-        return build_catalog(shard_source(shard_dir), factory, **options)
-
-    @classmethod
-    def from_arrays(cls, embeddings: np.ndarray, metadata: Sequence[TrackMeta | Mapping[str, Any]],
-                    factory: str = "auto", *, model_hash: str = "", **options: Any) -> Catalog:
-        """Build from in-memory embeddings and row-aligned metadata (same options as ``build``)."""
-        from index.build import array_source, build_catalog
-        return build_catalog(array_source(embeddings, metadata, model_hash), factory, **options)
-
-    @classmethod
-    def load(cls, directory: str | Path, mmap: bool = False, expected_dim: int | None = None,
-             expected_model_hash: str | None = None, verify: bool = True) -> Catalog:
-        """Load a saved catalog, verifying format, checksums, counts and dimension (see ``index.persist``).
-
-        With ``mmap`` the index is memory-mapped where its type allows and the catalog is read-only.
-        """
-        from index.persist import load_catalog_dir
-        return load_catalog_dir(cls, Path(directory), mmap=mmap, expected_dim=expected_dim,
-                                expected_model_hash=expected_model_hash, verify=verify)
-
-    def save(self, directory: str | Path) -> Path:
-        """Write index, metadata snapshot and manifest atomically to ``directory``; return the manifest path.
-
-        Refused (CatalogError) when another process saved into ``directory`` after this catalog loaded or last
-        saved it there: reload and apply the change again rather than overwrite that process's changes.
-        """
-        from index.persist import save_catalog_dir
-        if self.read_only:
-            raise CatalogError("a catalog loaded with mmap=True cannot be saved; load it with mmap=False")
-        with self._lock.read():
-            return save_catalog_dir(self, Path(directory))
 
     # search -----------------------------------------------------------------------------------------------
     def search(self, queries: np.ndarray, k: int = 10,
@@ -246,24 +196,26 @@ class Catalog:
         return ids
 
     def tune(self, queries: np.ndarray, target_recall: float = 0.95, k: int = 10,
-             true_ids: np.ndarray | None = None) -> TuneResult:
+             true_ids: np.ndarray | None = None, exclude: np.ndarray | None = None) -> TuneResult:
         """Tune nprobe / efSearch so recall@k of ``queries`` vs exact search reaches ``target_recall``.
 
         ``true_ids`` (exact top-k) is computed when not given; an IVF-PQ index cannot do that itself, so pass
-        it (``index.tuning.exact_knn`` over the shards).
+        it (``index.tuning.exact_knn`` over the shards). ``exclude`` is a per-query id to ignore (queries that
+        are catalog rows, with their own id left out of ``true_ids``).
         """
         q = as_float32(queries, self.dim)
         with self._lock.write():
             if true_ids is None:
                 true_ids = self._exact_ids(q, k)
-            self.tuned = tune(self.index, q, target_recall, true_ids, k)
+            self.tuned = tune(self.index, q, target_recall, true_ids, k, exclude=exclude)
             self._refresh()
         return self.tuned
 
     def _append(self, x: np.ndarray, metas: list[TrackMeta]) -> np.ndarray:
         """Insert rows in the DB and vectors in the index as one unit (caller holds the write lock)."""
         if not self.index.is_trained:
-            raise CatalogError(f"index {self.factory!r} is not trained; build it with Catalog.build")
+            raise CatalogError(f"index {self.factory!r} must be trained on data first; build the catalog with "
+                               "index.build_catalog or catalog_from_arrays")
         added = None
         try:
             with self.db.transaction():
@@ -331,6 +283,17 @@ class Catalog:
         """Number of live (searchable) tracks."""
         return self._n_live
 
+    @property
+    def n_tombstones(self) -> int:
+        """Removed ids still in an index that cannot remove them (search filters them out)."""
+        return int(self._tombstones.size)
+
+    @contextmanager
+    def frozen(self) -> Iterator[None]:
+        """Hold off updates (searches go on) while a caller reads a consistent state, e.g. to save it."""
+        with self._lock.read():
+            yield
+
     def stats(self) -> dict[str, Any]:
         """Summary for health checks and logs."""
         total, live = self.db.counts()
@@ -348,12 +311,6 @@ class Catalog:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def set_search_param(self, value: int) -> None:
-        """Set nprobe / efSearch by hand (no-op for exact indexes)."""
-        with self._lock.write():
-            set_knob(self.index, value)
-            self._refresh()
 
 
 def _live_subset(allowed_ids: np.ndarray | Sequence[int], removed: np.ndarray) -> np.ndarray:
@@ -385,8 +342,3 @@ def _release(db: MetadataDB, work_dir: Path | None) -> None:
     db.close()
     if work_dir is not None:
         shutil.rmtree(work_dir, ignore_errors=True)
-
-
-def make_work_dir() -> Path:
-    """A private temporary directory for a catalog's working database."""
-    return Path(tempfile.mkdtemp(prefix="muscall-catalog-"))

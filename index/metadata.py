@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+import tempfile
 import threading
 import time
 from contextlib import contextmanager
@@ -20,8 +21,8 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from index._fileio import fsync_file
 from index.errors import CatalogError
+from index.fileio import fsync_file
 from index.types import TrackMeta, TrackRecord, normalize_tag
 
 SCHEMA_VERSION = 1
@@ -294,6 +295,22 @@ class MetadataDB:
         if self.read_only:
             raise CatalogError(f"{self.path} is open read-only (catalog loaded with mmap=True); load it with "
                                "mmap=False to add or remove tracks")
+
+
+def make_work_dir() -> Path:
+    """A private temporary directory for a catalog's working database."""
+    return Path(tempfile.mkdtemp(prefix="muscall-catalog-"))
+
+
+def new_work_db(db_path: str | Path | None, attribute_fields: Sequence[str]) -> tuple[MetadataDB, Path | None]:
+    """A fresh metadata DB at ``db_path`` or in a private temp directory (returned for cleanup)."""
+    work_dir = None
+    if db_path is None:
+        work_dir = make_work_dir()
+        db_path = work_dir / "metadata.sqlite"
+    elif Path(db_path).exists():
+        raise CatalogError(f"{db_path} already exists; choose a new path for the catalog's metadata database")
+    return MetadataDB(db_path, attribute_fields), work_dir
 
 
 def _attr_value(value: Any) -> str:

@@ -1,5 +1,8 @@
 """Saved catalogs: an index file, a metadata snapshot and a manifest, written atomically and verified on load.
 
+    save_catalog(cat, "out/index")
+    cat = open_catalog("out/index", expected_dim=512)
+
 Layout::
 
     manifest.json                 format version, dim, factory, model hash, counts, tuned parameter, files
@@ -18,22 +21,19 @@ instead of silently discarding that process's changes.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import shutil
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, TYPE_CHECKING
+from typing import Any, Iterator
 
-from index._fileio import atomic_write_json, sha256_file, write_content_addressed
+from index.catalog import Catalog
 from index.errors import CatalogError
 from index.faiss_index import read_index, set_knob, write_index
-from index.metadata import MetadataDB
+from index.fileio import atomic_write_json, read_versioned_json, sha256_file, write_content_addressed
+from index.metadata import MetadataDB, make_work_dir
 from index.tuning import TuneResult
-
-if TYPE_CHECKING:
-    from index.catalog import Catalog
 
 FORMAT = "muscall-catalog-index"
 FORMAT_VERSION = 1
@@ -42,24 +42,28 @@ LOCK = ".lock"
 _ROLES = {"index": ("index", ".faiss"), "metadata": ("metadata", ".sqlite")}
 
 
-def save_catalog_dir(catalog: Catalog, directory: Path) -> Path:
-    """Write ``catalog`` into ``directory`` (caller holds the catalog's read lock); return the manifest path.
+def save_catalog(catalog: Catalog, directory: str | Path) -> Path:
+    """Write index, metadata snapshot and manifest atomically to ``directory``; return the manifest path.
 
-    Raises CatalogError when another process replaced the folder's manifest after this catalog loaded (or last
-    saved) it; a folder this catalog has never loaded from or saved to is simply (over)written.
+    Refused (CatalogError) when another process saved into ``directory`` after this catalog loaded or last
+    saved it there: reload and apply the change again rather than overwrite that process's changes. A folder
+    this catalog has never loaded from or saved to is simply (over)written.
     """
+    if catalog.read_only:
+        raise CatalogError("a catalog loaded with mmap=True cannot be saved; load it with mmap=False")
+    directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     key = str(directory.resolve())
-    with folder_lock(directory, exclusive=True):
-        seen = catalog._manifest_digests.get(key)
+    with catalog.frozen(), folder_lock(directory, exclusive=True):
+        seen = catalog.manifest_digests.get(key)
         if seen is not None and manifest_digest(directory) != seen:
             raise CatalogError(f"{directory}: another process updated the index after this catalog was loaded; "
-                               "saving would discard its changes. Reload the catalog (Catalog.load) and apply "
+                               "saving would discard its changes. Reload the catalog (open_catalog) and apply "
                                "this change again")
         files = _write_data_files(catalog, directory)
         path = directory / MANIFEST
         atomic_write_json(path, _manifest_for(catalog, files))
-        catalog._manifest_digests[key] = sha256_file(path)
+        catalog.manifest_digests[key] = sha256_file(path)
         keep = {f["name"] for f in files.values()}
         for stem, suffix in _ROLES.values():
             for old in directory.glob(f"{stem}.*{suffix}"):
@@ -87,7 +91,7 @@ def _manifest_for(catalog: Catalog, files: dict[str, dict[str, Any]]) -> dict[st
         "dim": catalog.dim, "metric": "inner_product", "factory": catalog.factory, "family": catalog.family,
         "model_hash": catalog.model_hash,
         "counts": {"vectors": int(catalog.index.ntotal), "tracks": total, "live": live,
-                   "tombstones": int(catalog._tombstones.size)},
+                   "tombstones": catalog.n_tombstones},
         "tuned": catalog.tuned.to_dict() if catalog.tuned else None,
         "attribute_fields": list(catalog.db.attribute_fields),
         "files": files,
@@ -125,41 +129,34 @@ def manifest_digest(directory: Path) -> str | None:
 def read_manifest(directory: Path) -> dict[str, Any]:
     """Parse and version-check a saved catalog's manifest."""
     path = directory / MANIFEST
-    if not path.exists():
-        raise CatalogError(f"{directory}: no {MANIFEST}; not a saved catalog (build one with "
-                           "`muscall index build`)")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CatalogError(f"{path}: unreadable ({exc}); restore or rebuild the catalog") from exc
-    if manifest.get("format") != FORMAT:
-        raise CatalogError(f"{path}: format is {manifest.get('format')!r}, expected {FORMAT!r}")
-    version = manifest.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
-        raise CatalogError(f"{path}: format version {version!r} is not supported (this code reads up to "
-                           f"{FORMAT_VERSION}); upgrade muscall or rebuild the catalog")
+    manifest = read_versioned_json(path, version=FORMAT_VERSION, fmt=FORMAT, what="saved catalog",
+                                   fix="restore or rebuild the catalog (or upgrade muscall if a newer one wrote it)",
+                                   missing_fix="build one with `muscall index build`", error=CatalogError)
     missing = [k for k in ("dim", "factory", "counts", "files", "model_hash") if k not in manifest]
     if missing:
         raise CatalogError(f"{path}: manifest lacks {missing}; rebuild the catalog")
     return manifest
 
 
-def load_catalog_dir(cls: type[Catalog], directory: Path, *, mmap: bool, expected_dim: int | None,
-                     expected_model_hash: str | None, verify: bool) -> Catalog:
-    """Verify and open a saved catalog under a shared folder lock (see ``Catalog.load``)."""
+def open_catalog(directory: str | Path, mmap: bool = False, expected_dim: int | None = None,
+                 expected_model_hash: str | None = None, verify: bool = True) -> Catalog:
+    """Load a saved catalog under a shared folder lock, verifying format, checksums, counts and dimension.
+
+    With ``mmap`` the index is memory-mapped where its type allows and the catalog is read-only.
+    """
+    directory = Path(directory)
     if not directory.is_dir():
         read_manifest(directory)  # raises the "not a saved catalog" error without creating the folder
     with folder_lock(directory, exclusive=False):
-        catalog = _load_unlocked(cls, directory, mmap=mmap, expected_dim=expected_dim,
+        catalog = _load_unlocked(directory, mmap=mmap, expected_dim=expected_dim,
                                  expected_model_hash=expected_model_hash, verify=verify)
-        catalog._manifest_digests[str(directory.resolve())] = manifest_digest(directory)
+        catalog.manifest_digests[str(directory.resolve())] = manifest_digest(directory)
     return catalog
 
 
-def _load_unlocked(cls: type[Catalog], directory: Path, *, mmap: bool, expected_dim: int | None,
-                   expected_model_hash: str | None, verify: bool) -> Catalog:
+def _load_unlocked(directory: Path, *, mmap: bool, expected_dim: int | None, expected_model_hash: str | None,
+                   verify: bool) -> Catalog:
     """Verify and open a saved catalog (the caller holds the folder lock)."""
-    from index.catalog import make_work_dir
     manifest = read_manifest(directory)
     _check_expectations(directory, manifest, expected_dim, expected_model_hash)
     paths = {role: _checked_file(directory, manifest, role, verify) for role in _ROLES}
@@ -191,8 +188,8 @@ def _load_unlocked(cls: type[Catalog], directory: Path, *, mmap: bool, expected_
         else None
     if tuned is not None and tuned.value is not None:
         set_knob(index, tuned.value)
-    return cls(index, db, factory=manifest["factory"], model_hash=manifest["model_hash"], tuned=tuned,
-               read_only=mmap, work_dir=work_dir)
+    return Catalog(index, db, factory=manifest["factory"], model_hash=manifest["model_hash"], tuned=tuned,
+                   read_only=mmap, work_dir=work_dir)
 
 
 def _check_expectations(directory: Path, manifest: dict[str, Any], expected_dim: int | None,

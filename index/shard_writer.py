@@ -17,8 +17,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from index._fileio import atomic_write_bytes, sha256_file
 from index.errors import CatalogError
+from index.fileio import atomic_write_bytes, sha256_file
 from index.shards import (DTYPES, MANIFEST, ShardCatalog, ShardInfo, _SHARD_RE, normalize_rows, read_manifest,
                           save_npy, shard_stem, write_manifest)
 from index.types import TrackMeta

@@ -23,8 +23,8 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from index._fileio import atomic_path, atomic_write_json, sha256_file
 from index.errors import CatalogError
+from index.fileio import atomic_path, atomic_write_json, read_versioned_json, sha256_file
 from index.types import TrackMeta
 
 FORMAT = "muscall-shards"
@@ -157,24 +157,16 @@ def load_catalog(directory: str | Path, verify: bool = True, allow_partial: bool
 def read_manifest(directory: Path) -> ShardCatalog:
     """Parse ``catalog.json`` (no file checks)."""
     path = directory / MANIFEST
-    if not path.exists():
-        raise CatalogError(f"{directory}: no {MANIFEST}; this is not an embedding catalog "
-                           "(run the embedding job to create one)")
+    fix = "re-run the embedding job into a new directory (or upgrade muscall if a newer one wrote it)"
+    raw = read_versioned_json(path, version=FORMAT_VERSION, fmt=FORMAT, what="embedding catalog", fix=fix,
+                              missing_fix="run the embedding job to create one", error=CatalogError)
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        if raw.get("format") != FORMAT:
-            raise CatalogError(f"{path}: format is {raw.get('format')!r}, expected {FORMAT!r}")
-        version = int(raw["format_version"])
-        if version > FORMAT_VERSION:
-            raise CatalogError(f"{path}: format version {version} is newer than this code supports "
-                               f"({FORMAT_VERSION}); upgrade muscall")
         shards = [ShardInfo(int(s["index"]), int(s["rows"]), s.get("windows"), dict(s["files"]))
                   for s in raw["shards"]]
         return ShardCatalog(directory, str(raw["model_hash"]), int(raw["dim"]), str(raw["dtype"]),
-                            int(raw["shard_size"]), shards, bool(raw["complete"]), version)
+                            int(raw["shard_size"]), shards, bool(raw["complete"]), raw["format_version"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise CatalogError(f"{path}: malformed manifest ({exc!r}); re-run the embedding job into a new "
-                           "directory") from exc
+        raise CatalogError(f"{path}: malformed manifest ({exc!r}); {fix}") from exc
 
 
 def _check_shard(catalog: ShardCatalog, info: ShardInfo, verify: bool) -> None:

@@ -28,9 +28,9 @@ import torch
 import yaml
 from safetensors.torch import load_file, save_file
 
+from index.fileio import atomic_write_json, read_versioned_json, replace_dir, sha256_file
 from muscall.config import RETIRED_KEYS, Config, config_to_dict, drop_retired, from_dict
 from muscall.errors import MuscallError
-from muscall.utils.fileio import atomic_write_json, replace_dir, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -123,17 +123,9 @@ def verify_checkpoint(path: Path, meta: dict[str, Any] | None = None) -> None:
 
 
 def _read_meta(path: Path) -> dict[str, Any]:
-    meta_path = path / "meta.json"
-    if not meta_path.is_file():
-        raise MuscallError(f"'{path}' is not a muscall checkpoint (no meta.json); pass the folder 'muscall train' wrote")
-    try:
-        meta = json.loads(meta_path.read_text())
-    except json.JSONDecodeError as err:
-        raise MuscallError(f"checkpoint '{path}': meta.json is corrupt ({err.msg}); use another checkpoint") from err
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise MuscallError(f"checkpoint '{path}' has format version {meta.get('format_version')}, "
-                           f"this muscall reads {FORMAT_VERSION}")
-    return meta
+    return read_versioned_json(path / "meta.json", version=FORMAT_VERSION, what="muscall checkpoint",
+                               fix="use another checkpoint", missing_fix="pass the folder 'muscall train' wrote",
+                               error=MuscallError)
 
 
 def _existing(path: Path) -> Path:

@@ -23,10 +23,10 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from index.fileio import atomic_write_text
 from muscall.audio.features import LogMel
 from muscall.audio.io import load_audio
 from muscall.config import load_config
-from muscall.utils.fileio import atomic_write_text
 
 SOURCE_SR = 44100
 

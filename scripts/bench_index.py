@@ -29,10 +29,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from index import Catalog, TrackMeta, choose_index, configure_faiss, exact_knn, recall_at_k  # noqa: E402
-from index._fileio import atomic_write_bytes  # noqa: E402
+from index import (Catalog, TrackMeta, catalog_from_arrays, choose_index, configure_faiss, exact_knn,  # noqa: E402
+                   recall_at_k)
 from index.auto import nlist_for  # noqa: E402
 from index.faiss_index import BLAS_THRESHOLD, get_knob  # noqa: E402
+from index.fileio import atomic_write_bytes  # noqa: E402
 from index.synthetic import Mixture, expand_embeddings  # noqa: E402
 
 
@@ -97,7 +98,7 @@ def make_data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 
 def plan(args: argparse.Namespace, n: int, d: int) -> list[tuple[str, str]]:
-    """(label, factory) of the indexes to run; auto is resolved with the same rules as Catalog.build."""
+    """(label, factory) of the indexes to run; auto is resolved with the same rules as build_catalog."""
     names = args.indexes.split(",") if args.indexes else (
         ["flat", "auto", "hnsw32", "ivf", "ivfpq"] if n <= 300_000 else ["flat", "auto"])
     auto = choose_index(n, d, args.memory_mb).factory
@@ -157,7 +158,7 @@ def bench_one(label: str, factory: str, x: np.ndarray, metas: list[TrackMeta], t
               tune_truth: np.ndarray, eval_q: np.ndarray, eval_truth: np.ndarray, args: argparse.Namespace) -> Row:
     """Build, tune and measure one index."""
     t = time.perf_counter()
-    cat = Catalog.from_arrays(x, metas, factory, target_recall=0)
+    cat = catalog_from_arrays(x, metas, factory, target_recall=0)
     build_s = time.perf_counter() - t
     tune_txt = "-"
     if get_knob(cat.index) is not None:

@@ -36,8 +36,8 @@ from api.settings import Settings  # noqa: E402
 from api.state import configure_threads, load_state  # noqa: E402
 from api.service import embed_text, search  # noqa: E402
 from api.testing import GENRES, make_tiny_checkpoint  # noqa: E402
-from index import Catalog, TrackMeta  # noqa: E402
-from index._fileio import atomic_write_bytes  # noqa: E402
+from index import TrackMeta, catalog_from_arrays, save_catalog  # noqa: E402
+from index.fileio import atomic_write_bytes  # noqa: E402
 from index.synthetic import Mixture  # noqa: E402
 from muscall.checkpoint import load_checkpoint  # noqa: E402
 
@@ -82,8 +82,8 @@ def build_index(out: Path, checkpoint: Path, n: int, factory: str) -> tuple[Path
     genres, durations = rng.integers(0, len(GENRES), n), rng.uniform(30, 420, n).round(1)
     metas = [TrackMeta(f"track-{i:07d}", "", f"Track {i}", float(durations[i]),
                        [GENRES[genres[i]], MOODS[i % len(MOODS)]], {"genre": GENRES[genres[i]]}) for i in range(n)]
-    with Catalog.from_arrays(emb, metas, factory, model_hash=ckpt.sha256, attribute_fields=("genre",)) as catalog:
-        catalog.save(out)
+    with catalog_from_arrays(emb, metas, factory, model_hash=ckpt.sha256, attribute_fields=("genre",)) as catalog:
+        save_catalog(catalog, out)
         print(f"built {catalog.factory} index of {n:,} x {dim} in {time.perf_counter() - t0:.1f} s", flush=True)
         return out, time.perf_counter() - t0
 

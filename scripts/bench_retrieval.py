@@ -19,7 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from muscall.utils.fileio import atomic_write_text
+from index.fileio import atomic_write_text
 
 SSL = ["loss.ssl=true"]
 PLAIN = ["loss.caption_weighting=false"]

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from index.fileio import atomic_write_json, atomic_write_text
 from muscall.checkpoint import Checkpoint, load_checkpoint
 from muscall.errors import MuscallError
 from muscall.eval.quality_metrics import bootstrap_ci, srcc, system_means
@@ -44,7 +45,6 @@ from muscall.scoring.data import ScoringFeatures
 from muscall.scoring.evaluate import alignment_scores, predict_features
 from muscall.scoring.pipeline import features_for, rated_rows
 from muscall.scoring.train import TrainSettings, apply_scoring_overrides, fit_alignment_calibration, train_heads
-from muscall.utils.fileio import atomic_write_json, atomic_write_text
 
 TARGET_MI_SYSTEM, TARGET_TA_UTT = 0.9, 0.8
 

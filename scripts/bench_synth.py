@@ -14,9 +14,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from index.fileio import atomic_write_text
 from muscall.data.synth import generate_corpus
 from muscall.data.synth.render import find_soundfont
-from muscall.utils.fileio import atomic_write_text
 
 
 def bench(n: int, seconds: float, workers: int, soundfont: str, shard_size: int) -> dict[str, float]:

@@ -23,12 +23,12 @@ import numpy as np
 import torch
 
 from index import ShardWriter, TrackMeta
+from index.fileio import atomic_write_text
 from muscall.catalog.tagging import TagJob, run_tag_job
 from muscall.checkpoint import Checkpoint
 from muscall.config import load_config
 from muscall.models import create_model
 from muscall.models.tokenizer import train_tokenizer
-from muscall.utils.fileio import atomic_write_text
 
 GENRES = ["rock", "jazz", "ambient", "techno", "classical", "hip hop", "folk", "metal", "reggae", "blues", "pop",
           "funk", "soul", "country", "house", "drum and bass", "latin", "punk", "disco", "trance"]

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import torch
 
+from index.fileio import atomic_write_text
 from muscall.config import load_config
 from muscall.training.trainer import Trainer
-from muscall.utils.fileio import atomic_write_text
 
 
 def corpus(path: Path, n: int) -> Path:

@@ -20,12 +20,12 @@ from typing import Any
 
 import numpy as np
 
+from index.fileio import atomic_write_text
 from muscall.data.manifest import ClipRow, read_manifest
 from muscall.data.synth.captions import (DYNAMICS_WORDS, METER_WORDS, MOOD_SYNONYMS, REVERB_WORDS, TEMPO_WORDS,
                                          tempo_class)
 from muscall.data.synth.instruments import lookup
 from muscall.data.synth.styles import STYLES
-from muscall.utils.fileio import atomic_write_text
 
 
 

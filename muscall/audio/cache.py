@@ -26,13 +26,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from index.fileio import atomic_write_json, read_versioned_json
 from muscall.audio.features import FEATURE_FIELDS, LogMel, feature_config_hash, num_frames
 from muscall.audio.io import audio_info, load_audio
 from muscall.audio.windows import seconds_to_samples
 from muscall.config import AudioConfig
 from muscall.data.manifest import ClipRow, resolve_audio_path
 from muscall.errors import MuscallError
-from muscall.utils.fileio import atomic_write_json
 
 FORMAT_VERSION = 1
 INDEX, FEATURES, LENGTHS, BUILD_DIR, PROGRESS = "index.json", "features.npy", "lengths.npy", ".building", "progress.json"
@@ -232,16 +232,9 @@ def _reusable(cache_dir: Path, cfg: AudioConfig, ids: list[str], seconds: float 
 
 def _read_index(directory: Path) -> dict[str, Any]:
     """The index, checked against the arrays beside it; MuscallError when missing, stale or damaged."""
-    path = directory / INDEX
-    if not path.is_file():
-        raise MuscallError(f"no feature cache in '{directory}' (no {INDEX}); build one with build_feature_cache")
-    try:
-        index = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise MuscallError(f"{path} is not valid JSON ({err}); delete '{directory}' and rebuild the cache") from err
-    if index.get("format_version") != FORMAT_VERSION:
-        raise MuscallError(f"feature cache '{directory}' has format version {index.get('format_version')}, this "
-                           f"muscall reads {FORMAT_VERSION}; delete the folder and rebuild the cache")
+    index = read_versioned_json(directory / INDEX, version=FORMAT_VERSION, what="feature cache",
+                                fix=f"delete '{directory}' and rebuild the cache",
+                                missing_fix="build one with build_feature_cache", error=MuscallError)
     for name, size in index.get("sizes", {}).items():
         actual = (directory / name).stat().st_size if (directory / name).exists() else None
         if actual != size:

@@ -13,7 +13,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from index import Catalog, CatalogError, Hit, TrackFilter
+from index import CatalogError, Hit, TrackFilter, build_catalog, open_catalog, save_catalog
 from index.persist import MANIFEST as INDEX_MANIFEST
 from index.persist import read_manifest as read_index_manifest
 from index.shards import iter_shards, load_catalog
@@ -49,12 +49,12 @@ def build_index(catalog_dir: str | Path, out: str | Path, factory: str = "auto",
             bar = bars.get(stage) or bars.setdefault(stage, tqdm(total=total, desc=stage, disable=not progress))
             bar.update(done - bar.n)
 
-        catalog = Catalog.build(catalog_dir, factory, memory_budget_mb=memory_budget_mb, target_recall=target_recall,
+        catalog = build_catalog(catalog_dir, factory, memory_budget_mb=memory_budget_mb, target_recall=target_recall,
                                 attribute_fields=fields, progress=report)
         for bar in bars.values():
             bar.close()
         with catalog:
-            catalog.save(out)
+            save_catalog(catalog, out)
             return {**catalog.stats(), "attribute_fields": list(fields), "index": str(out)}
 
 
@@ -77,24 +77,24 @@ def add_catalog(index_dir: str | Path, catalog_dir: str | Path) -> int:
         manifest = read_index_manifest(Path(index_dir))
         check_same_model(int(manifest["dim"]), str(manifest["model_hash"]), more.dim, more.model_hash,
                          f"index '{index_dir}'")
-        with Catalog.load(index_dir) as catalog:
+        with open_catalog(index_dir) as catalog:
             n = 0
             for shard in more.iter_shards():
                 n += len(catalog.add(np.asarray(shard.embeddings, dtype=np.float32), shard.metadata))
-            catalog.save(index_dir)
+            save_catalog(catalog, index_dir)
     return n
 
 
 def remove_tracks(index_dir: str | Path, track_ids: Sequence[str]) -> tuple[list[str], list[str]]:
     """Remove tracks by id from a saved index; return (removed, unknown) ids."""
-    with user_errors(), Catalog.load(index_dir) as catalog:
+    with user_errors(), open_catalog(index_dir) as catalog:
         live = {r.track_id for r in catalog.tracks(catalog.db.ids_for(list(track_ids))) if r is not None}
         unknown = [t for t in track_ids if t not in live]
         if not live:
             raise MuscallError(f"none of {list(track_ids)[:5]} is in index '{index_dir}'; check the track ids "
                                "(see 'muscall index search' output)")
         catalog.remove(sorted(live))
-        catalog.save(index_dir)
+        save_catalog(catalog, index_dir)
     return sorted(live), unknown
 
 
@@ -102,7 +102,7 @@ def index_info(index_dir: str | Path) -> dict[str, Any]:
     """Verified summary of a saved index: counts, factory, model hash, tuning, files."""
     with user_errors():
         manifest = read_index_manifest(Path(index_dir))
-        with Catalog.load(index_dir) as catalog:
+        with open_catalog(index_dir) as catalog:
             stats = catalog.stats()
     return {**stats, "created_at": manifest.get("created_at"), "attribute_fields": manifest.get("attribute_fields"),
             "files": {role: f"{f['name']} ({f['bytes']} bytes)" for role, f in manifest["files"].items()}}
@@ -114,7 +114,7 @@ def search_text(index_dir: str | Path, ckpt: Checkpoint, text: str, k: int = 10,
     if not text.strip():
         raise MuscallError("--text is empty; describe the music you are looking for")
     with user_errors():
-        catalog = Catalog.load(index_dir, expected_dim=int(ckpt.model.embed_dim), expected_model_hash=ckpt.sha256)
+        catalog = open_catalog(index_dir, expected_dim=int(ckpt.model.embed_dim), expected_model_hash=ckpt.sha256)
         with catalog:
             device = next(ckpt.model.parameters()).device
             query = embed_texts(ckpt.model, ckpt.tokenizer, [text], ckpt.config.model.text.max_tokens, device=device)

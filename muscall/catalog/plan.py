@@ -7,10 +7,11 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from index.fileio import atomic_write_json, read_json_object, read_versioned_json
 from muscall.errors import MuscallError
-from muscall.utils.fileio import atomic_write_json
 
 PLAN_VERSION = 1
+_PLAN_FIX = "choose a new --out folder, or delete this one and start again"
 
 
 def check_or_write_plan(path: Path, fmt: str, settings: dict[str, Any], on_start: Callable[[], None] | None = None,
@@ -28,12 +29,8 @@ def check_or_write_plan(path: Path, fmt: str, settings: dict[str, Any], on_start
 
 def read_plan(path: Path, fmt: str, settings: dict[str, Any] | None = None) -> dict[str, Any]:
     """Read a plan; with ``settings``, raise MuscallError naming every setting that differs."""
-    try:
-        plan = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise MuscallError(f"{path}: unreadable job plan ({err}); delete the output folder and start again") from err
-    if plan.get("format") != fmt:
-        raise MuscallError(f"{path}: written by another kind of job ({plan.get('format')!r}); choose a new --out")
+    plan = read_versioned_json(path, version=PLAN_VERSION, fmt=fmt, version_key="version", what="job plan",
+                               fix=_PLAN_FIX, error=MuscallError)
     if settings is not None:
         old = plan.get("settings", {})
         diff = sorted(k for k in set(old) | set(settings) if old.get(k) != _jsonable(settings.get(k)))
@@ -51,7 +48,7 @@ def same_settings(path: Path, fmt: str, settings: dict[str, Any]) -> bool:
 
 def mark_complete(path: Path, **extra: Any) -> None:
     """Flag the plan's job as finished (plus any summary fields)."""
-    plan = json.loads(path.read_text(encoding="utf-8"))
+    plan = read_json_object(path, what="job plan", fix=_PLAN_FIX, error=MuscallError)
     plan.update(extra, complete=True)
     atomic_write_json(path, plan)
 

@@ -13,11 +13,11 @@ from typing import Protocol
 import faiss
 import numpy as np
 
-from index import Catalog, CatalogError
+from index import Catalog, CatalogError, open_catalog
+from index.fileio import sha256_file
 from index.shards import MANIFEST as SHARDS_MANIFEST
 from index.shards import ShardCatalog, load_catalog, read_shard, shard_stem
 from muscall.errors import MuscallError
-from muscall.utils.fileio import sha256_file
 
 INDEX_MANIFEST = "manifest.json"
 
@@ -93,7 +93,7 @@ def open_source(path: str | Path, part_size: int = 10_000) -> ShardSource | Inde
         if (path / SHARDS_MANIFEST).exists():
             return ShardSource(load_catalog(path, verify=False))  # each part checks the files it reads
         if (path / INDEX_MANIFEST).exists():
-            return IndexSource(Catalog.load(path), part_size)
+            return IndexSource(open_catalog(path), part_size)
     except CatalogError as err:
         raise MuscallError(str(err)) from err
     raise MuscallError(f"'{path}' is neither an embedding catalog (no {SHARDS_MANIFEST}) nor a saved index (no "

@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from index import Catalog, CatalogError, TrackMeta, TrackRecord, normalize_tag
+from index import Catalog, CatalogError, TrackMeta, TrackRecord, normalize_tag, open_catalog, save_catalog
 from muscall.catalog.label_scores import Scorer
 from muscall.catalog.sources import EmbeddingSource
 from muscall.errors import MuscallError
@@ -35,7 +35,7 @@ def write_tags(index_dir: str | Path, source: EmbeddingSource, scorer: Scorer, l
                progress: Callable[[int], None] | None = None) -> DbUpdate:
     """Re-score ``source`` part by part and write the chosen labels into the index at ``index_dir``."""
     try:
-        catalog = Catalog.load(index_dir)
+        catalog = open_catalog(index_dir)
     except CatalogError as err:
         raise MuscallError(str(err)) from err
     with catalog:
@@ -48,7 +48,7 @@ def write_tags(index_dir: str | Path, source: EmbeddingSource, scorer: Scorer, l
                          label_set, result)
             if progress:
                 progress(len(ids))
-        catalog.save(index_dir)
+        save_catalog(catalog, index_dir)
     return result
 
 

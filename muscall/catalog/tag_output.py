@@ -13,9 +13,9 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from index.fileio import atomic_path
 from muscall.catalog.label_scores import Scorer
 from muscall.errors import MuscallError
-from muscall.utils.fileio import atomic_path
 
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 Part = tuple[list[str], list[str], np.ndarray]

@@ -18,9 +18,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from index import ShardCatalog, ShardWriter, TrackMeta
+from index.fileio import atomic_write_text
 from index.shards import Shard, load_catalog
 from muscall.errors import MuscallError
-from muscall.utils.fileio import atomic_write_text
 
 FAILURES = "failures.jsonl"
 PARTS = "parts"

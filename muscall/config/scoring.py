@@ -31,7 +31,7 @@ class ScoringConfig:
     axes: list[str] = field(default_factory=lambda: ["MI", "TA"])
     text_axes: list[str] = field(default_factory=lambda: ["TA"])  # axes scored by the co-attention path
     pooling: str = "drasp"  # drasp | asp | mean (audio axes)
-    signal_features: bool = True  # audio axes also pool low-level signal features (muscall.scoring.signal)
+    signal_features: bool = True  # audio axes also pool low-level signal features (muscall.audio.signal)
     # the TA co-attention also reads them (chroma, tempo: a prompt's key and tempo). Off: no measured gain yet
     # (BENCHMARKS.md, quality scoring): the head does not learn to match key words to the chroma
     ta_signal_features: bool = False

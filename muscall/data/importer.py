@@ -21,11 +21,11 @@ from typing import Any
 
 from tqdm import tqdm
 
+from index.fileio import atomic_write_text
 from muscall.audio.io import load_audio
 from muscall.data.manifest import SPLITS, ClipRow, write_manifest
 from muscall.data.sources import ColumnMap, read_source
 from muscall.errors import AudioLoadError, MuscallError
-from muscall.utils.fileio import atomic_write_text
 
 SPLIT_ALIASES = {"valid": "val", "validation": "val", "dev": "val", "eval": "test"}
 # Substrings of AudioLoadError reasons (muscall.audio.io) -> short reject codes; first match wins.

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from index.fileio import atomic_path
 from muscall.errors import MuscallError
-from muscall.utils.fileio import atomic_path
 
 SPLITS = ("train", "val", "test")
 

@@ -10,9 +10,9 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from index.fileio import atomic_path, atomic_write_json
 from muscall.eval.metrics import DIRECTIONS
 from muscall.eval.quality_metrics import lcc, srcc
-from muscall.utils.fileio import atomic_path, atomic_write_json
 
 _COUNT_KEYS = {"n_queries", "n_items", "attr_n_queries"}
 _QUALITY_METRICS = ("MSE", "LCC", "SRCC", "KTAU")

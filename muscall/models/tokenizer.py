@@ -17,8 +17,8 @@ from pathlib import Path
 import torch
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
+from index.fileio import atomic_write_json, atomic_write_text
 from muscall.errors import MuscallError
-from muscall.utils.fileio import atomic_write_json, atomic_write_text
 
 PAD, UNK, BOS, EOS = "[PAD]", "[UNK]", "[BOS]", "[EOS]"
 SPECIALS = (PAD, UNK, BOS, EOS)

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from index.fileio import atomic_path
 from muscall.audio.features import LogMel
 from muscall.audio.io import load_audio
 from muscall.audio.signal import SIGNAL_DIM, signal_features
@@ -33,7 +34,6 @@ from muscall.config import AudioConfig
 from muscall.data.manifest import ClipRow, resolve_audio_path
 from muscall.errors import MuscallError
 from muscall.models.audio_encoder import min_input_frames
-from muscall.utils.fileio import atomic_path
 
 log = logging.getLogger(__name__)
 CACHE_VERSION = 5

@@ -13,12 +13,12 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from index.fileio import atomic_write_text
 from muscall.eval.quality_metrics import quality_report, utterance_level
 from muscall.eval.report import markdown_table, plot_scatter, write_json
 from muscall.scoring.calibration import apply_calibration
 from muscall.scoring.data import ScoringFeatures
 from muscall.scoring.store import ScoringHeads
-from muscall.utils.fileio import atomic_write_text
 
 
 def predict_features(heads: ScoringHeads, feats: ScoringFeatures, device: str = "cpu",

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from index.fileio import atomic_write_text
 from muscall.checkpoint import Checkpoint
 from muscall.data.degrade.systems import select_rows
 from muscall.data.manifest import ClipRow, read_manifest
@@ -27,7 +28,6 @@ from muscall.scoring.evaluate import evaluate_heads, write_eval
 from muscall.scoring.predict import ScorerBundle
 from muscall.scoring.store import ScoringHeads, save_heads, store_calibration_in_checkpoint
 from muscall.scoring.train import TrainSettings, fit_alignment_calibration, split_validation, train_heads
-from muscall.utils.fileio import atomic_write_text
 
 log = logging.getLogger(__name__)
 SUBSETS = ("seen", "unseen", "all")

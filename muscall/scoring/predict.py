@@ -19,12 +19,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from index.fileio import atomic_path
 from muscall.checkpoint import Checkpoint, load_checkpoint
 from muscall.errors import MuscallError
 from muscall.scoring.calibration import apply_calibration
 from muscall.scoring.data import FeatureExtractor
 from muscall.scoring.store import CALIBRATION_KEY, ScoringHeads, load_heads
-from muscall.utils.fileio import atomic_path
 
 log = logging.getLogger(__name__)
 PATH_KEYS = ("path", "data_path", "audio_path")

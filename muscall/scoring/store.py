@@ -16,7 +16,6 @@ the encoder checkpoint's ``extra.json`` as ``"alignment_calibration"`` (:func:`s
 from __future__ import annotations
 
 import dataclasses
-import json
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from index.fileio import atomic_write_json, read_versioned_json, replace_dir, sha256_file
 from muscall.audio.signal import SIGNAL_DIM
 from muscall.checkpoint import load_checkpoint, save_checkpoint
 from muscall.config import from_dict
@@ -35,9 +35,11 @@ from muscall.errors import MuscallError
 from muscall.models.quality.heads import QualityScorer
 from muscall.config.scoring import ScoringConfig
 from muscall.scoring.targets import TargetScaler
-from muscall.utils.fileio import atomic_write_json, replace_dir, sha256_file
 
 FORMAT_VERSION = 1
+_HEADS_FILE = {"version": FORMAT_VERSION, "what": "scoring-heads folder", "error": MuscallError,
+               "fix": "retrain them with 'muscall score train' or restore the folder",
+               "missing_fix": "pass the --out folder of 'muscall score train'"}
 CALIBRATION_KEY = "alignment_calibration"
 
 
@@ -185,13 +187,10 @@ def describe(heads: ScoringHeads) -> dict[str, Any]:
 def load_heads(path: str | Path, device: str | torch.device = "cpu", verify: bool = True) -> ScoringHeads:
     """Load a folder written by :func:`save_heads` (members in eval mode on ``device``)."""
     path = Path(path)
-    meta = _read_json(path / "meta.json", path)
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise MuscallError(f"scoring heads '{path}' have format version {meta.get('format_version')}; this muscall "
-                           f"reads {FORMAT_VERSION}: retrain them with 'muscall score train'")
+    meta = read_versioned_json(path / "meta.json", **_HEADS_FILE)
     if verify:
         _verify(path, meta)
-    info = _read_json(path / "heads.json", path)
+    info = read_versioned_json(path / "heads.json", **_HEADS_FILE)
     signal_dim = int(info.get("signal_dim", 0))
     if signal_dim and signal_dim != SIGNAL_DIM:
         raise MuscallError(f"scoring heads '{path}' were trained on {signal_dim} signal features; this muscall computes "
@@ -232,13 +231,6 @@ def _verify(path: Path, meta: dict[str, Any]) -> None:
         if not p.is_file() or p.stat().st_size != info["bytes"] or sha256_file(p) != info["sha256"]:
             raise MuscallError(f"scoring heads '{path}': '{rel}' is missing or does not match its checksum; "
                                "retrain with 'muscall score train' or restore the folder")
-
-
-def _read_json(file: Path, folder: Path) -> dict[str, Any]:
-    if not file.is_file():
-        raise MuscallError(f"'{folder}' is not a scoring-heads folder (no {file.name}); pass the --out folder of "
-                           "'muscall score train'")
-    return json.loads(file.read_text())
 
 
 

@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from index.fileio import atomic_path
 from muscall.data.degrade.captions import caption_variants
 from muscall.data.degrade.facts import Vocabulary
 from muscall.data.degrade.systems import System, apply_system, build_systems, jittered_quality, level_split
 from muscall.data.manifest import ClipRow, resolve_audio_path, write_manifest
 from muscall.errors import AudioLoadError
-from muscall.utils.fileio import atomic_path
 
 FORMATS = {"flac": ("FLAC", "PCM_16"), "wav": ("WAV", "PCM_16")}
 CAPTION, SYSTEMS, EFFECT, JITTER, SELECT = range(5)  # random stream purposes

@@ -26,13 +26,14 @@ from typing import Callable, Iterable
 import numpy as np
 from tqdm import tqdm
 
+from index.fileio import atomic_write_json, sha256_file
 from muscall.data.degrade.captions import TA_ALL_CHANGED, TA_BY_CHANGES
 from muscall.data.degrade.clips import SELECT, ClipTask, DegradeSettings, degrade_shard, part_path
 from muscall.data.degrade.facts import Vocabulary
 from muscall.data.degrade.systems import JITTER, check_types, default_types, level_split
 from muscall.data.manifest import SPLITS, ClipRow, read_manifest, write_manifest
 from muscall.errors import MuscallError
-from muscall.utils.fileio import atomic_write_json, claim_run_folder, sha256_file
+from muscall.utils.run_folder import claim_run_folder
 
 FORMAT_VERSION = 1
 LEVEL_SPLIT_RULE = ("train a scorer on split=train rows whose level_split is not 'test'; evaluate on unseen "

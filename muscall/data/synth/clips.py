@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from index.fileio import atomic_path
 from muscall.data.manifest import SPLITS, ClipRow, write_manifest
 from muscall.data.synth.captions import derive_moods, make_caption
 from muscall.data.synth.compose import compose
 from muscall.data.synth.render import Renderer, finish
 from muscall.data.synth.styles import GENRES, STYLES
-from muscall.utils.fileio import atomic_path
 
 FORMATS = {"flac": ("FLAC", "PCM_16"), "wav": ("WAV", "PCM_16")}
 LOUDNESS_DB = (-26.0, -14.0)  # target RMS range, dBFS

@@ -24,6 +24,7 @@ from typing import Callable, Iterable
 
 from tqdm import tqdm
 
+from index.fileio import atomic_write_json
 from muscall.data.manifest import ClipRow, read_manifest, write_manifest
 from muscall.data.synth.captions import mood_vocabulary
 from muscall.data.synth.clips import (FORMATS, ShardResult, SynthSettings, init_worker, part_path, render_shard,
@@ -33,7 +34,7 @@ from muscall.data.synth.render import Renderer, find_soundfont
 from muscall.data.synth.styles import STYLES, parse_genres
 from muscall.data.synth.summary import CorpusSummary, count_rows
 from muscall.errors import MuscallError
-from muscall.utils.fileio import atomic_write_json, claim_run_folder
+from muscall.utils.run_folder import claim_run_folder
 
 FORMAT_VERSION = 1
 

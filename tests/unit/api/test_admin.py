@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from index import Catalog
+import api.updates
+from index import open_catalog
 
 
 def _add(client, data: bytes, key: str | None, **fields):
@@ -51,7 +52,7 @@ def test_added_track_is_searchable_stored_and_persisted(writable, wav, api_key):
     assert found["moment"] is not None  # its window embeddings were kept
     assert client.get(body["audio_url"]).content == data
     assert "jazz" in client.get("/labels").json()["genres"]
-    with Catalog.load(state.settings.index_dir) as saved:  # acknowledged = saved
+    with open_catalog(state.settings.index_dir) as saved:  # acknowledged = saved
         assert saved.ntotal == 9 and saved.db.ids_for(["mine/new one"]).size == 1
 
 
@@ -87,7 +88,7 @@ def test_removed_track_is_gone_and_stays_gone(writable, wav, api_key):
     ids = [h["track"]["track_id"] for h in client.post("/search/text", json={"query": "x", "k": 8}).json()["results"]]
     assert "jazz/tone0.wav" not in ids and len(ids) == 7
     assert client.delete("/tracks/jazz%2Ftone0.wav", headers=headers).status_code == 404
-    with Catalog.load(state.settings.index_dir) as saved:
+    with open_catalog(state.settings.index_dir) as saved:
         assert saved.ntotal == 7 and saved.db.ids_for(["jazz/tone0.wav"]).size == 0
     added = _add(client, wav(1.0, fmt="FLAC"), api_key, track_id="tmp").json()
     audio = state.settings.media / "audio"
@@ -107,10 +108,10 @@ def test_several_workers_refuse_writes(writable, wav, api_key):
 def test_a_failed_save_rolls_the_change_back(writable, wav, api_key, monkeypatch):
     client, state = writable()
 
-    def broken(directory):
+    def broken(catalog, directory):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(state.catalog, "save", broken)
+    monkeypatch.setattr(api.updates, "save_catalog", broken)
     r = _add(client, wav(1.0, fmt="FLAC"), api_key, track_id="doomed")
     assert r.status_code == 503 and "rolled back" in r.json()["detail"]
     assert client.get("/tracks/doomed").status_code == 404

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from index import Catalog
+from index import open_catalog
 
 
 def test_concurrent_adds_removes_and_searches_lose_nothing(writable, wav, api_key):
@@ -56,7 +56,7 @@ def test_concurrent_adds_removes_and_searches_lose_nothing(writable, wav, api_ke
                 - set(removed)) | set(clips)
     live = {r.track_id for r in state.catalog.tracks(state.catalog.db.live_ids())}
     assert live == expected and state.catalog.ntotal == 16
-    with Catalog.load(state.settings.index_dir) as saved:  # the last save holds every acknowledged update
+    with open_catalog(state.settings.index_dir) as saved:  # the last save holds every acknowledged update
         assert {r.track_id for r in saved.tracks(saved.db.live_ids())} == expected
     final = client.post("/search/text", json={"query": "music", "k": 50}).json()["results"]
     assert {h["track"]["track_id"] for h in final} == expected

@@ -9,7 +9,7 @@ import pytest
 
 from api.service import get_track, stored_vector, track_vector
 from api.windows import WindowStore
-from index import Catalog, TrackMeta
+from index import TrackMeta, catalog_from_arrays
 from index.shards import load_catalog
 
 TRACK = "rock/tone4.wav"
@@ -35,7 +35,7 @@ def _state(state, factory, shard_rows, windows):
     """A copy of ``state`` over a ``factory`` index of the tiny catalog plus 80 filler tracks (IVF needs 39/list)."""
     x, metas = shard_rows
     filler = np.random.default_rng(0).standard_normal((80, x.shape[1])).astype(np.float32)
-    catalog = Catalog.from_arrays(np.concatenate([x, filler]), metas + [TrackMeta(f"filler{i}") for i in range(80)],
+    catalog = catalog_from_arrays(np.concatenate([x, filler]), metas + [TrackMeta(f"filler{i}") for i in range(80)],
                                   factory, target_recall=0)
     return dataclasses.replace(state, catalog=catalog, windows=windows), catalog
 

@@ -7,7 +7,9 @@ import threading
 import numpy as np
 import pytest
 
-from index import Catalog, CatalogError, TrackFilter, TrackMeta, exact_knn, recall_at_k
+from index import Catalog, CatalogError, TrackFilter, TrackMeta, catalog_from_arrays, exact_knn, recall_at_k
+from index.faiss_index import new_index
+from index.metadata import new_work_db
 
 FACTORIES = ["Flat", "HNSW16", "IVF64,Flat"]
 TARGET = 0.95
@@ -20,7 +22,7 @@ def _truth(x, queries, k=10, ids=None):
 
 @pytest.fixture(scope="module", params=FACTORIES)
 def built(request, corpus):
-    cat = Catalog.from_arrays(corpus[0], corpus[1], request.param, attribute_fields=("genre",),
+    cat = catalog_from_arrays(corpus[0], corpus[1], request.param, attribute_fields=("genre",),
                               target_recall=TARGET)
     yield cat
     cat.close()
@@ -30,7 +32,7 @@ def built(request, corpus):
 def test_tuning_reaches_target_recall_against_exact_search(factory, corpus, held_out):
     x, metas = corpus
     tune_q, eval_q = held_out[:100], held_out[100:]
-    cat = Catalog.from_arrays(x, metas, factory, target_recall=0)
+    cat = catalog_from_arrays(x, metas, factory, target_recall=0)
     res = cat.tune(tune_q, TARGET)
     assert res.reached and res.recall >= TARGET
     assert res.param == ("efSearch" if factory.startswith("HNSW") else "nprobe")
@@ -53,7 +55,7 @@ def test_build_tunes_on_held_out_rows(built, corpus, held_out):
 
 def test_flat_scores_are_exact_cosines(corpus, held_out):
     x, metas = corpus
-    cat = Catalog.from_arrays(x, metas, "Flat")
+    cat = catalog_from_arrays(x, metas, "Flat")
     scores, ids = cat.search(held_out[:5], 3)
     np.testing.assert_allclose(scores, np.take_along_axis(held_out[:5] @ x.T, ids - 1, 1), rtol=1e-5)
     np.testing.assert_array_equal(ids, _truth(x, held_out[:5], 3))
@@ -95,7 +97,7 @@ def test_empty_filter_and_bad_queries(built):
 @pytest.mark.parametrize("factory", FACTORIES)
 def test_add_and_remove_keep_ids_stable(factory, corpus, metas):
     x = corpus[0]
-    cat = Catalog.from_arrays(x[:3000], metas(3000), factory, target_recall=TARGET)
+    cat = catalog_from_arrays(x[:3000], metas(3000), factory, target_recall=TARGET)
     new_ids = cat.add(x[3000:3100], metas(100, start=3000))
     np.testing.assert_array_equal(new_ids, np.arange(3001, 3101))
     assert cat.search(x[3050], 1)[1][0, 0] == 3051
@@ -113,24 +115,30 @@ def test_add_and_remove_keep_ids_stable(factory, corpus, metas):
     cat.close()
 
 
-def test_create_empty_flat_then_add(metas, corpus):
-    cat = Catalog.create(32, "Flat")
+def _empty(factory: str) -> Catalog:
+    """An empty catalog through the public constructor (what build and load do, minus the data)."""
+    db, work_dir = new_work_db(None, ())
+    return Catalog(new_index(factory, 32), db, factory=factory, work_dir=work_dir)
+
+
+def test_empty_flat_then_add(metas, corpus):
+    cat = _empty("Flat")
     assert cat.search(corpus[0][:1], 3)[1].tolist() == [[-1, -1, -1]]
     cat.add(corpus[0][:10], metas(10))
     assert cat.search(corpus[0][4], 1)[1][0, 0] == 5
-    with pytest.raises(CatalogError, match="must be trained"):
-        Catalog.create(32, "IVF64,Flat")
+    with _empty("IVF64,Flat") as untrained, pytest.raises(CatalogError, match="must be trained"):
+        untrained.add(corpus[0][:10], metas(10))
     cat.close()
 
 
 def test_unsupported_factory_is_refused(corpus):
     with pytest.raises(CatalogError, match="not supported"):
-        Catalog.from_arrays(corpus[0][:100], corpus[1][:100], "LSH")
+        catalog_from_arrays(corpus[0][:100], corpus[1][:100], "LSH")
 
 
 def test_ivfpq_tuning_needs_ground_truth(corpus, held_out):
     x, metas = corpus
-    cat = Catalog.from_arrays(x, metas, "IVF16,PQ8x4np", target_recall=0)  # 4-bit codes train on few rows
+    cat = catalog_from_arrays(x, metas, "IVF16,PQ8x4np", target_recall=0)  # 4-bit codes train on few rows
     with pytest.raises(CatalogError, match="true_ids"):
         cat.tune(held_out[:20])
     cat.close()
@@ -139,7 +147,7 @@ def test_ivfpq_tuning_needs_ground_truth(corpus, held_out):
 @pytest.mark.parametrize("factory", ["HNSW16", "IVF64,Flat"])
 def test_concurrent_searches_and_updates(factory, corpus, metas):
     x = corpus[0]
-    cat = Catalog.from_arrays(x[:3000], metas(3000), factory, target_recall=0.9)
+    cat = catalog_from_arrays(x[:3000], metas(3000), factory, target_recall=0.9)
     removed = [f"t{i}" for i in range(0, 300, 3)]
     errors: list[BaseException] = []
     stop = threading.Event()
@@ -173,7 +181,7 @@ def test_concurrent_searches_and_updates(factory, corpus, metas):
 
 def test_pre_transformed_ivf_gets_nested_search_parameters(corpus, held_out):
     x, metas = corpus
-    cat = Catalog.from_arrays(x, metas, "PCA16,IVF32,Flat", target_recall=0.9)
+    cat = catalog_from_arrays(x, metas, "PCA16,IVF32,Flat", target_recall=0.9)
     assert cat.tuned.param == "nprobe"
     allowed = np.arange(1, 4001, 97)
     _, ids = cat.search(held_out[:10], 10, allowed_ids=allowed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -23,4 +24,16 @@ def test_import_pulls_in_neither_torch_nor_muscall():
 def test_source_never_mentions_torch_or_muscall_imports():
     pattern = re.compile(r"^\s*(import|from)\s+(torch|muscall)\b", re.MULTILINE)
     offenders = [p.name for p in PACKAGE.glob("*.py") if pattern.search(p.read_text())]
+    assert offenders == []
+
+
+def test_imports_sit_at_module_level_only():
+    """An import inside a function or behind TYPE_CHECKING would hide an import cycle."""
+    offenders = []
+    for path in PACKAGE.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        top = {id(node) for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))}
+        nested = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom)) and id(n) not in top]
+        if nested or "TYPE_CHECKING" in path.read_text():
+            offenders.append(path.name)
     assert offenders == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from index import Catalog, CatalogError, TrackFilter
+from index import CatalogError, TrackFilter, catalog_from_arrays, open_catalog, save_catalog
 
 N = 1000
 
@@ -16,7 +16,7 @@ def _unit(x):
 
 @pytest.fixture
 def flat(corpus):
-    cat = Catalog.from_arrays(corpus[0][:N], corpus[1][:N], "Flat", attribute_fields=("genre",), target_recall=0)
+    cat = catalog_from_arrays(corpus[0][:N], corpus[1][:N], "Flat", attribute_fields=("genre",), target_recall=0)
     yield cat
     cat.close()
 
@@ -24,7 +24,7 @@ def flat(corpus):
 @pytest.mark.parametrize("factory", ["Flat", "HNSW16"])
 def test_set_tags_replace_and_add_keep_ids_and_the_index(factory, corpus):
     x = corpus[0][:N]
-    cat = Catalog.from_arrays(x, corpus[1][:N], factory, target_recall=0)
+    cat = catalog_from_arrays(x, corpus[1][:N], factory, target_recall=0)
     before = cat.search(x[:20], 5)
     stats = cat.stats()
     ids = cat.set_tags(["t4", "t1"], [[" Jazz  Fusion ", "LIVE", ""], []])
@@ -83,18 +83,18 @@ def test_bad_updates_raise_and_change_nothing(flat, track_ids, tags, needle):
 
 def test_set_tags_persist_through_save_and_load(flat, tmp_path):
     flat.set_tags(["t2"], [["saved tag"]])
-    flat.save(tmp_path)
-    with Catalog.load(tmp_path) as cat:
+    save_catalog(flat, tmp_path)
+    with open_catalog(tmp_path) as cat:
         assert cat.tracks([3])[0].tags == ["saved tag"]
         np.testing.assert_array_equal(cat.filter_ids(tags_any=["saved tag"]), [3])
-    with Catalog.load(tmp_path, mmap=True) as cat, pytest.raises(CatalogError, match="read-only"):
+    with open_catalog(tmp_path, mmap=True) as cat, pytest.raises(CatalogError, match="read-only"):
         cat.set_tags(["t2"], [["x"]])
 
 
 @pytest.mark.parametrize("factory", ["Flat", "HNSW16", "IVF16,Flat"])
 def test_vectors_are_what_was_added(factory, corpus, metas):
     x = _unit(corpus[0][:N]).astype(np.float32)
-    cat = Catalog.from_arrays(x, metas(N), factory, target_recall=0)
+    cat = catalog_from_arrays(x, metas(N), factory, target_recall=0)
     got = cat.vectors(["t9", "t0", "t999", "t9"])
     assert got.dtype == np.float32 and got.shape == (4, 32)
     np.testing.assert_array_equal(got, x[[9, 0, 999, 9]])  # bit for bit
@@ -108,14 +108,14 @@ def test_vectors_are_what_was_added(factory, corpus, metas):
 
 
 def test_vectors_of_an_mmap_loaded_catalog(flat, corpus, tmp_path):
-    flat.save(tmp_path)
-    with Catalog.load(tmp_path, mmap=True) as cat:
+    save_catalog(flat, tmp_path)
+    with open_catalog(tmp_path, mmap=True) as cat:
         np.testing.assert_allclose(cat.vectors(["t3"]), corpus[0][3:4], atol=1e-6)
 
 
 @pytest.mark.parametrize("factory", ["IVF16,PQ8x4", "IVF16,SQ8"])
 def test_lossy_indexes_refuse_and_point_to_the_shards(factory, corpus, metas):
-    cat = Catalog.from_arrays(corpus[0][:N], metas(N), factory, target_recall=0)
+    cat = catalog_from_arrays(corpus[0][:N], metas(N), factory, target_recall=0)
     with pytest.raises(CatalogError, match=r"lossy.*shards"):
         cat.vectors(["t1"])
     cat.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from index import Catalog, exact_knn, recall_at_k, tune
+from index import catalog_from_arrays, exact_knn, recall_at_k, tune
 from index.tuning import drop_self
 
 
@@ -38,7 +38,7 @@ def test_drop_self_removes_the_query_row():
 
 def test_tune_stops_on_a_recall_plateau(corpus, held_out):
     x, metas = corpus
-    cat = Catalog.from_arrays(x, metas, "IVF64,PQ4x4np", target_recall=0)  # 2-byte codes cap recall low
+    cat = catalog_from_arrays(x, metas, "IVF64,PQ4x4np", target_recall=0)  # 2-byte codes cap recall low
     truth = exact_knn([(np.arange(1, len(x) + 1), x)], held_out[:50], 10)[1]
     res = tune(cat.index, held_out[:50], 0.95, truth, k=10)
     assert not res.reached and res.recall < 0.9

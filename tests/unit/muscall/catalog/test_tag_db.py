@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from index import Catalog, TrackMeta
+from index import TrackMeta, catalog_from_arrays, open_catalog, save_catalog
 from muscall.catalog.label_scores import Scorer
 from muscall.catalog.tag_db import DbUpdate, write_tags
 
@@ -35,8 +35,8 @@ class FakeSource:
 def index_dir(tmp_path):
     x = np.random.default_rng(0).standard_normal((6, D)).astype(np.float32)
     metas = [TrackMeta(f"t{i}", tags=["Own Tag"], attributes={"genre": "x"}) for i in range(6)]
-    with Catalog.from_arrays(x, metas, "HNSW16", attribute_fields=("genre",), target_recall=0) as cat:
-        cat.save(tmp_path)
+    with catalog_from_arrays(x, metas, "HNSW16", attribute_fields=("genre",), target_recall=0) as cat:
+        save_catalog(cat, tmp_path)
     return tmp_path
 
 
@@ -46,7 +46,7 @@ def _scorer() -> Scorer:
 
 def test_tags_are_set_in_place_and_a_second_run_changes_nothing(index_dir):
     assert write_tags(index_dir, FakeSource(), _scorer(), "genres") == DbUpdate(updated=6, unchanged=0, missing=1)
-    with Catalog.load(index_dir) as cat:
+    with open_catalog(index_dir) as cat:
         assert cat.stats()["vectors"] == 6 and cat.stats()["tracks"] == 6  # no re-inserts, no HNSW tombstones
         np.testing.assert_array_equal(cat.db.ids_for(["t0", "t5"]), [1, 6])
         np.testing.assert_array_equal(cat.filter_ids(tags_any=["hip hop"]), [1, 4])
@@ -59,7 +59,7 @@ def test_tags_are_set_in_place_and_a_second_run_changes_nothing(index_dir):
 def test_a_new_run_replaces_only_the_sets_previous_labels(index_dir):
     write_tags(index_dir, FakeSource(), _scorer(), "genres")
     assert write_tags(index_dir, FakeSource(shift=1), _scorer(), "genres").updated == 6
-    with Catalog.load(index_dir) as cat:
+    with open_catalog(index_dir) as cat:
         assert cat.tracks([1])[0].tags == ["own tag", "rock"]
         assert cat.tracks([1])[0].attributes["zeroshot"] == {"genres": ["rock"]}
         np.testing.assert_array_equal(cat.filter_ids(tags_any=["hip hop"]), [3, 6])

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from index import Catalog, TrackRecord
+from index import TrackRecord, open_catalog
 from index.shards import load_catalog
 from muscall.catalog.label_scores import LabelStats, Scorer, parse_thresholds
 from muscall.catalog.tag_db import retagged
@@ -106,7 +106,7 @@ def test_write_db_makes_tags_filterable(ckpt, ckpt_dir, manifest_catalog, tmp_pa
             "--set", "genres", "--out", str(out), "--write-db", str(idx), "--no-progress"]
     assert main(args) == 0
     table = pq.read_table(out).to_pydict()
-    with Catalog.load(idx) as cat:
+    with open_catalog(idx) as cat:
         assert cat.ntotal == 6
         for label in LABELS:
             want = sorted(t for t, top in zip(table["track_id"], table["top_label"]) if top == label)
