@@ -1,7 +1,7 @@
 """The FastAPI application: ``create_app(settings)`` wires routers, middleware, error handlers and the web page.
 
-The model, tokenizer, index and metadata DB load once in the lifespan (``api.state.load_state``) and reach
-the routes through ``api.deps.get_state``. Tests may pass an already loaded ``state`` to share it.
+The model, tokenizer, index and metadata DB load once in the lifespan (``api.services.state.load_state``)
+and reach the routes through ``api.deps.get_state``. Tests may pass an already loaded ``state`` to share it.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from api.errors import error_body, install_error_handlers
 from api.limits import BodyLimitMiddleware
 from api.metrics import Metrics, MetricsMiddleware
 from api.routers import admin, health, score, search, tags, tracks
+from api.services.state import ServiceState, configure_threads, load_state
 from api.settings import Settings
-from api.state import ServiceState, configure_threads, load_state
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"

@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
 
     from api.app import create_app
     from api.settings import ENV_VAR
-    from api.state import configure_threads, load_state
+    from api.services.state import configure_threads, load_state
 
     settings = build_settings(args)
     serve = settings.serve

@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 
-from api.errors import ApiError
+from api.services.errors import ApiError
+from api.services.state import ServiceState
 from api.settings import Settings
-from api.state import ServiceState
 
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="ApiKey",
                               description="the key the server was started with (--api-key or MUSCALL_API_KEY)")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Load-test text search over HTTP: `muscall serve` on 127.0.0.1, N concurrent httpx clients, a fixed number of
 requests under a time cap; throughput, p50/p99 latency and errors, beside the in-process latency of the same
-queries (``api.service.embed_text`` + ``search`` called directly), so the HTTP overhead shows as a ratio.
+queries (``api.services.search.embed_text`` + ``search`` called directly), so the HTTP overhead shows as a ratio.
 
 The catalog is ``--n`` clustered random vectors (``index.Catalog`` with metadata, genre filterable) in the
 model's embedding space; the model is a given checkpoint or a tiny random-init one (nothing is downloaded).
@@ -33,8 +33,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from api.settings import Settings  # noqa: E402
-from api.state import configure_threads, load_state  # noqa: E402
-from api.service import embed_text, search  # noqa: E402
+from api.services.state import configure_threads, load_state  # noqa: E402
+from api.services.search import embed_text, search  # noqa: E402
 from api.testing import GENRES, make_tiny_checkpoint  # noqa: E402
 from index import Catalog, TrackMeta  # noqa: E402
 from index._fileio import atomic_write_bytes  # noqa: E402
@@ -193,7 +193,7 @@ def in_process(index: Path, checkpoint: Path, bodies: list[dict], n: int, warm: 
 
     The first ``warm`` queries (the warm-up the server got) are run but not timed.
     """
-    from api.service import make_filter
+    from api.services.search import make_filter
 
     state = load_state(Settings(index_dir=index, checkpoint=checkpoint, persist=False))
     configure_threads(state.settings.serve.threads_per_request)  # as `muscall serve` does

@@ -6,9 +6,9 @@ import math
 from typing import Any, Sequence
 from urllib.parse import quote
 
-from api.errors import ApiError
 from api.schemas import ErrorBody, Moment, SearchHit, SearchResponse, Track
-from api.service import ScoredTrack
+from api.services.errors import ApiError
+from api.services.search import ScoredTrack
 from api.settings import Settings
 from index import TrackRecord
 

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import StateDep, read_access
-from api.errors import ApiError
 from api.routers import check_page, error_responses, page_out, split_list
 from api.schemas import MAX_K, MAX_OFFSET, SearchResponse, TextSearchRequest
-from api.service import embed_text, embed_wave, make_filter, search
+from api.services.errors import ApiError
+from api.services.search import embed_text, embed_wave, make_filter, search
 from api.uploads import read_clip
 
 router = APIRouter(prefix="/search", tags=["search"], dependencies=[Depends(read_access)],

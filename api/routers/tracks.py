@@ -15,11 +15,11 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import StateDep, read_access
-from api.errors import NotFound
 from api.ranges import file_response
 from api.routers import check_page, error_responses, page_out, split_list, track_out
 from api.schemas import MAX_K, MAX_OFFSET, SearchResponse, Track
-from api.service import get_track, make_filter, search, track_vector
+from api.services.errors import NotFound
+from api.services.search import get_track, make_filter, search, track_vector
 
 router = APIRouter(prefix="/tracks", tags=["tracks"], dependencies=[Depends(read_access)],
                    responses=error_responses(401, 404, 422, 503))

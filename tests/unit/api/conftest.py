@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api import Settings, create_app
-from api.state import load_state
+from api.services.state import load_state
 from api.testing import build_tone_index, make_tiny_checkpoint, wav_bytes
 from muscall.config import ServeConfig
 

@@ -7,9 +7,9 @@ import argparse
 import numpy as np
 import pytest
 
-from api.cache import LRUCache
+from api.services.cache import LRUCache
 from api.settings import Settings
-from api.windows import best_moment, window_start_seconds
+from api.services.windows import best_moment, window_start_seconds
 from api.cli import build_settings, register
 from muscall.config import ConfigError, load_config
 
