@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from api import Settings, create_app
 from api.services.state import load_state
-from api.testing import build_tone_index, make_tiny_checkpoint, wav_bytes
+from tests.support.tiny_service import build_tone_index, make_tiny_checkpoint, wav_bytes
 from muscall.config import ServeConfig
 
 API_KEY = "test-key-123"
