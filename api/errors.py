@@ -6,7 +6,6 @@ library errors (``MuscallError``, ``AudioLoadError``, ``CatalogError``) become 4
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,8 +16,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.services.errors import ApiError
 from index import CatalogError
 from muscall.errors import AudioLoadError, MuscallError
-
-log = logging.getLogger(__name__)
 
 
 def error_body(detail: str, errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
