@@ -1,8 +1,10 @@
 """The muscall HTTP service: ``create_app(Settings(index_dir=..., checkpoint=...))``.
 
-Routers per resource (``api.routers``), resources loaded once in the lifespan (``api.state``) and reached
-through dependencies (``api.deps``), the blocking work in ``api.service`` / ``api.analysis`` /
-``api.updates`` run in a thread pool, and a plain HTML/JS page at ``/`` (``api/static``).
+Two rooms: ``api.services`` is the domain work (load the model and index, embed, search, add/remove, tag,
+score), callable without HTTP; the rest of ``api`` is HTTP plumbing: the app and its lifespan (``api.app``),
+routers per resource (``api.routers``), the dependencies that reach the loaded state (``api.deps``), schemas,
+error handlers, middleware (``api.limits``, ``api.metrics``), uploads and Range streaming, and a plain HTML/JS
+page at ``/`` (``api/static``). The blocking domain calls run in a thread pool.
 """
 
 from api.app import create_app

@@ -1,7 +1,7 @@
 """The FastAPI application: ``create_app(settings)`` wires routers, middleware, error handlers and the web page.
 
-The model, tokenizer, index and metadata DB load once in the lifespan (``api.state.load_state``) and reach
-the routes through ``api.deps.get_state``. Tests may pass an already loaded ``state`` to share it.
+The model, tokenizer, index and metadata DB load once in the lifespan (``api.services.state.load_state``)
+and reach the routes through ``api.deps.loaded_state``; tests override that dependency to share one state.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from api.errors import error_body, install_error_handlers
 from api.limits import BodyLimitMiddleware
 from api.metrics import Metrics, MetricsMiddleware
 from api.routers import admin, health, score, search, tags, tracks
+from api.services.state import configure_threads, load_state
 from api.settings import Settings
-from api.state import ServiceState, configure_threads, load_state
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -33,22 +33,11 @@ Every error is JSON: `{"detail": "what is wrong and how to fix it", "errors": [.
 """
 
 
-def create_app(settings: Settings, state: ServiceState | None = None, close_state: bool = False) -> FastAPI:
-    """The service app for ``settings``.
-
-    ``state`` (already loaded) skips loading in the lifespan; it is closed at shutdown only with ``close_state``
-    (the caller keeps it otherwise, e.g. tests sharing one state between apps).
-    """
+def create_app(settings: Settings) -> FastAPI:
+    """The service app for ``settings``; its lifespan loads the service state and closes it at shutdown."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if state is not None:
-            try:
-                yield
-            finally:
-                if close_state:
-                    state.close()
-            return
         service = await run_in_threadpool(load_state, settings)
         app.state.service = service
         try:
@@ -59,8 +48,7 @@ def create_app(settings: Settings, state: ServiceState | None = None, close_stat
 
     app = FastAPI(title="muscall", version=_version(), description=DESCRIPTION, lifespan=lifespan)
     metrics = Metrics()
-    app.state.settings, app.state.metrics, app.state.service = settings, metrics, state
-    metrics.watch(lambda: app.state.service.snapshot() if app.state.service is not None else {})
+    app.state.settings, app.state.metrics, app.state.service = settings, metrics, None
     install_error_handlers(app)
     _install_fallback_handler(app)
     for module in (search, tracks, admin, tags, score, health):

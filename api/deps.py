@@ -1,4 +1,8 @@
-"""Dependencies: the loaded service state, settings, and the API-key checks (override them in tests)."""
+"""Dependencies: the loaded service state, settings, and the API-key checks.
+
+Every route reaches the service state through ``loaded_state`` (directly, or through ``get_state``); tests share
+one already loaded state by overriding it: ``app.dependency_overrides[loaded_state] = lambda: state``.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,9 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 
-from api.errors import ApiError
+from api.services.errors import ApiError
+from api.services.state import ServiceState
 from api.settings import Settings
-from api.state import ServiceState
 
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="ApiKey",
                               description="the key the server was started with (--api-key or MUSCALL_API_KEY)")
@@ -21,9 +25,13 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_state(request: Request) -> ServiceState:
-    """The loaded model, index and caches; 503 until the lifespan has loaded them."""
-    state = getattr(request.app.state, "service", None)
+def loaded_state(request: Request) -> ServiceState | None:
+    """The model, index and caches the lifespan loaded; None while it is still loading."""
+    return getattr(request.app.state, "service", None)
+
+
+def get_state(state: Annotated[ServiceState | None, Depends(loaded_state)]) -> ServiceState:
+    """The loaded service state; 503 until the lifespan has loaded it."""
     if state is None:
         raise ApiError(503, "the service is still loading its model and index; retry in a moment (see /readyz)")
     return state
@@ -54,4 +62,5 @@ def read_access(request: Request, settings: Annotated[Settings, Depends(get_sett
 
 
 StateDep = Annotated[ServiceState, Depends(get_state)]
+LoadedStateDep = Annotated[ServiceState | None, Depends(loaded_state)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -6,7 +6,6 @@ library errors (``MuscallError``, ``AudioLoadError``, ``CatalogError``) become 4
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -14,32 +13,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.services.errors import ApiError
 from index import CatalogError
 from muscall.errors import AudioLoadError, MuscallError
-
-log = logging.getLogger(__name__)
-
-
-class ApiError(Exception):
-    """A client error with its HTTP status and message."""
-
-    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None):
-        super().__init__(detail)
-        self.status, self.detail, self.headers = status, detail, headers
-
-
-class NotFound(ApiError):
-    """404: an unknown track id (or file)."""
-
-    def __init__(self, detail: str):
-        super().__init__(404, detail)
-
-
-class Conflict(ApiError):
-    """409: the request clashes with the catalog's state (e.g. a track id already present)."""
-
-    def __init__(self, detail: str):
-        super().__init__(409, detail)
 
 
 def error_body(detail: str, errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:

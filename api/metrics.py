@@ -6,9 +6,9 @@ Each app gets its own registry (several apps can live in one process, e.g. in te
 from __future__ import annotations
 
 import time
-from typing import Callable, Iterator
+from typing import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -26,19 +26,21 @@ class Metrics:
         self.latency = Histogram("muscall_http_request_seconds", "HTTP request latency by route and method",
                                  ["method", "route"], buckets=LATENCY_BUCKETS, registry=self.registry)
 
-    def watch(self, snapshot: Callable[[], dict[str, float]]) -> None:
-        """Export live values (index size, cache counters) read from ``snapshot()`` at every scrape."""
-        self.registry.register(_LiveCollector(snapshot))
+    def render(self, live: dict[str, float]) -> bytes:
+        """Prometheus text: the request metrics, then the service state's ``live`` values (none while loading)."""
+        scrape = CollectorRegistry(auto_describe=True)
+        scrape.register(_LiveCollector(live))
+        return generate_latest(self.registry) + generate_latest(scrape)
 
 
 class _LiveCollector(Collector):
-    """Gauges and counters read from the service state when Prometheus scrapes."""
+    """Gauges and counters of the service state's live values (index size, cache use) at one scrape."""
 
-    def __init__(self, snapshot: Callable[[], dict[str, float]]):
-        self.snapshot = snapshot
+    def __init__(self, values: dict[str, float]):
+        self.values = values
 
     def collect(self) -> Iterator[Metric]:
-        values = self.snapshot()
+        values = self.values
         if not values:
             return
         yield GaugeMetricFamily("muscall_index_tracks", "Live (searchable) tracks in the index",

@@ -10,7 +10,7 @@ from typing import Iterator
 
 from fastapi.responses import StreamingResponse
 
-from api.errors import ApiError
+from api.services.errors import ApiError
 
 CHUNK = 256 * 1024
 _RANGE = re.compile(r"^\s*(\d*)\s*-\s*(\d*)\s*$")

@@ -61,6 +61,17 @@ class TextSearchRequest(BaseModel):
         return value.strip()
 
 
+class FilteredPage(BaseModel):
+    """A page of results with simple filters: the form fields of /search/audio, the query of /tracks/{id}/similar."""
+
+    k: int = Field(10, ge=1, le=MAX_K, description="results per page (limit: serve.max_k)")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="results to skip, for paging (limit: serve.max_offset)")
+    genre: str | None = Field(None, max_length=200, description="value of the 'genre' attribute")
+    tags_any: str | None = Field(None, max_length=2000, description="comma-separated tags")
+    duration_min: float | None = Field(None, ge=0, le=1e7, description="seconds")
+    duration_max: float | None = Field(None, ge=0, le=1e7, description="seconds")
+
+
 class Moment(BaseModel):
     """The part of a track that matches the query best."""
 

@@ -10,8 +10,8 @@ import soundfile as sf
 from fastapi import UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from api.errors import ApiError
-from api.state import ServiceState
+from api.services.errors import ApiError
+from api.services.state import ServiceState
 from muscall.audio.io import load_audio_bytes
 from muscall.errors import AudioLoadError
 

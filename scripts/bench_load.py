@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Load-test text search over HTTP: `muscall serve` on 127.0.0.1, N concurrent httpx clients, a fixed number of
 requests under a time cap; throughput, p50/p99 latency and errors, beside the in-process latency of the same
-queries (``api.service.embed_text`` + ``search`` called directly), so the HTTP overhead shows as a ratio.
+queries (``api.services.search.embed_text`` + ``search`` called directly), so the HTTP overhead shows as a ratio.
 
 The catalog is ``--n`` clustered random vectors (``index.Catalog`` with metadata, genre filterable) in the
 model's embedding space; the model is a given checkpoint or a tiny random-init one (nothing is downloaded).
@@ -29,20 +29,23 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
+from api.services.search import embed_text, make_filter, search  # noqa: E402
+from api.services.state import configure_threads, load_state  # noqa: E402
 from api.settings import Settings  # noqa: E402
-from api.state import configure_threads, load_state  # noqa: E402
-from api.service import embed_text, search  # noqa: E402
-from api.testing import GENRES, make_tiny_checkpoint  # noqa: E402
 from index import TrackMeta, catalog_from_arrays, save_catalog  # noqa: E402
 from index.fileio import atomic_write_bytes  # noqa: E402
 from index.synthetic import Mixture  # noqa: E402
-from muscall.checkpoint import load_checkpoint  # noqa: E402
+from muscall.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
+from muscall.config import load_config  # noqa: E402
+from muscall.models import build_tokenizer, create_model  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]  # as browsers do: no Nagle delay on small bodies
+GENRES = ["jazz", "rock", "ambient"]
 MOODS = ["calm", "bright", "dark", "happy", "sad", "energetic", "dreamy", "tense"]
 INSTRUMENTS = ["piano", "guitar", "strings", "synth pads", "drums", "saxophone", "voice", "bass"]
 
@@ -70,6 +73,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.clients < 1 or args.requests < 1 or args.n < 10 or args.distinct < 1:
         p.error("--clients, --requests and --distinct must be >= 1 and --n >= 10")
     return args
+
+
+def tiny_checkpoint(path: Path, seed: int = 0) -> Path:
+    """A randomly initialised ``tiny`` model (seeded) with a tokenizer trained on a few captions; nothing downloaded."""
+    cfg = load_config("tiny")
+    captions = [f"{g} music with a {w} tone" for g in GENRES for w in ("low", "high", "calm", "bright")]
+    tokenizer = build_tokenizer(cfg, captions)
+    torch.manual_seed(seed)
+    return save_checkpoint(path, create_model(cfg, vocab_size=tokenizer.vocab_size), cfg, tokenizer)
 
 
 def build_index(out: Path, checkpoint: Path, n: int, factory: str) -> tuple[Path, float]:
@@ -193,8 +205,6 @@ def in_process(index: Path, checkpoint: Path, bodies: list[dict], n: int, warm: 
 
     The first ``warm`` queries (the warm-up the server got) are run but not timed.
     """
-    from api.service import make_filter
-
     state = load_state(Settings(index_dir=index, checkpoint=checkpoint, persist=False))
     configure_threads(state.settings.serve.threads_per_request)  # as `muscall serve` does
     try:
@@ -229,7 +239,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def run(args: argparse.Namespace, argv: list[str] | None, work: Path) -> None:
     """The benchmark with its files under ``work``."""
-    checkpoint = args.checkpoint or make_tiny_checkpoint(work / "tiny-ckpt")
+    checkpoint = args.checkpoint or tiny_checkpoint(work / "tiny-ckpt")
     index, build_s = (args.index, 0.0) if args.index else build_index(work / "index", checkpoint, args.n, args.factory)
     bodies = queries(args.distinct, args.filtered, args.k)
     server, port = start_server(index, checkpoint, args.workers, work / "server.log")

@@ -6,11 +6,11 @@ import math
 from typing import Any, Sequence
 from urllib.parse import quote
 
-from api.errors import ApiError
-from api.schemas import ErrorBody, Moment, SearchHit, SearchResponse, Track
-from api.service import ScoredTrack
+from api.schemas import ErrorBody, FilteredPage, Moment, SearchHit, SearchResponse, Track
+from api.services.errors import ApiError
+from api.services.search import ScoredTrack, make_filter
 from api.settings import Settings
-from index import TrackRecord
+from index import TrackFilter, TrackRecord
 
 HIDDEN_ATTRIBUTES = ("window_starts",)  # internal bookkeeping, not for clients
 _DESCRIPTIONS = {400: "Bad request", 401: "Missing or wrong API key", 403: "Writes disabled (no API key set)",
@@ -66,6 +66,12 @@ def check_page(settings: Settings, k: int, offset: int) -> None:
     if offset > serve.max_offset:
         raise ApiError(422, f"offset={offset} is deeper than this server pages (serve.max_offset="
                             f"{serve.max_offset}); narrow the search with filters instead")
+
+
+def page_filter(settings: Settings, page: FilteredPage) -> TrackFilter | None:
+    """Check the page against this server's limits; the page's filter (None when it sets none)."""
+    check_page(settings, page.k, page.offset)
+    return make_filter(page.genre, split_list(page.tags_any), None, page.duration_min, page.duration_max)
 
 
 def split_list(text: str | None) -> list[str] | None:

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import StateDep, require_api_key
-from api.errors import ApiError
 from api.routers import error_responses, split_list, track_out
 from api.schemas import Removed, Track
-from api.updates import add_track, remove_track
+from api.services.errors import ApiError
+from api.services.updates import add_track, remove_track
 from api.uploads import read_clip
 
 router = APIRouter(prefix="/tracks", tags=["admin"], dependencies=[Depends(require_api_key)],

@@ -6,8 +6,9 @@ import time
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
+from api.deps import LoadedStateDep
 from api.errors import error_body
 from api.routers import error_responses
 from api.schemas import Health, Ready
@@ -22,9 +23,8 @@ async def healthz() -> Health:
 
 
 @router.get("/readyz", response_model=Ready, summary="Readiness", responses=error_responses(503))
-async def readyz(request: Request) -> Ready | JSONResponse:
+async def readyz(state: LoadedStateDep) -> Ready | JSONResponse:
     """Ready when the model and the index are loaded (503 before)."""
-    state = getattr(request.app.state, "service", None)
     if state is None:
         return JSONResponse(error_body("not ready: the model and index are still loading"), 503)
     catalog = state.catalog
@@ -36,6 +36,7 @@ async def readyz(request: Request) -> Ready | JSONResponse:
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response,
             responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}})
-async def metrics(request: Request) -> Response:
+async def metrics(request: Request, state: LoadedStateDep) -> Response:
     """Request counts and latencies per route, index size, query-cache hits and misses."""
-    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    live = state.snapshot() if state is not None else {}
+    return Response(request.app.state.metrics.render(live), media_type=CONTENT_TYPE_LATEST)

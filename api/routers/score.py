@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from api.analysis import score_wave
 from api.deps import StateDep, read_access
-from api.errors import ApiError
 from api.routers import error_responses
 from api.schemas import ScoreResponse
+from api.services.analysis import score_wave
+from api.services.errors import ApiError
 from api.uploads import read_clip
 
 router = APIRouter(tags=["score"], dependencies=[Depends(read_access)], responses=error_responses(401, 503))

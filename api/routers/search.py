@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import StateDep, read_access
-from api.errors import ApiError
-from api.routers import check_page, error_responses, page_out, split_list
-from api.schemas import MAX_K, MAX_OFFSET, SearchResponse, TextSearchRequest
-from api.service import embed_text, embed_wave, make_filter, search
+from api.routers import check_page, error_responses, page_filter, page_out
+from api.schemas import FilteredPage, SearchResponse, TextSearchRequest
+from api.services.errors import ApiError
+from api.services.search import embed_text, embed_wave, make_filter, search
 from api.uploads import read_clip
 
 router = APIRouter(prefix="/search", tags=["search"], dependencies=[Depends(read_access)],
@@ -45,19 +45,14 @@ async def search_text(body: TextSearchRequest, state: StateDep) -> SearchRespons
 async def search_audio(
     state: StateDep,
     file: Annotated[UploadFile, File(description="an audio clip: wav, flac, ogg or mp3")],
-    k: Annotated[int, Form(ge=1, le=MAX_K)] = 10,
-    offset: Annotated[int, Form(ge=0, le=MAX_OFFSET)] = 0,
-    genre: Annotated[str | None, Form(max_length=200)] = None,
-    tags_any: Annotated[str | None, Form(max_length=2000, description="comma-separated tags")] = None,
-    duration_min: Annotated[float | None, Form(ge=0, le=1e7)] = None,
-    duration_max: Annotated[float | None, Form(ge=0, le=1e7)] = None,
+    page: Annotated[FilteredPage, Form()],
     with_moment: Annotated[bool, Form()] = False,
 ) -> SearchResponse:
     """Embed the clip through the model's full-track windows and rank the catalog by similarity with it."""
     t0 = time.perf_counter()
-    check_page(state.settings, k, offset)
-    flt = make_filter(genre, split_list(tags_any), None, duration_min, duration_max)
+    flt = page_filter(state.settings, page)
     clip = await read_clip(state, file)
     emb = await run_in_threadpool(embed_wave, state, clip.wave)
-    items = await run_in_threadpool(search, state, emb.tracks[0], k, offset, flt, with_moment)
-    return page_out(items, k, offset, (time.perf_counter() - t0) * 1000, None, None, state.windows_available)
+    items = await run_in_threadpool(search, state, emb.tracks[0], page.k, page.offset, flt, with_moment)
+    return page_out(items, page.k, page.offset, (time.perf_counter() - t0) * 1000, None, None,
+                    state.windows_available)

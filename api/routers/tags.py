@@ -7,12 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from api.analysis import resolve_labels, tag_vector
 from api.deps import StateDep, read_access
-from api.errors import ApiError
 from api.routers import error_responses, split_list
 from api.schemas import LabelScore, LabelSets, TagResponse
-from api.service import embed_wave, get_track, track_vector
+from api.services.analysis import resolve_labels, tag_vector
+from api.services.errors import ApiError
+from api.services.search import embed_wave, get_track, track_vector
 from api.uploads import read_clip
 
 router = APIRouter(tags=["tags"], dependencies=[Depends(read_access)], responses=error_responses(401, 503))

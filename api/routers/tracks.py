@@ -15,11 +15,11 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import StateDep, read_access
-from api.errors import NotFound
 from api.ranges import file_response
-from api.routers import check_page, error_responses, page_out, split_list, track_out
-from api.schemas import MAX_K, MAX_OFFSET, SearchResponse, Track
-from api.service import get_track, make_filter, search, track_vector
+from api.routers import error_responses, page_filter, page_out, track_out
+from api.schemas import FilteredPage, SearchResponse, Track
+from api.services.errors import NotFound
+from api.services.search import get_track, search, track_vector
 
 router = APIRouter(prefix="/tracks", tags=["tracks"], dependencies=[Depends(read_access)],
                    responses=error_responses(401, 404, 422, 503))
@@ -31,21 +31,15 @@ TrackId = Annotated[str, PathParam(description="the track's id (URL-encoded)", e
 async def similar(
     track_id: TrackId,
     state: StateDep,
-    k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-    genre: Annotated[str | None, Query(max_length=200)] = None,
-    tags_any: Annotated[str | None, Query(max_length=2000, description="comma-separated tags")] = None,
-    duration_min: Annotated[float | None, Query(ge=0, le=1e7)] = None,
-    duration_max: Annotated[float | None, Query(ge=0, le=1e7)] = None,
+    page: Annotated[FilteredPage, Query()],
 ) -> SearchResponse:
     """Tracks closest to this one in the joint embedding space (the track itself left out)."""
     t0 = time.perf_counter()
-    check_page(state.settings, k, offset)
-    flt = make_filter(genre, split_list(tags_any), None, duration_min, duration_max)
+    flt = page_filter(state.settings, page)
     record = await run_in_threadpool(get_track, state, track_id)
     vec = await run_in_threadpool(track_vector, state, record)
-    items = await run_in_threadpool(search, state, vec, k, offset, flt, False, record.track_id)
-    return page_out(items, k, offset, (time.perf_counter() - t0) * 1000, record.track_id, None,
+    items = await run_in_threadpool(search, state, vec, page.k, page.offset, flt, False, record.track_id)
+    return page_out(items, page.k, page.offset, (time.perf_counter() - t0) * 1000, record.track_id, None,
                     state.windows_available)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.testing import build_tone_index, make_tiny_checkpoint
+from tests.support.tiny_service import build_tone_index, make_tiny_checkpoint
 
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

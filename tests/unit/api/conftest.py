@@ -9,8 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api import Settings, create_app
-from api.state import load_state
-from api.testing import build_tone_index, make_tiny_checkpoint, wav_bytes
+from api.deps import loaded_state
+from api.services.state import load_state
+from tests.support.tiny_service import build_tone_index, make_tiny_checkpoint, wav_bytes
 from muscall.config import ServeConfig
 
 API_KEY = "test-key-123"
@@ -44,9 +45,14 @@ def shared_state(world):
 
 @pytest.fixture(scope="session")
 def client(shared_state):
-    """A TestClient over the shared state (read-only use)."""
-    with TestClient(create_app(shared_state.settings, shared_state)) as c:
-        yield c
+    """A TestClient over the shared state (read-only use).
+
+    The app's state dependency is overridden with the shared state and the client is not entered, so the
+    lifespan (which would load a second state) does not run.
+    """
+    app = create_app(shared_state.settings)
+    app.dependency_overrides[loaded_state] = lambda: shared_state
+    return TestClient(app)
 
 
 @pytest.fixture

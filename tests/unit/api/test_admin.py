@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-import api.updates
+import api.services.updates
 from index import open_catalog
 
 
@@ -111,7 +111,7 @@ def test_a_failed_save_rolls_the_change_back(writable, wav, api_key, monkeypatch
     def broken(catalog, directory):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(api.updates, "save_catalog", broken)
+    monkeypatch.setattr(api.services.updates, "save_catalog", broken)
     r = _add(client, wav(1.0, fmt="FLAC"), api_key, track_id="doomed")
     assert r.status_code == 503 and "rolled back" in r.json()["detail"]
     assert client.get("/tracks/doomed").status_code == 404

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.testing import wav_bytes
+from tests.support.tiny_service import wav_bytes
 from muscall.audio.io import load_audio_bytes
 from muscall.checkpoint import load_checkpoint
 from muscall.data.manifest import ClipRow, write_manifest

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from api.service import embed_text
+from api.services.search import embed_text
 
 
 def _ids(response) -> list[str]:

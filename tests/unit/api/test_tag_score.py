@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.service import embed_text, get_track, track_vector
+from api.services.search import embed_text, get_track, track_vector
 from muscall.audio.io import load_audio_bytes
 from muscall.zeroshot import build_classifier, softmax, templates_for
 

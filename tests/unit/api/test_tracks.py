@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from api.ranges import parse_range
-from api.errors import ApiError
+from api.services.errors import ApiError
 
 TRACK = "jazz/tone3.wav"
 URL = "/tracks/jazz%2Ftone3.wav"

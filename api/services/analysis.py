@@ -8,8 +8,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from api.errors import ApiError
-from api.state import ServiceState
+from api.services.errors import ApiError
+from api.services.state import ServiceState
 from muscall.zeroshot import build_classifier, softmax, templates_for
 
 UNCALIBRATED_NOTE = ("alignment is the raw cosine mapped to [0, 1] ((cos + 1) / 2), not a calibrated probability: "

@@ -1,4 +1,4 @@
-"""A tiny service to test, benchmark or demo against: random-init tiny model, tone tracks, a saved index.
+"""A tiny service world for the API and browser tests: random-init tiny model, tone tracks, a saved index.
 
 Nothing is downloaded: the model is randomly initialised (seeded), the audio is generated sine tones.
 """

@@ -7,8 +7,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from api.service import get_track, stored_vector, track_vector
-from api.windows import WindowStore
+from api.services.search import get_track, stored_vector, track_vector
+from api.services.windows import WindowStore
 from index import TrackMeta, catalog_from_arrays
 from index.shards import load_catalog
 

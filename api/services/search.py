@@ -14,9 +14,9 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from api.errors import ApiError, NotFound
-from api.state import ServiceState, thread_setup
-from api.windows import Moment, best_moment, window_start_seconds
+from api.services.errors import ApiError, NotFound
+from api.services.state import ServiceState, thread_setup
+from api.services.windows import Moment, best_moment, window_start_seconds
 from index import CatalogError, TrackFilter, TrackRecord
 from muscall.audio.io import load_audio
 from muscall.embedding import TrackEmbeddings, embed_mels, embed_texts

@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from api.cache import LRUCache
+from api.services.cache import LRUCache
+from api.services.windows import WindowStore
 from api.settings import Settings
-from api.windows import WindowStore
 from index import Catalog, CatalogError, configure_faiss, open_catalog
 from muscall.audio.features import LogMel
 from muscall.checkpoint import Checkpoint, load_checkpoint

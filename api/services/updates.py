@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from api.errors import ApiError, Conflict
-from api.service import embed_wave, get_track, stored_vector
-from api.state import ServiceState
+from api.services.errors import ApiError, Conflict
+from api.services.search import embed_wave, get_track, stored_vector
+from api.services.state import ServiceState
 from index import CatalogError, TrackMeta, TrackRecord, save_catalog
 from index.fileio import atomic_write_bytes
 
