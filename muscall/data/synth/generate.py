@@ -193,6 +193,11 @@ def _soundfont_table(settings: SynthSettings, rows: list[ClipRow]) -> list[dict]
             if row.attributes.get("soundfont") == name:
                 per_split[row.split] = per_split.get(row.split, 0) + 1
         table.append({"name": name, "path": path, "bytes": Path(path).stat().st_size,
-                      "package": KNOWN[name].package if name in KNOWN else None,
+                      "package": _package_of(path),
                       "heldout": name == settings.holdout_soundfont, "clips": per_split})
     return table
+
+
+def _package_of(path: str) -> str | None:
+    """The Debian package that installs the soundfont file ``path``, if it is one of the known ones."""
+    return next((k.package for k in KNOWN.values() if path in (str(k.path), str(k.path.resolve()))), None)

@@ -150,6 +150,11 @@ class SoundfontBank:
             self._loaded[name] = Renderer(self.paths[name], self.sample_rate)
         return self._loaded[name]
 
+    @property
+    def loaded(self) -> list[str]:
+        """Names of the soundfonts loaded so far."""
+        return list(self._loaded)
+
     def close(self) -> None:
         """Free every loaded soundfont."""
         for renderer in self._loaded.values():
