@@ -52,8 +52,7 @@ def generate_corpus(out: str | Path, n: int = 2000, seconds: float = 10.0, seed:
     ``soundfonts.resolve_soundfonts``); ``holdout_soundfont`` names one that renders test-split clips only.
     """
     chosen = tuple(parse_genres(",".join(genres) if genres else None))
-    fonts = resolve_soundfonts(None if soundfont is None else
-                               [soundfont] if isinstance(soundfont, (str, Path)) else list(soundfont))
+    fonts = resolve_soundfonts(soundfont)
     settings = SynthSettings(n, float(seconds), seed, sample_rate, chosen, tuple(splits), shard_size, audio_format,
                              captions, fonts, holdout_soundfont or "", production)
     _validate(settings, workers)
@@ -73,7 +72,9 @@ def generate_corpus(out: str | Path, n: int = 2000, seconds: float = 10.0, seed:
     rows = _assemble(out, settings)
     summary = CorpusSummary(str(out), len(rows), float(sum(r.duration or 0 for r in rows)), settings.sample_rate,
                             settings.audio_format, count_rows(rows), rendered=settings.n - reused, reused=reused,
-                            workers=workers, elapsed_s=elapsed)
+                            workers=workers, elapsed_s=elapsed,
+                            per_soundfont_split=count_rows(rows, "soundfont"),
+                            holdout_soundfont=settings.holdout_soundfont or None)
     _write_metadata(out, settings, rows, summary)
     return summary
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 
@@ -58,21 +59,21 @@ def slug(path: Path) -> str:
     return re.sub(r"[^a-z0-9]+", "-", path.stem.lower()).strip("-") or "soundfont"
 
 
-def resolve_soundfonts(entries: str | Path | list | tuple | None = None) -> tuple[str, ...]:
+def resolve_soundfonts(entries: str | Path | Iterable[str | Path] | None = None) -> tuple[str, ...]:
     """``name=path`` for each soundfont of the corpus, in the given order.
 
     ``entries``: None for the default set, else names of packaged soundfonts, file paths, or ``NAME=PATH``
     pairs (one string may hold a comma list). Raises MuscallError naming the missing file and the fix.
     """
-    if entries is None or entries == "" or entries == []:
+    items = [] if entries is None else [entries] if isinstance(entries, (str, Path)) else list(entries)
+    parts = [p.strip() for item in items for p in str(item).split(",") if p.strip()]
+    if not parts:
         missing = [KNOWN[n] for n in DEFAULT_SET if not KNOWN[n].path.is_file()]
         if missing:
             raise MuscallError("the default soundfonts are not all installed (missing: "
                                + ", ".join(f"{k.name} = {k.path}" for k in missing) + "); "
                                + install_hint([k.package for k in missing]))
         return tuple(f"{n}={KNOWN[n].path}" for n in DEFAULT_SET)
-    items = [entries] if isinstance(entries, (str, Path)) else list(entries)
-    parts = [p.strip() for item in items for p in str(item).split(",") if p.strip()]
     pairs = [_one(p) for p in parts]
     names = [n for n, _ in pairs]
     dup = sorted({n for n in names if names.count(n) > 1})

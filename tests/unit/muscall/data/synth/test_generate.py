@@ -179,6 +179,9 @@ def test_held_out_soundfont_renders_only_test_clips(held_out):
     assert table["b"]["heldout"] and set(table["b"]["clips"]) == {"test"}
     assert not table["a"]["heldout"] and table["a"]["package"] == "fluid-soundfont-gm"
     assert sum(sum(t["clips"].values()) for t in table.values()) == 16
+    summary = summarize_corpus(held_out)
+    assert summary.holdout_soundfont == "b" and summary.per_soundfont_split["b"]["train"] == 0
+    assert "b (held out)" in format_summary(summary)
 
 
 def test_soundfont_choice_is_the_same_with_two_workers(held_out, tmp_path, two_fonts):
