@@ -28,12 +28,6 @@ def tone(freqs: tuple[float, ...], seconds: float = 1.0) -> np.ndarray:
     return sum(np.sin(2 * np.pi * f * t) for f in freqs) * 0.1
 
 
-def band_db(x: np.ndarray, lo: float, hi: float) -> float:
-    spec = np.abs(np.fft.rfft(x)) ** 2
-    f = np.fft.rfftfreq(len(x), 1 / SR)
-    return 10 * np.log10(spec[(f >= lo) & (f < hi)].sum() + 1e-20)
-
-
 def test_eq_tilt_and_band_limits_shape_the_spectrum():
     f = np.array([0.0, 20.0, 125.0, 1000.0, 8000.0])
     flat = eq_gain(f, FLAT)
