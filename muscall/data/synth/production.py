@@ -59,7 +59,7 @@ def draw_production(rng: np.random.Generator, piece: Piece, sample_rate: int) ->
         reverb_damp=float(rng.uniform(0.2, 0.7)),
         stereo_width=float(rng.uniform(0.2, 1.0)),
         eq_tilt_db_per_octave=float(rng.uniform(-1.5, 1.5)),
-        highpass_hz=float(np.exp(rng.uniform(np.log(25), np.log(120)))),
+        highpass_hz=float(np.exp(rng.uniform(np.log(25), np.log(90)))),
         lowpass_hz=lowpass if lowpass < 0.9 * sample_rate / 2 else None,
         gain_db=float(rng.uniform(-3.0, 6.0)),
         comp_threshold_db=float(rng.uniform(-26.0, -14.0)),

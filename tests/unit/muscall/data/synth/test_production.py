@@ -66,7 +66,7 @@ def test_drawn_settings_stay_in_musical_ranges():
     piece = compose(STYLES["rock"], np.random.default_rng(0), 4.0)
     for seed in range(200):
         p = draw_production(np.random.default_rng(seed), piece, SR)
-        assert -1.5 <= p.eq_tilt_db_per_octave <= 1.5 and 25 <= p.highpass_hz <= 120
+        assert -1.5 <= p.eq_tilt_db_per_octave <= 1.5 and 25 <= p.highpass_hz <= 90
         assert p.lowpass_hz is None or 5000 <= p.lowpass_hz < 0.9 * SR / 2
         assert 1.5 <= p.comp_ratio <= 4 and -75 <= p.noise_db <= -55 and 0.2 <= p.stereo_width <= 1
         perf = draw_performance(STYLES["rock"], np.random.default_rng(seed))
