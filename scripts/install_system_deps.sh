@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages muscall needs when they are missing. Fast no-op when all are present.
-#   required: fluidsynth + a General MIDI soundfont (corpus synthesis), python3-venv when venv cannot bootstrap pip
+#   required: fluidsynth + the General MIDI soundfonts the default corpus renders with (FluidR3 GM, FluidR3 Mono,
+#             MuseScore General Lite; muscall/data/synth/soundfonts.py), python3-venv when venv cannot bootstrap pip
+#             (fluid-soundfont-gs is not among them: it holds only GS sound effects, none of the GM programs)
 #   optional (--with-browser): chromium + chromedriver for the web page's browser test (it skips without them)
 # Usage: install_system_deps.sh [--with-browser]
 set -euo pipefail
-REQUIRED=(fluidsynth libfluidsynth3 fluid-soundfont-gm)
+REQUIRED=(fluidsynth libfluidsynth3 fluid-soundfont-gm fluidr3mono-gm-soundfont musescore-general-soundfont-small)
 OPTIONAL=()
 [ "${1:-}" = "--with-browser" ] && OPTIONAL=(chromium chromium-driver)
 "${PYTHON:-python3}" -c "import ensurepip" 2>/dev/null || REQUIRED+=(python3-venv)

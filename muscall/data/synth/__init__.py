@@ -1,5 +1,6 @@
-"""Offline caption corpus generator: procedurally composed multi-track pieces in many styles, rendered
-through a General MIDI soundfont with fluidsynth, captioned from their attributes (``muscall data synth``)."""
+"""Offline caption corpus generator: procedurally composed multi-track pieces in many styles, performed with
+per-clip timing and tempo variation, rendered with fluidsynth through one of several General MIDI soundfonts,
+produced through a per-clip mixing chain, and captioned from their attributes (``muscall data synth``)."""
 
 from muscall.data.synth.generate import generate_corpus
 from muscall.data.synth.styles import GENRES, STYLES, Style, get_style

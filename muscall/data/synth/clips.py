@@ -17,12 +17,15 @@ from index.fileio import atomic_path
 from muscall.data.manifest import SPLITS, ClipRow, write_manifest
 from muscall.data.synth.captions import derive_moods, make_caption
 from muscall.data.synth.compose import compose
-from muscall.data.synth.render import Renderer, finish
-from muscall.data.synth.styles import GENRES, STYLES
+from muscall.data.synth.performance import draw_performance, perform, render_window, score_seconds
+from muscall.data.synth.production import apply_mix, draw_production
+from muscall.data.synth.render import Renderer, SoundfontBank, finish
+from muscall.data.synth.soundfonts import choose_soundfont, split_pairs
+from muscall.data.synth.styles import GENRES, STYLES, Style
 
 FORMATS = {"flac": ("FLAC", "PCM_16"), "wav": ("WAV", "PCM_16")}
 LOUDNESS_DB = (-26.0, -14.0)  # target RMS range, dBFS
-COMPOSE, RENDER, CAPTION, SPLIT, GENRE = range(5)  # random streams per clip
+COMPOSE, RENDER, CAPTION, SPLIT, GENRE, SOUND, PRODUCE, PERFORM, NOISE = range(9)  # random streams per clip
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,9 @@ class SynthSettings:
     shard_size: int = 16
     audio_format: str = "flac"
     captions: int = 5  # captions per clip: the first is `caption`, the rest go to `captions`
-    soundfont: str = ""  # resolved path; filled in by generate_corpus
+    soundfonts: tuple[str, ...] = ()  # "name=path" each; filled in by generate_corpus
+    holdout_soundfont: str = ""  # renders test-split clips only
+    production: str = "default"  # "none": the clean rendering (no production chain, no performance variation)
 
     @property
     def n_shards(self) -> int:
@@ -71,25 +76,48 @@ def split_for(index: int, seed: int, fractions: tuple[float, float, float]) -> s
     return SPLITS[min(int(np.searchsorted(edges, u, side="right")), len(SPLITS) - 1)]
 
 
-def synth_clip(index: int, settings: SynthSettings, renderer: Renderer) -> tuple[np.ndarray, ClipRow]:
-    """Compose, render and caption clip ``index``: int16 mono samples and its manifest row."""
+def synth_clip(index: int, settings: SynthSettings, bank: SoundfontBank) -> tuple[np.ndarray, ClipRow]:
+    """Compose, perform, render, produce and caption clip ``index``: int16 mono samples and its manifest row."""
     seed = settings.seed
     genre = genre_for(index, seed, settings.genres)
-    piece = compose(STYLES[genre], stream(seed, index, COMPOSE), settings.seconds)
-    audio = renderer.render(piece, settings.seconds)
+    split = split_for(index, seed, settings.splits)
+    sound = choose_soundfont(stream(seed, index, SOUND), list(split_pairs(settings.soundfonts)), split,
+                             settings.holdout_soundfont)
+    render = _produced if settings.production == "default" else _clean
+    piece, audio, production = render(index, settings, STYLES[genre], bank[sound])
     target = float(stream(seed, index, RENDER).uniform(*LOUDNESS_DB))
     pcm, level = finish(audio, target, settings.sample_rate)
     moods = derive_moods(genre, piece.mode, piece.bpm, piece.dynamics)
     attrs = piece.attributes()
-    attrs.update(moods=moods, reverb=attrs.pop("reverb"), loudness_db=level)
+    attrs.update(moods=moods, reverb=attrs.pop("reverb"), loudness_db=level, soundfont=sound,
+                 soundfont_heldout=sound == settings.holdout_soundfont, production=production)
     names = list(dict.fromkeys(i["name"] for i in attrs["instruments"]))
     cid = clip_id(seed, index)
     wording = stream(seed, index, CAPTION)
     caption, *more = [make_caption(attrs, wording) for _ in range(max(1, settings.captions))]
-    row = ClipRow(id=cid, audio_path=f"audio/{cid}.{settings.audio_format}", caption=caption,
-                  split=split_for(index, seed, settings.splits), tags=[genre, *names, *moods], attributes=attrs,
-                  duration=float(settings.seconds), captions=more)
+    row = ClipRow(id=cid, audio_path=f"audio/{cid}.{settings.audio_format}", caption=caption, split=split,
+                  tags=[genre, *names, *moods], attributes=attrs, duration=float(settings.seconds), captions=more)
     return pcm, row
+
+
+def _clean(index: int, settings: SynthSettings, style: Style, renderer: Renderer):
+    """The piece from its first downbeat, centred, with the style's reverb and nothing else."""
+    piece = compose(style, stream(settings.seed, index, COMPOSE), settings.seconds)
+    return piece, renderer.render(piece, settings.seconds), {"preset": "none"}
+
+
+def _produced(index: int, settings: SynthSettings, style: Style, renderer: Renderer):
+    """The piece as performed (timing, swing, drift, start offset) and produced (room, pans, EQ, compressor)."""
+    seed, seconds, sr = settings.seed, settings.seconds, settings.sample_rate
+    rng = stream(seed, index, PRODUCE)
+    perf = draw_performance(style, rng)
+    piece = compose(style, stream(seed, index, COMPOSE), score_seconds(perf, seconds))
+    _, skip = render_window(perf)
+    played = perform(piece, perf, style, stream(seed, index, PERFORM), skip + seconds)
+    chain = draw_production(rng, piece, sr)
+    stage = chain.stage(piece, rng)
+    audio = apply_mix(renderer.render(played, seconds, stage, skip), chain, sr, stream(seed, index, NOISE))
+    return piece, audio, {"preset": "default", **perf.attributes(), **chain.attributes(), "pans": stage.pans}
 
 
 def write_audio(path: Path, pcm: np.ndarray, sample_rate: int, audio_format: str) -> None:
@@ -112,11 +140,11 @@ class ShardResult:
     genres: dict[str, int] = field(default_factory=dict)
 
 
-def render_shard(out: Path, settings: SynthSettings, shard: int, renderer: Renderer) -> ShardResult:
+def render_shard(out: Path, settings: SynthSettings, shard: int, bank: SoundfontBank) -> ShardResult:
     """Render every clip of ``shard`` into ``out/audio``, then commit the shard by writing its part file last."""
     rows = []
     for index in settings.shard_range(shard):
-        pcm, row = synth_clip(index, settings, renderer)
+        pcm, row = synth_clip(index, settings, bank)
         write_audio(Path(out) / row.audio_path, pcm, settings.sample_rate, settings.audio_format)
         rows.append(row)
     write_manifest(part_path(out, shard), rows)
@@ -126,20 +154,20 @@ def render_shard(out: Path, settings: SynthSettings, shard: int, renderer: Rende
     return ShardResult(shard, len(rows), genres)
 
 
-_WORKER_RENDERER: Renderer | None = None
+_WORKER_BANK: SoundfontBank | None = None
 
 
-def init_worker(soundfont: str, sample_rate: int) -> None:
-    """Pool initializer: one renderer (one loaded soundfont) per worker process.
+def init_worker(soundfonts: tuple[str, ...], sample_rate: int) -> None:
+    """Pool initializer: one soundfont bank per worker process (each soundfont loaded when first needed).
 
     Workers ignore Ctrl-C: the parent stops handing out shards and lets the ones in flight commit.
     """
-    global _WORKER_RENDERER
+    global _WORKER_BANK
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _WORKER_RENDERER = Renderer(soundfont, sample_rate)
+    _WORKER_BANK = SoundfontBank(soundfonts, sample_rate)
 
 
 def worker_shard(out: str, settings: SynthSettings, shard: int) -> ShardResult:
-    """Pool task: render one shard with this worker's renderer."""
-    assert _WORKER_RENDERER is not None, "init_worker was not run in this process"
-    return render_shard(Path(out), settings, shard, _WORKER_RENDERER)
+    """Pool task: render one shard with this worker's soundfonts."""
+    assert _WORKER_BANK is not None, "init_worker was not run in this process"
+    return render_shard(Path(out), settings, shard, _WORKER_BANK)

@@ -7,7 +7,7 @@ Layout of ``out``::
     parts/shard-NNNNN.jsonl  manifest rows of one finished shard, written after its audio (the commit)
     manifest.jsonl           all rows in clip order (muscall.data.manifest.ClipRow)
     labels.json              label sets for zero-shot tagging: genres, instruments, moods
-    corpus.json              format version, settings, counts, soundfont, last run's speed
+    corpus.json              format version, settings, counts, soundfonts (held-out one), last run's speed
 
 A crash loses at most the shards in flight; rerunning the same command skips finished shards.
 """
@@ -30,7 +30,9 @@ from muscall.data.synth.captions import mood_vocabulary
 from muscall.data.synth.clips import (FORMATS, ShardResult, SynthSettings, init_worker, part_path, render_shard,
                                       worker_shard)
 from muscall.data.synth.instruments import all_names
-from muscall.data.synth.render import Renderer, find_soundfont
+from muscall.data.synth.production import PRESETS
+from muscall.data.synth.render import SoundfontBank
+from muscall.data.synth.soundfonts import KNOWN, check_holdout, resolve_soundfonts, split_pairs
 from muscall.data.synth.styles import STYLES, parse_genres
 from muscall.data.synth.summary import CorpusSummary, count_rows
 from muscall.errors import MuscallError
@@ -40,14 +42,20 @@ FORMAT_VERSION = 1
 
 
 def generate_corpus(out: str | Path, n: int = 2000, seconds: float = 10.0, seed: int = 0, workers: int = 2,
-                    soundfont: str | Path | None = None, genres: Iterable[str] | None = None,
-                    sample_rate: int = 16000, splits: tuple[float, float, float] = (0.8, 0.1, 0.1),
-                    shard_size: int = 16, audio_format: str = "flac", captions: int = 5,
-                    progress: bool = True) -> CorpusSummary:
-    """Generate (or resume) a synthetic (audio, caption) corpus in ``out`` and return its summary."""
+                    soundfont: str | Path | Iterable[str | Path] | None = None,
+                    genres: Iterable[str] | None = None, sample_rate: int = 16000,
+                    splits: tuple[float, float, float] = (0.8, 0.1, 0.1), shard_size: int = 16,
+                    audio_format: str = "flac", captions: int = 5, holdout_soundfont: str = "",
+                    production: str = "default", progress: bool = True) -> CorpusSummary:
+    """Generate (or resume) a synthetic (audio, caption) corpus in ``out`` and return its summary.
+
+    ``soundfont``: None for the packaged default set, else files, packaged names or NAME=PATH pairs (see
+    ``soundfonts.resolve_soundfonts``); ``holdout_soundfont`` names one that renders test-split clips only.
+    """
     chosen = tuple(parse_genres(",".join(genres) if genres else None))
+    fonts = resolve_soundfonts(soundfont)
     settings = SynthSettings(n, float(seconds), seed, sample_rate, chosen, tuple(splits), shard_size, audio_format,
-                             captions, str(find_soundfont(soundfont)))
+                             captions, fonts, holdout_soundfont or "", production)
     _validate(settings, workers)
     out = Path(out)
     _claim(out, settings)
@@ -65,7 +73,9 @@ def generate_corpus(out: str | Path, n: int = 2000, seconds: float = 10.0, seed:
     rows = _assemble(out, settings)
     summary = CorpusSummary(str(out), len(rows), float(sum(r.duration or 0 for r in rows)), settings.sample_rate,
                             settings.audio_format, count_rows(rows), rendered=settings.n - reused, reused=reused,
-                            workers=workers, elapsed_s=elapsed)
+                            workers=workers, elapsed_s=elapsed,
+                            per_soundfont_split=count_rows(rows, "soundfont"),
+                            holdout_soundfont=settings.holdout_soundfont or None)
     _write_metadata(out, settings, rows, summary)
     return summary
 
@@ -86,6 +96,12 @@ def _validate(s: SynthSettings, workers: int) -> None:
         problems.append(f"--captions {s.captions}: use between 1 and 50 captions per clip")
     if s.audio_format not in FORMATS:
         problems.append(f"--format {s.audio_format}: choose one of {', '.join(FORMATS)}")
+    if s.production not in PRESETS:
+        problems.append(f"--production {s.production}: choose one of {', '.join(PRESETS)}")
+    try:
+        check_holdout(list(split_pairs(s.soundfonts)), s.holdout_soundfont, s.splits[2] if len(s.splits) == 3 else 0)
+    except MuscallError as err:
+        problems.append(str(err))
     unknown = [g for g in s.genres if g not in STYLES]
     if unknown or not s.genres:
         problems.append(f"genres {unknown or '(none)'}: choose from {', '.join(STYLES)}")
@@ -106,20 +122,20 @@ def _run_serial(out: Path, settings: SynthSettings, todo: list[int], workers: in
                 done: Callable[[ShardResult], None]) -> None:
     if not todo:
         return
-    renderer = Renderer(settings.soundfont, settings.sample_rate)
+    bank = SoundfontBank(settings.soundfonts, settings.sample_rate)
     try:
         for shard in todo:
-            done(render_shard(out, settings, shard, renderer))
+            done(render_shard(out, settings, shard, bank))
     finally:
-        renderer.close()
+        bank.close()
 
 
 def _run_pool(out: Path, settings: SynthSettings, todo: list[int], workers: int,
               done: Callable[[ShardResult], None]) -> None:
-    """Render shards in ``workers`` processes, each with its own soundfont and synthesizers."""
+    """Render shards in ``workers`` processes, each with its own soundfonts (loaded lazily) and synthesizers."""
     ctx = mp.get_context("spawn")  # no forked fluidsynth/torch state
     pool = ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx, initializer=init_worker,
-                               initargs=(settings.soundfont, settings.sample_rate))
+                               initargs=(settings.soundfonts, settings.sample_rate))
     try:
         pending = {pool.submit(worker_shard, str(out), settings, k) for k in todo}
         while pending:
@@ -153,7 +169,6 @@ def _write_metadata(out: Path, settings: SynthSettings, rows: list[ClipRow], sum
         "all_instruments": all_names(),
         "all_moods": mood_vocabulary(),
     })
-    sf2 = Path(settings.soundfont)
     atomic_write_json(out / "corpus.json", {
         "format_version": FORMAT_VERSION,
         "generator": "muscall data synth",
@@ -162,8 +177,29 @@ def _write_metadata(out: Path, settings: SynthSettings, rows: list[ClipRow], sum
         "counts": {"clips": len(rows), "per_genre": summary.per_genre, "per_split": summary.per_split,
                    "per_genre_split": summary.per_genre_split},
         "total_seconds": summary.total_seconds,
-        "soundfont": {"path": str(sf2), "bytes": sf2.stat().st_size},
+        "soundfonts": _soundfont_table(settings, rows),
+        "holdout_soundfont": settings.holdout_soundfont or None,
+        "production": settings.production,
         "last_run": {"rendered": summary.rendered, "reused": summary.reused, "workers": summary.workers,
                      "elapsed_s": round(summary.elapsed_s or 0.0, 2),
                      "clips_per_s": round(summary.clips_per_s, 2) if summary.clips_per_s else None},
     })
+
+
+def _soundfont_table(settings: SynthSettings, rows: list[ClipRow]) -> list[dict]:
+    """Each soundfont's name, file, package (when packaged) and clips per split."""
+    table = []
+    for name, path in split_pairs(settings.soundfonts).items():
+        per_split: dict[str, int] = {}
+        for row in rows:
+            if row.attributes.get("soundfont") == name:
+                per_split[row.split] = per_split.get(row.split, 0) + 1
+        table.append({"name": name, "path": path, "bytes": Path(path).stat().st_size,
+                      "package": _package_of(path),
+                      "heldout": name == settings.holdout_soundfont, "clips": per_split})
+    return table
+
+
+def _package_of(path: str) -> str | None:
+    """The Debian package that installs the soundfont file ``path``, if it is one of the known ones."""
+    return next((k.package for k in KNOWN.values() if path in (str(k.path), str(k.path.resolve()))), None)

@@ -11,35 +11,36 @@ from __future__ import annotations
 
 import math
 from ctypes import c_int, c_void_p
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from muscall.data.synth.compose import ROLE_VOLUME, Piece
+from muscall.data.synth.instruments import DRUM_BANK, KITS, MELODIC
+from muscall.data.synth.soundfonts import DEFAULT_SET, resolve_soundfonts, split_pairs
 from muscall.errors import MuscallError
 
-SOUNDFONT_DIRS = (Path("/usr/share/sounds/sf2"), Path("/usr/share/soundfonts"), Path("/usr/local/share/sounds/sf2"))
-SOUNDFONT_NAMES = ("FluidR3_GM.sf2", "default-GM.sf2")
-INSTALL_HINT = "install one with 'make system-deps' (or 'apt-get install fluid-soundfont-gm'), or pass --soundfont PATH"
 BLOCK = 64  # fluidsynth's internal block size in samples
 TAIL_SECONDS = 0.25  # rendered past the end so the last block is complete, then cut
 PEAK_CEILING = 10 ** (-1 / 20)  # -1 dBFS: normalised audio never clips
 FADE_SECONDS = 0.02
 
 
-def find_soundfont(path: str | Path | None = None, search_dirs: tuple[Path, ...] = SOUNDFONT_DIRS) -> Path:
-    """The soundfont to use: ``path`` if given, else FluidR3_GM.sf2 / default-GM.sf2 in the usual folders."""
-    if path:
-        sf2 = Path(path).expanduser()
-        if not sf2.is_file():
-            raise MuscallError(f"soundfont '{sf2}' does not exist; give the path of a .sf2 file, or {INSTALL_HINT}")
-        return sf2.resolve()
-    for folder in search_dirs:
-        for name in SOUNDFONT_NAMES:
-            if (folder / name).is_file():
-                return (folder / name).resolve()
-    looked = ", ".join(str(d) for d in search_dirs) or "(no folders)"
-    raise MuscallError(f"no General MIDI soundfont found ({' or '.join(SOUNDFONT_NAMES)} in {looked}); {INSTALL_HINT}")
+@dataclass(frozen=True)
+class Stage:
+    """How a piece is placed in the room: fluidsynth reverb and a pan (MIDI CC10, 64 = centre) per role."""
+
+    reverb_room: float
+    reverb_damp: float
+    reverb_width: float
+    pans: dict[str, int]
+
+
+def find_soundfont(path: str | Path | None = None) -> Path:
+    """The soundfont file to use: ``path`` (a file, or a packaged soundfont's name) if given, else FluidR3 GM."""
+    entry = resolve_soundfonts(str(path) if path else DEFAULT_SET[0])[0]
+    return Path(entry.split("=", 1)[1])
 
 
 def _bindings():
@@ -74,22 +75,37 @@ class Renderer:
         sfid = self._keeper.sfload(str(soundfont))
         if sfid < 0:
             self._keeper.delete()
-            raise MuscallError(f"fluidsynth could not load soundfont '{soundfont}' (not a valid .sf2 file?); "
-                               f"{INSTALL_HINT}")
+            raise MuscallError(f"fluidsynth could not load soundfont '{soundfont}' (not a valid .sf2/.sf3 file?); "
+                               "give a General MIDI soundfont, or install the packaged ones with 'make system-deps'")
+        missing = [f"program {p}" for p in MELODIC if not self._keeper.sfpreset_name(sfid, 0, p)]
+        missing += [f"drum kit {p}" for p in KITS if not self._keeper.sfpreset_name(sfid, DRUM_BANK, p)]
+        if missing:
+            self._keeper.delete()
+            raise MuscallError(f"soundfont '{soundfont}' lacks General MIDI presets the styles play "
+                               f"({', '.join(missing[:6])}{', ...' if len(missing) > 6 else ''}); give a complete "
+                               "GM soundfont")
         self._sfont = get_sfont(self._keeper.synth, sfid)
 
-    def render(self, piece: Piece, seconds: float) -> np.ndarray:
-        """Mono float32 audio of exactly ``seconds`` (not normalised)."""
-        room = 0.2 + 0.75 * piece.reverb
+    def render(self, piece: Piece, seconds: float, stage: Stage | None = None, skip: float = 0.0) -> np.ndarray:
+        """Mono float32 audio of exactly ``seconds`` (not normalised), from ``skip`` seconds into the piece.
+
+        ``stage`` None: the piece's own reverb, every part centred (the clean rendering).
+        """
+        if stage is None:
+            room = 0.2 + 0.75 * piece.reverb
+            stage = Stage(room, 0.4, 0.8, {})
         synth = self._fs.Synth(gain=0.3, samplerate=float(self.sample_rate), channels=16, **{
-            "synth.reverb.room-size": room, "synth.reverb.damp": 0.4, "synth.reverb.width": 0.8,
+            "synth.reverb.room-size": stage.reverb_room, "synth.reverb.damp": stage.reverb_damp,
+            "synth.reverb.width": stage.reverb_width,
             "synth.reverb.level": 0.3 + 0.6 * piece.reverb, "synth.chorus.active": 0})
         sfid = self._add(synth.synth, self._sfont)
+        start = round(skip * self.sample_rate)
         try:
-            return self._play(synth, sfid, piece, round(seconds * self.sample_rate))
+            stereo = self._play(synth, sfid, piece, stage, start + round(seconds * self.sample_rate))
         finally:
             self._remove(synth.synth, self._sfont)
             synth.delete()
+        return stereo[start:].mean(axis=1).astype(np.float32)  # mono fold-down
 
     def close(self) -> None:
         """Free the soundfont and its synthesizer."""
@@ -97,13 +113,15 @@ class Renderer:
             self._keeper.delete()
             self._keeper = None
 
-    def _play(self, synth, sfid: int, piece: Piece, n: int) -> np.ndarray:
+    def _play(self, synth, sfid: int, piece: Piece, stage: Stage, n: int) -> np.ndarray:
         send = int(round(20 + 100 * piece.reverb))
         for part in piece.parts:
             synth.program_select(part.channel, sfid, part.instrument.bank, part.instrument.program)
             synth.cc(part.channel, 7, ROLE_VOLUME[part.role])
             synth.cc(part.channel, 91, send)
             synth.cc(part.channel, 93, 0)
+            if part.role in stage.pans:
+                synth.cc(part.channel, 10, stage.pans[part.role])
         total = math.ceil((n + TAIL_SECONDS * self.sample_rate) / BLOCK) * BLOCK
         buf = np.zeros(2 * total, dtype=np.float32)
         pos = 0
@@ -116,7 +134,32 @@ class Renderer:
             else:
                 synth.noteoff(channel, key)
         self._write(synth.synth, total - pos, buf.ctypes.data, 2 * pos, 2, buf.ctypes.data, 2 * pos + 1, 2)
-        return buf.reshape(-1, 2).mean(axis=1)[:n].astype(np.float32)
+        return buf.reshape(-1, 2)[:n]
+
+
+class SoundfontBank:
+    """One :class:`Renderer` per soundfont name, each loaded lazily the first time a clip needs it."""
+
+    def __init__(self, soundfonts: tuple[str, ...], sample_rate: int = 16000):
+        self.paths = split_pairs(soundfonts)
+        self.sample_rate = sample_rate
+        self._loaded: dict[str, Renderer] = {}
+
+    def __getitem__(self, name: str) -> Renderer:
+        if name not in self._loaded:
+            self._loaded[name] = Renderer(self.paths[name], self.sample_rate)
+        return self._loaded[name]
+
+    @property
+    def loaded(self) -> list[str]:
+        """Names of the soundfonts loaded so far."""
+        return list(self._loaded)
+
+    def close(self) -> None:
+        """Free every loaded soundfont."""
+        for renderer in self._loaded.values():
+            renderer.close()
+        self._loaded.clear()
 
 
 def note_events(piece: Piece, sample_rate: int, limit: int) -> list[tuple[int, int, int, int, int]]:

@@ -1,4 +1,4 @@
-"""What a generated corpus holds: clips per genre and split, total duration, and the last run's speed."""
+"""What a generated corpus holds: clips per genre / soundfont and split, total duration, the last run's speed."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ class CorpusSummary:
     workers: int | None = None
     elapsed_s: float | None = None
     missing_audio: int = 0
+    per_soundfont_split: dict[str, dict[str, int]] = field(default_factory=dict)
+    holdout_soundfont: str | None = None
 
     def __str__(self) -> str:
         return format_summary(self)
@@ -44,12 +46,12 @@ class CorpusSummary:
         return self.rendered / self.elapsed_s
 
 
-def count_rows(rows: list[ClipRow]) -> dict[str, dict[str, int]]:
-    """genre -> split -> clips."""
+def count_rows(rows: list[ClipRow], attribute: str = "genre") -> dict[str, dict[str, int]]:
+    """attribute value (genre by default) -> split -> clips."""
     table: dict[str, dict[str, int]] = {}
     for row in rows:
-        genre = str(row.attributes.get("genre", "unknown"))
-        table.setdefault(genre, {s: 0 for s in SPLITS})[row.split] += 1
+        value = str(row.attributes.get(attribute, "unknown"))
+        table.setdefault(value, {s: 0 for s in SPLITS})[row.split] += 1
     return table
 
 
@@ -68,7 +70,13 @@ def summarize_corpus(out: str | Path) -> CorpusSummary:
     missing = sum(not (out / r.audio_path).is_file() for r in rows)
     return CorpusSummary(str(out), len(rows), float(sum(r.duration or 0.0 for r in rows)),
                          settings.get("sample_rate"), settings.get("audio_format"), count_rows(rows),
-                         missing_audio=missing)
+                         missing_audio=missing, per_soundfont_split=_sound_table(rows),
+                         holdout_soundfont=settings.get("holdout_soundfont") or None)
+
+
+def _sound_table(rows: list[ClipRow]) -> dict[str, dict[str, int]]:
+    """soundfont -> split -> clips, for corpora whose rows record their soundfont."""
+    return count_rows(rows, "soundfont") if any("soundfont" in r.attributes for r in rows) else {}
 
 
 def format_summary(summary: CorpusSummary) -> str:
@@ -85,11 +93,19 @@ def format_summary(summary: CorpusSummary) -> str:
                      f"{summary.reused} reused from an earlier run")
     if summary.missing_audio:
         lines.append(f"WARNING: {summary.missing_audio} audio files listed in the manifest are missing")
-    width = max([len("genre"), *map(len, summary.per_genre_split)]) + 2
+    held = {summary.holdout_soundfont: f"{summary.holdout_soundfont} (held out)"} if summary.holdout_soundfont else {}
+    sounds = {held.get(k, k): v for k, v in summary.per_soundfont_split.items()}
+    width = max([len("genre"), *map(len, summary.per_genre_split), *map(len, sounds)]) + 2
     lines.append("genre".ljust(width) + "".join(s.rjust(7) for s in (*SPLITS, "total")))
-    for genre, splits in summary.per_genre_split.items():
-        lines.append(genre.ljust(width) + "".join(str(splits.get(s, 0)).rjust(7) for s in SPLITS)
-                     + str(sum(splits.values())).rjust(7))
+    lines += _table_lines(summary.per_genre_split, width)
     totals = summary.per_split
     lines.append("total".ljust(width) + "".join(str(totals[s]).rjust(7) for s in SPLITS) + str(summary.clips).rjust(7))
+    if sounds:
+        lines.append("soundfont")
+        lines += _table_lines(sounds, width)
     return "\n".join(lines)
+
+
+def _table_lines(table: dict[str, dict[str, int]], width: int) -> list[str]:
+    return [name.ljust(width) + "".join(str(splits.get(s, 0)).rjust(7) for s in SPLITS)
+            + str(sum(splits.values())).rjust(7) for name, splits in table.items()]

@@ -18,7 +18,7 @@ from muscall.errors import MuscallError
 
 SMALL = dict(n=6, seconds=3.0, seed=11, shard_size=2, progress=False)
 ATTRIBUTES = ["genre", "bpm", "key", "mode", "meter", "dynamics", "progression", "instruments", "moods", "reverb",
-              "loudness_db"]
+              "loudness_db", "soundfont", "soundfont_heldout", "production"]
 
 
 def audio_of(out: Path) -> dict[str, np.ndarray]:
@@ -145,4 +145,76 @@ def test_cli_reports_a_missing_soundfont(tmp_path, capsys):
     code = main(["data", "synth", "--out", str(tmp_path / "o"), "--n", "2", "--soundfont", str(tmp_path / "no.sf2")])
     assert code == 2
     err = capsys.readouterr().err
-    assert "no.sf2" in err and "make system-deps" in err
+    assert "no.sf2" in err and "make system-deps" in err and "apt-get install fluid-soundfont-gm" in err
+
+
+HOLDOUT = dict(n=16, seconds=1.0, seed=4, shard_size=4, splits=(0.5, 0.2, 0.3), holdout_soundfont="b",
+               progress=False)
+
+
+@pytest.fixture(scope="module")
+def two_fonts(soundfont) -> list[str]:
+    """Two soundfont names over the one installed sf2 (fast to load; what matters here is the bookkeeping)."""
+    return [f"a={soundfont}", f"b={soundfont}"]
+
+
+@pytest.fixture(scope="module")
+def held_out(tmp_path_factory, two_fonts) -> Path:
+    out = tmp_path_factory.mktemp("holdout") / "corpus"
+    generate_corpus(out, workers=1, soundfont=two_fonts, **HOLDOUT)
+    return out
+
+
+def test_held_out_soundfont_renders_only_test_clips(held_out):
+    rows = read_manifest(held_out / "manifest.jsonl")
+    for row in rows:
+        assert row.attributes["soundfont"] in ("a", "b")
+        assert row.attributes["soundfont_heldout"] == (row.attributes["soundfont"] == "b")
+        if row.split != "test":
+            assert row.attributes["soundfont"] == "a"
+    assert {r.attributes["soundfont"] for r in rows if r.split == "test"} == {"a", "b"}  # seen and unseen sound
+    meta = json.loads((held_out / "corpus.json").read_text())
+    assert meta["holdout_soundfont"] == "b" and meta["production"] == "default"
+    table = {t["name"]: t for t in meta["soundfonts"]}
+    assert table["b"]["heldout"] and set(table["b"]["clips"]) == {"test"}
+    assert not table["a"]["heldout"] and table["a"]["package"] == "fluid-soundfont-gm"
+    assert sum(sum(t["clips"].values()) for t in table.values()) == 16
+    summary = summarize_corpus(held_out)
+    assert summary.holdout_soundfont == "b" and summary.per_soundfont_split["b"]["train"] == 0
+    assert "b (held out)" in format_summary(summary)
+
+
+def test_soundfont_choice_is_the_same_with_two_workers(held_out, tmp_path, two_fonts):
+    out = tmp_path / "parallel"
+    generate_corpus(out, workers=2, soundfont=",".join(two_fonts), **HOLDOUT)
+    assert (out / "manifest.jsonl").read_bytes() == (held_out / "manifest.jsonl").read_bytes()
+    a, b = audio_of(held_out), audio_of(out)
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_resume_checks_the_sound_settings(held_out, two_fonts, soundfont):
+    with pytest.raises(MuscallError, match="started with production='default', not 'none'"):
+        generate_corpus(held_out, workers=1, soundfont=two_fonts, **{**HOLDOUT, "production": "none"})
+    with pytest.raises(MuscallError, match="started with holdout_soundfont='b', not ''"):
+        generate_corpus(held_out, workers=1, soundfont=two_fonts, **{**HOLDOUT, "holdout_soundfont": ""})
+    with pytest.raises(MuscallError, match="started with soundfonts="):
+        generate_corpus(held_out, workers=1, soundfont=[f"c={soundfont}", f"b={soundfont}"], **HOLDOUT)
+
+
+def test_bad_sound_options_are_refused(tmp_path, two_fonts):
+    with pytest.raises(MuscallError, match="--holdout-soundfont z: not one of"):
+        generate_corpus(tmp_path / "a", workers=1, soundfont=two_fonts, **{**HOLDOUT, "holdout_soundfont": "z"})
+    with pytest.raises(MuscallError, match="--production loud: choose one of default, none"):
+        generate_corpus(tmp_path / "b", workers=1, soundfont=two_fonts, **{**HOLDOUT, "production": "loud"})
+
+
+def test_cli_takes_soundfonts_holdout_and_production(tmp_path, soundfont):
+    out = tmp_path / "cli"
+    code = main(["data", "synth", "--out", str(out), "--n", "4", "--seconds", "1", "--workers", "1", "--no-progress",
+                 "--soundfont", f"a={soundfont}", "--soundfont", f"b={soundfont}", "--holdout-soundfont", "b",
+                 "--splits", "0,0,1", "--production", "none"])
+    assert code == 0
+    rows = read_manifest(out / "manifest.jsonl")
+    assert {r.attributes["production"]["preset"] for r in rows} == {"none"}
+    settings = json.loads((out / "parts" / "settings.json").read_text())
+    assert settings["soundfonts"] == [f"a={soundfont}", f"b={soundfont}"] and settings["holdout_soundfont"] == "b"

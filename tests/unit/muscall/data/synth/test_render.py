@@ -82,13 +82,16 @@ def test_bass_sits_in_the_low_register(renderer):
     assert spec[freqs < 300].sum() / spec.sum() > 0.6
 
 
-def test_missing_soundfont_says_how_to_install_one(tmp_path):
-    with pytest.raises(MuscallError, match="make system-deps.*apt-get install fluid-soundfont-gm"):
-        find_soundfont(search_dirs=(tmp_path,))
+def test_missing_soundfont_says_how_to_install_one(tmp_path, monkeypatch):
+    from muscall.data.synth import soundfonts
     with pytest.raises(MuscallError, match="does not exist"):
         find_soundfont(tmp_path / "nope.sf2")
-    (tmp_path / "default-GM.sf2").write_bytes(b"x")
-    assert find_soundfont(search_dirs=(tmp_path,)) == (tmp_path / "default-GM.sf2").resolve()
+    gone = soundfonts.KnownSoundfont("fluidr3-gm", "fluid-soundfont-gm", tmp_path / "FluidR3_GM.sf2")
+    monkeypatch.setitem(soundfonts.KNOWN, "fluidr3-gm", gone)
+    with pytest.raises(MuscallError, match="make system-deps.*apt-get install fluid-soundfont-gm"):
+        find_soundfont()
+    (tmp_path / "FluidR3_GM.sf2").write_bytes(b"x")
+    assert find_soundfont() == tmp_path / "FluidR3_GM.sf2"
 
 
 def test_unloadable_soundfont_is_a_clear_error(tmp_path):
@@ -97,3 +100,15 @@ def test_unloadable_soundfont_is_a_clear_error(tmp_path):
     bad.write_bytes(b"not a soundfont")
     with pytest.raises(MuscallError, match="could not load soundfont"):
         Renderer(bad, SR)
+
+
+def test_soundfont_without_the_gm_presets_is_refused():
+    """FluidR3 GS (Debian's fluid-soundfont-gs) holds only GS sound effects: no clip could be rendered with it."""
+    from pathlib import Path
+
+    from muscall.data.synth.render import Renderer
+    gs = Path("/usr/share/sounds/sf2/FluidR3_GS.sf2")
+    if not gs.is_file():
+        pytest.skip("fluid-soundfont-gs is not installed (apt-get install fluid-soundfont-gs)")
+    with pytest.raises(MuscallError, match="lacks General MIDI presets.*program 0"):
+        Renderer(gs, SR)
