@@ -23,14 +23,14 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from muscall.audio.windows import crop_frames, hop_frames, track_windows
 from muscall.catalog.job import EmbedJob, run_embed_job
 from muscall.catalog.reader import TrackReader, scan_folder
 from muscall.checkpoint import Checkpoint
 from muscall.config import load_config
 from muscall.models import create_model
 from muscall.models.tokenizer import train_tokenizer
-from muscall.training.data import crop_frames, hop_frames, track_windows
-from muscall.training.distributed import resolve_device
+from muscall.utils.distributed import resolve_device
 from muscall.utils.fileio import atomic_write_text
 
 SOURCE_SR = 44100
