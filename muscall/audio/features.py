@@ -209,7 +209,7 @@ class MelFrontEnd:
     @torch.no_grad()
     def mel(self, wave: np.ndarray) -> np.ndarray:
         """Log-mel ``(rows, frames)`` float32 of a mono float32 waveform."""
-        return self.logmel(torch.from_numpy(wave)[None].to(self.device)).cpu().numpy()[0]
+        return self.logmel(torch.from_numpy(wave).to(self.device)).cpu().numpy()
 
     def __call__(self, source: str | Path | bytes, name: str = "upload") -> np.ndarray:
         """Log-mel of a file (path) or in-memory file (bytes)."""
