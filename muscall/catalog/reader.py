@@ -1,8 +1,8 @@
 """Reader stage: what to embed (a folder or a manifest, in a fixed order) and its decoded whole-track log-mels.
 
 Decoding is the one front end (:class:`muscall.audio.features.MelFrontEnd`, as in training and evaluation), so
-the catalog's vectors equal ``embed_mels`` of the same audio. A file that
-cannot be used comes back as a :class:`DecodedTrack` with ``error`` set; it never stops the job.
+the catalog's vectors equal ``embed_mels`` of the same audio. A file that cannot be used comes back as a
+:class:`DecodedTrack` with ``error`` set; it never stops the job.
 """
 
 from __future__ import annotations

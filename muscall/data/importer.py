@@ -320,7 +320,7 @@ def stable_id(path: Path, base: Path) -> str:
 def _check_audio(paths: list[Path], sample_rate: int, min_seconds: float | None, max_seconds: float | None,
                  workers: int, progress: bool) -> dict[Path, float | AudioLoadError]:
     """Decode each file once (a thread pool: libsndfile and soxr release the GIL); path -> seconds or error."""
-    audio = AudioConfig(sample_rate=sample_rate, min_seconds=min_seconds, max_seconds=max_seconds)  # type: ignore[arg-type]
+    audio = AudioConfig(sample_rate=sample_rate, min_seconds=min_seconds, max_seconds=max_seconds)
 
     def check(path: Path) -> float | AudioLoadError:
         try:
