@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import soundfile as sf
@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.services.errors import ApiError
 from api.services.state import ServiceState
-from muscall.audio.io import load_audio_bytes
+from muscall.audio.decode import decode
 from muscall.errors import AudioLoadError
 
 MAX_DECODED_SAMPLES = 64_000_000  # frames x channels before the downmix (256 MB of float32)
@@ -62,7 +62,6 @@ def decode_clip(state: ServiceState, data: bytes, name: str) -> tuple[np.ndarray
                                                f"{fh.samplerate} Hz, more than this server handles; send a shorter "
                                                "clip, fewer channels or a lower sample rate")
         except (sf.SoundFileError, RuntimeError, TypeError, ValueError):
-            pass  # load_audio_bytes below names the problem
-    wave = load_audio_bytes(data, cfg.sample_rate, min_seconds=cfg.min_seconds,
-                            max_seconds=min(cfg.max_seconds, serve.max_clip_seconds), name=name)
+            pass  # decode below names the problem
+    wave = decode(data, replace(cfg, max_seconds=min(cfg.max_seconds, serve.max_clip_seconds)), name)
     return wave, fmt

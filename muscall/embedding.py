@@ -1,8 +1,9 @@
 """Deterministic embeddings: full-track windows for audio, batched captions for text.
 
 A track's embedding is the L2-normalised mean of the embeddings of its fixed windows (``audio.clip_seconds``
-long, ``audio.window_hop_seconds`` apart, the last aligned to the end; see ``track_windows``), so the same audio
-always gives the same vector.
+long, ``audio.window_hop_seconds`` apart, the last aligned to the end; see
+:func:`muscall.audio.windows.track_windows`), so the same audio always gives the same vector. Validation and
+evaluation embed (clip, caption) pairs with :func:`embed_pairs`, one caption rule for both.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from muscall.training.data import crop_frames, hop_frames, track_windows
+from muscall.audio.windows import crop_frames, hop_frames, track_windows
+from muscall.data.manifest import ClipRow, caption_of
 
 
 @dataclass
@@ -67,6 +69,14 @@ def embed_texts(model, tokenizer, texts: Sequence[str], max_tokens: int, batch_s
     if not out:
         return np.zeros((0, model.embed_dim), np.float32)
     return torch.cat(out).numpy().astype(np.float32)
+
+
+def embed_pairs(model, tokenizer, mels: Iterable[np.ndarray], rows: Sequence[ClipRow], audio_cfg, max_tokens: int,
+                caption_field: str = "caption", device: str | torch.device = "cpu") -> tuple[np.ndarray, np.ndarray]:
+    """Track embeddings of the rows' whole log-mels and embeddings of their captions (:func:`caption_of`)."""
+    audio = embed_mels(model, mels, audio_cfg, device=device).tracks
+    text = embed_texts(model, tokenizer, [caption_of(r, caption_field) for r in rows], max_tokens, device=device)
+    return audio, text
 
 
 def _encode(model, windows: list[np.ndarray], device) -> torch.Tensor:

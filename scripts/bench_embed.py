@@ -23,15 +23,15 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from index.fileio import atomic_write_text
+from muscall.audio.windows import crop_frames, hop_frames, track_windows
 from muscall.catalog.job import EmbedJob, run_embed_job
 from muscall.catalog.reader import TrackReader, scan_folder
 from muscall.checkpoint import Checkpoint
 from muscall.config import load_config
 from muscall.models import create_model
 from muscall.models.tokenizer import train_tokenizer
-from muscall.training.data import crop_frames, hop_frames, track_windows
-from muscall.training.distributed import resolve_device
+from index.fileio import atomic_write_text
+from muscall.utils.distributed import resolve_device
 
 SOURCE_SR = 44100
 

@@ -24,9 +24,9 @@ import soundfile as sf
 import torch
 
 from index.fileio import atomic_write_text
+from muscall.audio.decode import decode
 from muscall.audio.features import LogMel
-from muscall.audio.io import load_audio
-from muscall.config import load_config
+from muscall.config import AudioConfig, load_config
 
 SOURCE_SR = 44100
 
@@ -64,7 +64,7 @@ def stages(paths: list[Path], batch: int) -> list[tuple[str, Callable[[list[Path
 
     def resample(chunk: list[Path]) -> None:
         for p in chunk:
-            load_audio(p, 16000)
+            decode(p, AudioConfig(sample_rate=16000))
 
     out = [("decode only (soundfile)", decode), ("decode + downmix + resample to 16 kHz", resample)]
     for name in ("small", "paper"):
@@ -72,7 +72,7 @@ def stages(paths: list[Path], batch: int) -> list[tuple[str, Callable[[list[Path
         logmel = LogMel.from_config(cfg)
 
         def full(chunk: list[Path], cfg=cfg, logmel=logmel) -> None:
-            waves = torch.from_numpy(np.stack([load_audio(p, cfg.sample_rate) for p in chunk]))
+            waves = torch.from_numpy(np.stack([decode(p, cfg) for p in chunk]))
             with torch.inference_mode():
                 logmel(waves)
 

@@ -18,7 +18,7 @@ from api.services.errors import ApiError, NotFound
 from api.services.state import ServiceState, thread_setup
 from api.services.windows import Moment, best_moment, window_start_seconds
 from index import CatalogError, TrackFilter, TrackRecord
-from muscall.audio.io import load_audio
+from muscall.audio.decode import decode
 from muscall.embedding import TrackEmbeddings, embed_mels, embed_texts
 from muscall.errors import MuscallError
 
@@ -129,8 +129,7 @@ def _embed_file(state: ServiceState, track: TrackRecord) -> np.ndarray:
     if not track.path:
         raise ApiError(409, f"track {track.track_id!r} has no stored vector or audio file to compare with; "
                             "rebuild the index as Flat, HNSW or IVF-Flat, or start the service with --windows")
-    cfg = state.audio_cfg
-    wave = load_audio(track.path, cfg.sample_rate, min_seconds=cfg.min_seconds, max_seconds=cfg.max_seconds)
+    wave = decode(track.path, state.audio_cfg)
     return embed_wave(state, wave).tracks[0]
 
 

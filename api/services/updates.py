@@ -20,6 +20,7 @@ from api.services.search import embed_wave, get_track, stored_vector
 from api.services.state import ServiceState
 from index import CatalogError, TrackMeta, TrackRecord, save_catalog
 from index.fileio import atomic_write_bytes
+from muscall.audio.windows import frames_to_seconds
 
 log = logging.getLogger(__name__)
 EXTENSIONS = {"WAV": ".wav", "FLAC": ".flac", "OGG": ".ogg", "MP3": ".mp3", "AIFF": ".aiff", "W64": ".w64",
@@ -33,7 +34,7 @@ def add_track(state: ServiceState, data: bytes, wave: np.ndarray, fmt: str, trac
     track_id = track_id or f"upload-{uuid.uuid4().hex[:12]}"
     emb = embed_wave(state, wave)
     cfg = state.audio_cfg
-    starts = [round(float(s) * cfg.hop_length / cfg.sample_rate, 3) for s in emb.starts[0]]
+    starts = frames_to_seconds(emb.starts[0], cfg)
     path = state.settings.media / "audio" / f"{uuid.uuid4().hex}{EXTENSIONS.get(fmt, '.audio')}"
     meta = TrackMeta(track_id, str(path), title or track_id, round(len(wave) / cfg.sample_rate, 3), list(tags),
                      {**attributes, "window_starts": starts})

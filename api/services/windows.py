@@ -19,11 +19,10 @@ import numpy as np
 from index import CatalogError, load_catalog
 from index.fileio import atomic_path
 from index.shards import Shard
-from muscall.audio.features import num_frames
-from muscall.audio.windows import window_starts
+from muscall.audio.windows import crop_frames, frames_to_seconds, hop_frames, seconds_to_frames, window_starts
 from muscall.config import AudioConfig
 from muscall.errors import MuscallError
-from muscall.training.data import crop_frames, hop_frames
+from index.fileio import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +74,6 @@ class WindowStore:
         """Whether any track has stored window embeddings."""
         return bool(self._rows) or (self.media_dir.is_dir() and any(self.media_dir.glob("*.npy")))
 
-    @property
-    def from_shards(self) -> int:
-        """Tracks whose windows come from the embedding catalog."""
-        return len(self._rows)
-
     def get(self, track_id: str) -> np.ndarray | None:
         """``(W, dim)`` float32 window embeddings of a track, or None when none are stored."""
         path = self._path(track_id)
@@ -114,11 +108,10 @@ def window_start_seconds(attributes: dict[str, Any], duration: float | None, n_w
         return [float(s) for s in stored]
     if duration is None:
         return None
-    frames = num_frames(int(round(duration * audio.sample_rate)), audio.hop_length)
-    starts = window_starts(max(frames, crop_frames(audio)), crop_frames(audio), hop_frames(audio))
+    starts = window_starts(seconds_to_frames(duration, audio), crop_frames(audio), hop_frames(audio))
     if len(starts) != n_windows:
         return None
-    return [round(float(s) * audio.hop_length / audio.sample_rate, 3) for s in starts]
+    return frames_to_seconds(starts, audio)
 
 
 def best_moment(windows: np.ndarray, query: np.ndarray, starts: Sequence[float], duration: float | None,

@@ -27,11 +27,10 @@ import torch
 from tqdm import tqdm
 
 from index.fileio import atomic_write_json, read_versioned_json
-from muscall.audio.features import FEATURE_FIELDS, LogMel, feature_config_hash, num_frames
-from muscall.audio.io import audio_info, load_audio
-from muscall.audio.windows import seconds_to_samples
+from muscall.audio.decode import audio_info
+from muscall.audio.features import FEATURE_FIELDS, LogMel, MelFrontEnd, feature_config_hash
+from muscall.audio.windows import num_frames, seconds_to_samples
 from muscall.config import AudioConfig
-from muscall.data.manifest import ClipRow, resolve_audio_path
 from muscall.errors import MuscallError
 
 FORMAT_VERSION = 1
@@ -98,38 +97,36 @@ class FeatureCache:
         return state
 
 
-def build_feature_cache(manifest_rows: Sequence[ClipRow], manifest_path: str | Path, audio_cfg: AudioConfig,
-                        cache_dir: str | Path, seconds: float | None = None, chunk: int = 32,
-                        progress: bool = True, device: str = "cpu") -> FeatureCache:
-    """Build (or reuse, or resume) the log-mel cache of ``manifest_rows``.
+def build_feature_cache(ids: Sequence[str], paths: Sequence[str | Path], audio_cfg: AudioConfig,
+                        cache_dir: str | Path, seconds: float | None = None, chunk: int = 32, progress: bool = True,
+                        device: str = "cpu", manifest: str | Path = "") -> FeatureCache:
+    """Build (or reuse, or resume) the log-mel cache of the clips ``ids`` whose audio files are ``paths``.
 
     ``seconds`` keeps only the first ``seconds`` of each clip (``None``: whole clips). A cache already in
     ``cache_dir`` with the same audio settings, seconds and ids is returned as is; any other is rebuilt.
-    Raises AudioLoadError naming the first clip that cannot be decoded.
+    ``manifest`` (where the clips came from) is recorded in the index. Raises AudioLoadError naming the
+    first clip that cannot be decoded.
     """
-    cache_dir = Path(cache_dir)
-    ids = [row.id for row in manifest_rows]
+    cache_dir, ids, paths = Path(cache_dir), list(ids), [Path(p) for p in paths]
     if len(set(ids)) != len(ids):
         raise MuscallError("manifest ids are not unique; a feature cache needs one row per id")
+    if len(paths) != len(ids):
+        raise ValueError(f"{len(ids)} ids but {len(paths)} audio paths; give one path per id")
     existing = _reusable(cache_dir, audio_cfg, ids, seconds)
     if existing is not None:
         return existing
-    paths = [resolve_audio_path(row, manifest_path) for row in manifest_rows]
     max_frames = _max_frames(paths, audio_cfg, seconds)
     key = _build_key(audio_cfg, ids, seconds, max_frames)
     feats, lengths, done = _open_build(cache_dir / BUILD_DIR, key, (len(ids), audio_cfg.feature_rows, max_frames))
-    logmel = LogMel.from_config(audio_cfg).to(device)
-    max_samples = None if seconds is None else seconds_to_samples(seconds, audio_cfg.sample_rate)
+    front = MelFrontEnd(audio_cfg, max_seconds=seconds, device=device)
     with tqdm(total=len(ids), initial=done, desc="feature cache", unit="clip", disable=not progress) as bar:
         for lo in range(done, len(ids), chunk):
             hi = min(lo + chunk, len(ids))
-            waves = [load_audio(p, audio_cfg.sample_rate, audio_cfg.min_seconds, audio_cfg.max_seconds)[:max_samples]
-                     for p in paths[lo:hi]]
-            _store(logmel, waves, feats, lengths, lo)
+            _store(front.logmel, [front.wave(p) for p in paths[lo:hi]], feats, lengths, lo)
             _save_progress(cache_dir / BUILD_DIR, key, feats, lengths, hi)
             bar.update(hi - lo)
     del feats, lengths
-    return _commit(cache_dir, audio_cfg, ids, seconds, max_frames, manifest_path)
+    return _commit(cache_dir, audio_cfg, ids, seconds, max_frames, manifest)
 
 
 def _store(logmel: LogMel, waves: list[np.ndarray], feats: np.ndarray, lengths: np.ndarray, offset: int) -> None:

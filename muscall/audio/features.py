@@ -21,11 +21,14 @@ import hashlib
 import json
 import warnings
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from muscall.audio.decode import decode
+from muscall.audio.windows import num_frames, seconds_to_samples
 from muscall.config import CHROMA_ROWS, AudioConfig
 from muscall.errors import MuscallError
 
@@ -83,11 +86,6 @@ def chroma_filterbank(sample_rate: int, n_fft: int, band_hz: tuple[float, float]
     nearest = np.round(semitone)
     fb[nearest.astype(int) % CHROMA_ROWS, np.flatnonzero(inside)] = 1.0 - 2.0 * np.abs(semitone - nearest)
     return fb
-
-
-def num_frames(num_samples: int, hop: int) -> int:
-    """Frames of a centred STFT over ``num_samples`` samples: ``1 + num_samples // hop``."""
-    return 1 + int(num_samples) // int(hop)
 
 
 def feature_config_hash(cfg: AudioConfig) -> str:
@@ -183,3 +181,36 @@ class LogMel(nn.Module):
     def extra_repr(self) -> str:
         return (f"sample_rate={self.sample_rate}, n_fft={self.n_fft}, hop_length={self.hop_length}, "
                 f"n_mels={self.n_mels}, power={self.power}, top_db={self.top_db}, chroma_n_fft={self.chroma_n_fft}")
+
+
+class MelFrontEnd:
+    """The one path from an audio file to its whole-clip log-mel: :func:`decode` (with the length checks), the
+    first ``max_seconds`` (``None``: all), then :class:`LogMel` on ``device``.
+
+    The LogMel is built on first use, so a front end travels cheaply to DataLoader workers.
+    """
+
+    def __init__(self, audio: AudioConfig, max_seconds: float | None = None, device: str | torch.device = "cpu"):
+        self.audio, self.device = audio, torch.device(device)
+        self.max_samples = None if max_seconds is None else seconds_to_samples(max_seconds, audio.sample_rate)
+        self._logmel: LogMel | None = None
+
+    @property
+    def logmel(self) -> LogMel:
+        """The log-mel module of ``audio`` on ``device``."""
+        if self._logmel is None:
+            self._logmel = LogMel.from_config(self.audio).to(self.device)
+        return self._logmel
+
+    def wave(self, source: str | Path | bytes, name: str = "upload") -> np.ndarray:
+        """Mono float32 samples at the model's rate, the first ``max_seconds`` of them (raises AudioLoadError)."""
+        return decode(source, self.audio, name)[: self.max_samples]
+
+    @torch.no_grad()
+    def mel(self, wave: np.ndarray) -> np.ndarray:
+        """Log-mel ``(rows, frames)`` float32 of a mono float32 waveform."""
+        return self.logmel(torch.from_numpy(wave).to(self.device)).cpu().numpy()
+
+    def __call__(self, source: str | Path | bytes, name: str = "upload") -> np.ndarray:
+        """Log-mel of a file (path) or in-memory file (bytes)."""
+        return self.mel(self.wave(source, name))

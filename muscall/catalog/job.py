@@ -26,7 +26,7 @@ from muscall.catalog.reader import DecodedTrack, TrackInput, TrackReader, inputs
 from muscall.catalog.writer import FAILURES, PARTS, PartStore, merge_parts, remove_parts
 from muscall.checkpoint import Checkpoint
 from muscall.errors import MuscallError
-from muscall.training.distributed import DistInfo, barrier
+from muscall.utils.distributed import DistInfo, barrier
 
 PLAN = "job.json"
 PLAN_FORMAT = "muscall-embed-job"

@@ -11,6 +11,7 @@ from typing import Iterable
 import numpy as np
 import torch
 
+from muscall.audio.windows import frames_to_seconds
 from muscall.config import AudioConfig
 from muscall.embedding import TrackEmbeddings, embed_mels
 
@@ -36,5 +37,4 @@ class TrackMapper:
 
     def start_seconds(self, start_frames: np.ndarray) -> list[float]:
         """Window start frames -> seconds (rounded to the millisecond)."""
-        seconds = np.asarray(start_frames, dtype=np.float64) * self.audio.hop_length / self.audio.sample_rate
-        return [round(float(s), 3) for s in seconds]
+        return frames_to_seconds(start_frames, self.audio)

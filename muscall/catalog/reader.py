@@ -1,8 +1,8 @@
 """Reader stage: what to embed (a folder or a manifest, in a fixed order) and its decoded whole-track log-mels.
 
-Decoding is the same as :class:`muscall.training.data.MelSource` (``load_audio`` at the model's rate, then
-``LogMel`` of the whole track), so the catalog's vectors equal ``embed_mels`` of the same audio. A file that
-cannot be used comes back as a :class:`DecodedTrack` with ``error`` set; it never stops the job.
+Decoding is the one front end (:class:`muscall.audio.features.MelFrontEnd`, as in training and evaluation), so
+the catalog's vectors equal ``embed_mels`` of the same audio. A file that cannot be used comes back as a
+:class:`DecodedTrack` with ``error`` set; it never stops the job.
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from muscall.audio.features import LogMel
-from muscall.audio.io import load_audio
+from muscall.audio.features import MelFrontEnd
 from muscall.config import AudioConfig
 from muscall.data.manifest import read_manifest, resolve_audio_path
 from muscall.errors import AudioLoadError, MuscallError
@@ -105,7 +104,7 @@ class TrackReader(Dataset):
     def __init__(self, inputs: Sequence[TrackInput], audio: AudioConfig, positions: Sequence[int] | None = None):
         self.inputs, self.audio = list(inputs), audio
         self.positions = list(range(len(self.inputs))) if positions is None else list(positions)
-        self._logmel: LogMel | None = None
+        self._front = MelFrontEnd(audio)
 
     def __len__(self) -> int:
         return len(self.positions)
@@ -121,13 +120,8 @@ class TrackReader(Dataset):
 
     def decode(self, pos: int) -> DecodedTrack:
         """Decode input ``pos`` to a whole-track log-mel; raises on unusable audio."""
-        if self._logmel is None:
-            self._logmel = LogMel.from_config(self.audio)
-        a = self.audio
-        wave = load_audio(self.inputs[pos].path, a.sample_rate, a.min_seconds, a.max_seconds)
-        with torch.no_grad():
-            mel = self._logmel(torch.from_numpy(wave)[None]).numpy()[0]
-        return DecodedTrack(pos, mel, duration=len(wave) / a.sample_rate)
+        wave = self._front.wave(self.inputs[pos].path)
+        return DecodedTrack(pos, self._front.mel(wave), duration=len(wave) / self.audio.sample_rate)
 
 
 def read_tracks(reader: TrackReader, workers: int = 0, prefetch: int = 4) -> Iterator[DecodedTrack]:

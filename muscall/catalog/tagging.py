@@ -28,7 +28,7 @@ from muscall.catalog.tag_db import DbUpdate, check_same_model, write_tags
 from muscall.catalog.tag_output import done_parts, output_format, read_parts, write_part, write_table
 from muscall.checkpoint import Checkpoint
 from muscall.errors import MuscallError
-from muscall.training.distributed import DistInfo, barrier
+from muscall.utils.distributed import DistInfo, barrier
 from muscall.zeroshot import build_classifier, templates_for
 
 log = logging.getLogger(__name__)

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from muscall.catalog.job import EmbedJob, run_embed_job
     from muscall.checkpoint import load_checkpoint
     from muscall.errors import MuscallError
-    from muscall.training.distributed import cleanup, init_distributed, resolve_device
+    from muscall.utils.distributed import cleanup, init_distributed, resolve_device
 
     device = resolve_device(args.device)
     if device.type == "cuda":

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from muscall.catalog.tagging import TagJob, run_tag_job
     from muscall.checkpoint import load_checkpoint
     from muscall.errors import MuscallError
-    from muscall.training.distributed import cleanup, init_distributed, resolve_device
+    from muscall.utils.distributed import cleanup, init_distributed, resolve_device
 
     name, labels = pick_label_set(args.labels, args.set)
     templates = read_templates(args.prompts) if args.prompts else None

@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
                           "epochs": result.epochs_run, "steps": result.steps,
                           "train_clips_per_s": round(result.clips_per_second, 1),
                           "checkpoint": str(result.checkpoint)}, indent=2))
-    from muscall.training.distributed import cleanup
+    from muscall.utils.distributed import cleanup
 
     cleanup(trainer.dist)
     return 0

@@ -22,13 +22,14 @@ from typing import Any
 from tqdm import tqdm
 
 from index.fileio import atomic_write_text
-from muscall.audio.io import load_audio
+from muscall.audio.decode import decode
+from muscall.config import AudioConfig
 from muscall.data.manifest import SPLITS, ClipRow, write_manifest
 from muscall.data.sources import ColumnMap, read_source
 from muscall.errors import AudioLoadError, MuscallError
 
 SPLIT_ALIASES = {"valid": "val", "validation": "val", "dev": "val", "eval": "test"}
-# Substrings of AudioLoadError reasons (muscall.audio.io) -> short reject codes; first match wins.
+# Substrings of AudioLoadError reasons (muscall.audio.decode) -> short reject codes; first match wins.
 AUDIO_REASONS = (("does not exist", "missing_file"), ("0 bytes", "empty_file"), ("too short", "too_short"),
                  ("too long", "too_long"), ("silent", "silent"), ("not a regular file", "not_a_file"),
                  ("no audio samples", "empty_file"), ("not a readable", "corrupt"), ("corrupt", "corrupt"),
@@ -216,9 +217,11 @@ def stable_id(path: Path, base: Path) -> str:
 def _check_audio(paths: list[Path], sample_rate: int, min_seconds: float | None, max_seconds: float | None,
                  workers: int, progress: bool) -> dict[Path, float | AudioLoadError]:
     """Decode each file once (a thread pool: libsndfile and soxr release the GIL); path -> seconds or error."""
+    audio = AudioConfig(sample_rate=sample_rate, min_seconds=min_seconds, max_seconds=max_seconds)
+
     def check(path: Path) -> float | AudioLoadError:
         try:
-            return len(load_audio(path, sample_rate, min_seconds, max_seconds)) / sample_rate
+            return len(decode(path, audio)) / sample_rate
         except AudioLoadError as err:
             return err
 

@@ -54,6 +54,16 @@ class ClipRow:
         return row
 
 
+def caption_of(row: ClipRow, field: str = "caption") -> str:
+    """The text a row is evaluated on: its caption, or ``attributes[field]`` when ``data.caption_field`` names one."""
+    return row.caption if field == "caption" else str(row.attributes.get(field, row.caption))
+
+
+def captions_of(row: ClipRow, field: str = "caption", every: bool = True) -> list[str]:
+    """The texts a row is trained on: all its captions when ``every`` (and ``field`` is caption), else one."""
+    return row.all_captions() if every and field == "caption" else [caption_of(row, field)]
+
+
 def read_manifest(path: str | Path, split: str | None = None) -> list[ClipRow]:
     """Read a JSONL manifest, optionally keeping one split."""
     return [r for r in iter_manifest(path) if split is None or r.split == split]

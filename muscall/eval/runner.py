@@ -11,12 +11,12 @@ import torch
 
 from muscall.checkpoint import Checkpoint
 from muscall.data.manifest import ClipRow, read_manifest
-from muscall.embedding import embed_mels, embed_texts
+from muscall.data.mels import MelSource
+from muscall.embedding import embed_mels, embed_pairs
 from muscall.errors import MuscallError
 from muscall.eval.metrics import (confusion_matrix, multilabel_auc, pool_sample, rank_of_targets,
                                   retrieval_both_directions, zero_shot_accuracy)
 from muscall.eval.report import markdown_table, plot_confusion, plot_recall_curve, write_json
-from muscall.training.data import MelSource
 from muscall.zeroshot import build_classifier, templates_for
 
 log = logging.getLogger(__name__)
@@ -37,13 +37,11 @@ def split_rows(manifest: str | Path, split: str, pool_size: int | None, seed: in
 
 def embed_rows(ckpt: Checkpoint, rows: Sequence[ClipRow], manifest: str | Path,
                device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
-    """Track (full-track windows) and caption embeddings of ``rows``."""
+    """Track (full-track windows) and caption embeddings of ``rows`` (each row's first caption)."""
     source = MelSource(rows, manifest, ckpt.config.audio)
     with torch.no_grad():
-        audio = embed_mels(ckpt.model, (source[i] for i in range(len(source))), ckpt.config.audio, device=device)
-    text = embed_texts(ckpt.model, ckpt.tokenizer, [r.caption for r in rows], ckpt.config.model.text.max_tokens,
-                       device=device)
-    return audio.tracks, text
+        return embed_pairs(ckpt.model, ckpt.tokenizer, (source[i] for i in range(len(source))), rows,
+                           ckpt.config.audio, ckpt.config.model.text.max_tokens, device=device)
 
 
 def attribute_relevance(rows: Sequence[ClipRow], keys: Sequence[str] = MATCH_KEYS) -> np.ndarray | None:

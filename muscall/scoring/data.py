@@ -27,8 +27,7 @@ import torch
 from tqdm import tqdm
 
 from index.fileio import atomic_path
-from muscall.audio.features import LogMel
-from muscall.audio.io import load_audio
+from muscall.audio.features import MelFrontEnd
 from muscall.audio.signal import SIGNAL_DIM, signal_features
 from muscall.config import AudioConfig
 from muscall.data.manifest import ClipRow, resolve_audio_path
@@ -125,36 +124,31 @@ class FeatureExtractor:
         self.model = model.eval()
         self.tokenizer, self.audio_cfg, self.max_tokens = tokenizer, audio_cfg, max_tokens
         self.seconds, self.device, self.batch_size = seconds, torch.device(device), max(1, batch_size)
-        self.logmel = LogMel.from_config(audio_cfg).to(self.device)
+        self.front = MelFrontEnd(audio_cfg, max_seconds=seconds, device=self.device)
 
     def settings(self) -> dict[str, Any]:
         """What decides the features (stored with trained heads so prediction extracts the same way)."""
         return {"seconds": self.seconds, "max_tokens": self.max_tokens}
 
-    def load_mel(self, path: str | Path) -> np.ndarray:
-        """Log-mel ``[n_mels, T]`` of the first ``seconds`` of a file (raises AudioLoadError)."""
-        return self.load_clip(path)[0]
-
     def load_clip(self, path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         """``(log-mel [n_mels, T], waveform [samples])`` of the first ``seconds`` of a file."""
-        cfg = self.audio_cfg
-        wave = self.crop(load_audio(path, cfg.sample_rate, min_seconds=cfg.min_seconds, max_seconds=cfg.max_seconds))
+        wave = self.front.wave(path)
         return self.mel(wave), wave
 
     def crop(self, wave: np.ndarray | torch.Tensor) -> np.ndarray:
         """The first ``seconds`` of a mono waveform as float32 ``[samples]``."""
         x = np.asarray(wave.detach().cpu() if isinstance(wave, torch.Tensor) else wave, dtype=np.float32).ravel()
-        return x if self.seconds is None else x[: int(round(self.seconds * self.audio_cfg.sample_rate))]
+        return x[: self.front.max_samples]
 
     @torch.no_grad()
     def mel(self, wave: np.ndarray | torch.Tensor) -> np.ndarray:
         """Log-mel ``[n_mels, T]`` of the first ``seconds`` of a mono waveform at the model's sample rate."""
-        x = torch.from_numpy(self.crop(wave))
-        if x.numel() <= self.logmel.n_fft // 2 or self.logmel.num_frames(x.numel()) < min_input_frames():
+        x = self.crop(wave)
+        if x.size <= self.front.logmel.n_fft // 2 or self.front.logmel.num_frames(x.size) < min_input_frames():
             need = min_input_frames() * self.audio_cfg.hop_length / self.audio_cfg.sample_rate
-            raise MuscallError(f"audio of {x.numel() / self.audio_cfg.sample_rate:.2f} s is too short for the audio "
+            raise MuscallError(f"audio of {x.size / self.audio_cfg.sample_rate:.2f} s is too short for the audio "
                                f"tower; it needs at least {need:.2f} s (use longer clips or a larger --seconds)")
-        return self.logmel(x.to(self.device)).cpu().numpy()
+        return self.front.mel(x)
 
     def signal(self, mel: np.ndarray, wave: np.ndarray, n_frames: int) -> np.ndarray:
         """Signal features ``[n_frames, SIGNAL_DIM]`` of a clip, aligned with its ``n_frames`` tower frames."""

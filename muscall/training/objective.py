@@ -7,7 +7,7 @@ from torch import nn
 
 from muscall.config import Config
 from muscall.losses import SSLHead, TfidfSimilarity, caption_similarity, caption_weights, infonce_loss, nt_xent_loss
-from muscall.training import distributed as D
+from muscall.utils import distributed as D
 
 
 class TrainNet(nn.Module):

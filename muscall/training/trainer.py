@@ -20,17 +20,20 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from muscall.audio.features import feature_config_hash
+from muscall.augment import AugmentPipeline
 from muscall.checkpoint import load_checkpoint, save_checkpoint
 from muscall.config import Config, ConfigError
-from muscall.data.manifest import read_manifest
-from muscall.embedding import embed_mels, embed_texts
+from muscall.data.manifest import caption_of, captions_of, read_manifest
+from muscall.data.mels import MelSource
+from muscall.embedding import embed_pairs
 from muscall.errors import MuscallError
+from muscall.eval.metrics import rank_of_targets, recall_at_k
 from muscall.models import create_model
 from muscall.models.factory import build_tokenizer
-from muscall.training import distributed as D
-from muscall.training.data import Collate, CropDataset, MelSource, caption_of, captions_of, epoch_order, rank_batches
+from muscall.training.data import Collate, CropDataset, epoch_order, rank_batches
 from muscall.training.objective import Objective, TrainNet
 from muscall.training.state import JsonlLog, lr_factor, rng_state, seed_everything, set_rng_state
+from muscall.utils import distributed as D
 
 log = logging.getLogger(__name__)
 
@@ -237,15 +240,13 @@ class Trainer:
     @torch.no_grad()
     def validate(self) -> float:
         """Text-to-audio R@10 on the fixed validation pool (full-track windows, diagonal relevance)."""
-        from muscall.eval.metrics import rank_of_targets, recall_at_k
-
         if not self.val_rows:
             return 0.0
         self.model.eval()
-        audio = embed_mels(self.model, (self.val_source[i] for i in range(len(self.val_source))), self.cfg.audio,
-                           device=self.device).tracks
-        captions = [caption_of(r, self.cfg.data.caption_field) for r in self.val_rows]
-        text = embed_texts(self.model, self.tokenizer, captions, self.cfg.model.text.max_tokens, device=self.device)
+        cfg = self.cfg
+        audio, text = embed_pairs(self.model, self.tokenizer, (self.val_source[i] for i in range(len(self.val_source))),
+                                  self.val_rows, cfg.audio, cfg.model.text.max_tokens, cfg.data.caption_field,
+                                  device=self.device)
         ranks = rank_of_targets(text @ audio.T, np.arange(len(text)))
         self.model.train()
         return float(recall_at_k(ranks, 10))
@@ -290,8 +291,6 @@ def _amp_dtype(device: torch.device, enabled: bool) -> torch.dtype | None:
 
 def _augmenter(cfg: Config):
     """One augmented view of a log-mel batch (gain, coloured noise, pitch shift, masks; all in the mel domain)."""
-    from muscall.augment import AugmentPipeline
-
     pipeline = AugmentPipeline(cfg.audio, cfg.augment)
     return lambda mel, gen: pipeline.mel(mel, gen, level_and_noise=True)
 

@@ -13,8 +13,8 @@ import soundfile as sf
 import torch
 
 from index import ShardWriter, TrackMeta, build_catalog, save_catalog
-from muscall.audio.features import LogMel
-from muscall.audio.io import load_audio
+from muscall.audio.features import MelFrontEnd
+from muscall.audio.windows import frames_to_seconds
 from muscall.checkpoint import load_checkpoint, save_checkpoint
 from muscall.config import load_config
 from muscall.embedding import embed_mels
@@ -52,20 +52,19 @@ def build_tone_index(root: Path, checkpoint: Path, n_tracks: int = 8) -> tuple[P
     """
     ckpt = load_checkpoint(checkpoint)
     cfg = ckpt.config.audio
-    logmel = LogMel.from_config(cfg)
+    front = MelFrontEnd(cfg)
     metas, mels = [], []
     for i in range(n_tracks):
         seconds, genre = 1.5 + 0.5 * i, GENRES[i % 3]
         path = root / "audio" / genre / f"tone{i}.wav"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(wav_bytes(seconds, freq=110.0 * (i + 1)))
-        with torch.no_grad():
-            mels.append(logmel(torch.from_numpy(load_audio(path, cfg.sample_rate))).numpy())
+        mels.append(front(path))
         metas.append(TrackMeta(f"{genre}/tone{i}.wav", str(path), f"Tone {i}", seconds,
                                [genre, "tone", "low" if i < n_tracks // 2 else "high"], {"genre": genre}))
     emb = embed_mels(ckpt.model, mels, cfg, batch_size=8)
     for meta, starts in zip(metas, emb.starts):
-        meta.attributes["window_starts"] = [round(float(s) * cfg.hop_length / cfg.sample_rate, 3) for s in starts]
+        meta.attributes["window_starts"] = frames_to_seconds(starts, cfg)
     shards = root / "catalog"
     writer = ShardWriter(shards, shard_size=n_tracks, dtype="float32", model_hash=ckpt.sha256)
     writer.write_shard(0, emb.tracks, metas, windows=emb.windows)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.tiny_service import wav_bytes
-from muscall.audio.io import load_audio_bytes
+from muscall.audio.decode import decode
 from muscall.checkpoint import load_checkpoint
 from muscall.data.manifest import ClipRow, write_manifest
 from muscall.config.scoring import ScoringConfig
@@ -50,7 +50,7 @@ def test_score_uses_the_trained_heads_and_their_calibration(writable, heads_dir,
     body = r.json()
     assert body["heads"] and body["alignment_calibrated"] and body["note"] is None
     assert set(body["scores"]) == set(state.scorer.heads.axes) and body["scores"]
-    direct = score_clip(state.scorer, load_audio_bytes(data, 16000), "calm jazz")
+    direct = score_clip(state.scorer, decode(data, state.audio_cfg), "calm jazz")
     for axis, value in body["scores"].items():
         assert value == pytest.approx(direct[axis], abs=1e-5)
     assert body["alignment"] == pytest.approx(direct["alignment"], abs=1e-6) and 0 <= body["alignment"] <= 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from api.services.search import embed_text, get_track, track_vector
-from muscall.audio.io import load_audio_bytes
+from muscall.audio.decode import decode
 from muscall.zeroshot import build_classifier, softmax, templates_for
 
 
@@ -60,7 +60,7 @@ def test_score_without_calibration_maps_the_cosine(client, shared_state, wav):
     assert body["heads"] is False and body["scores"] == {} and body["alignment_calibrated"] is False
     assert "not a calibrated probability" in body["note"]
     ex = shared_state.scorer.extractor  # the scorer embeds the clip's first clip_seconds, unpadded
-    audio = ex.audio([ex.mel(load_audio_bytes(data, 16000))])[0][1]
+    audio = ex.audio([ex.mel(decode(data, shared_state.audio_cfg))])[0][1]
     text, _ = embed_text(shared_state, "calm jazz")
     assert body["cosine"] == pytest.approx(float(audio @ text), abs=1e-4)
     assert body["alignment"] == pytest.approx((body["cosine"] + 1) / 2, abs=1e-9)

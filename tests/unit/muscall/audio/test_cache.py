@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-import muscall.audio.cache as cache_mod
+import muscall.audio.features as features_mod
 from muscall.audio.cache import FeatureCache, build_feature_cache
-from muscall.audio.features import LogMel, num_frames
-from muscall.audio.io import load_audio
+from muscall.audio.decode import decode
+from muscall.audio.features import LogMel
+from muscall.audio.windows import num_frames
 from muscall.config import load_config
 from muscall.data.manifest import ClipRow
 from muscall.errors import AudioLoadError, MuscallError
@@ -30,15 +31,21 @@ def corpus(tmp_path, tone):
 
 
 def expected(row: ClipRow, manifest_path, cfg, seconds=None) -> np.ndarray:
-    wave = load_audio(manifest_path.parent / row.audio_path, cfg.sample_rate)
+    wave = decode(manifest_path.parent / row.audio_path, cfg)
     if seconds is not None:
         wave = wave[: int(round(seconds * cfg.sample_rate))]
     return LogMel.from_config(cfg)(torch.from_numpy(wave)).numpy()
 
 
+def build(rows: list[ClipRow], manifest, cfg, cache_dir, **kwargs) -> FeatureCache:
+    """The cache of manifest rows, as the mel source builds it."""
+    paths = [manifest.parent / row.audio_path for row in rows]
+    return build_feature_cache([row.id for row in rows], paths, cfg, cache_dir, manifest=manifest, **kwargs)
+
+
 def test_round_trip_within_float16(corpus, tmp_path):
     rows, manifest, cfg = corpus
-    cache = build_feature_cache(rows, manifest, cfg, tmp_path / "cache", progress=False)
+    cache = build(rows, manifest, cfg, tmp_path / "cache", progress=False)
     reopened = FeatureCache.open(tmp_path / "cache", audio_cfg=cfg, ids=[r.id for r in rows])
     assert len(reopened) == 4 and reopened.features.dtype == np.float16
     assert reopened.features.shape == (4, cfg.feature_rows, num_frames(24000, cfg.hop_length))
@@ -56,7 +63,7 @@ def test_round_trip_within_float16(corpus, tmp_path):
 
 def test_seconds_keeps_the_start_of_each_clip(corpus, tmp_path):
     rows, manifest, cfg = corpus
-    cache = build_feature_cache(rows, manifest, cfg, tmp_path / "cache", seconds=0.8, progress=False)
+    cache = build(rows, manifest, cfg, tmp_path / "cache", seconds=0.8, progress=False)
     assert cache.max_frames == num_frames(12800, cfg.hop_length)
     assert cache.lengths.tolist() == [cache.max_frames] * 3 + [num_frames(12000, cfg.hop_length)]
     np.testing.assert_allclose(cache[1], expected(rows[1], manifest, cfg, seconds=0.8), rtol=1e-3, atol=1e-3)
@@ -64,20 +71,20 @@ def test_seconds_keeps_the_start_of_each_clip(corpus, tmp_path):
 
 def test_current_cache_is_reused_without_decoding(corpus, tmp_path, monkeypatch):
     rows, manifest, cfg = corpus
-    build_feature_cache(rows, manifest, cfg, tmp_path / "cache", progress=False)
-    monkeypatch.setattr(cache_mod, "load_audio", lambda *a, **k: pytest.fail("decoded again"))
-    assert len(build_feature_cache(rows, manifest, cfg, tmp_path / "cache", progress=False)) == 4
+    build(rows, manifest, cfg, tmp_path / "cache", progress=False)
+    monkeypatch.setattr(features_mod, "decode", lambda *a, **k: pytest.fail("decoded again"))
+    assert len(build(rows, manifest, cfg, tmp_path / "cache", progress=False)) == 4
 
 
 def test_config_or_id_mismatch_is_refused_on_open_and_rebuilt_on_build(corpus, tmp_path):
     rows, manifest, cfg = corpus
-    build_feature_cache(rows, manifest, cfg, tmp_path / "cache", progress=False)
+    build(rows, manifest, cfg, tmp_path / "cache", progress=False)
     other = load_config("tiny", ["audio.n_mels=24"]).audio
     with pytest.raises(MuscallError, match="other audio settings"):
         FeatureCache.open(tmp_path / "cache", audio_cfg=other)
     with pytest.raises(MuscallError, match="different clips"):
         FeatureCache.open(tmp_path / "cache", ids=["c0", "c1"])
-    rebuilt = build_feature_cache(rows[:2], manifest, other, tmp_path / "cache", progress=False)
+    rebuilt = build(rows[:2], manifest, other, tmp_path / "cache", progress=False)
     assert rebuilt.ids == ["c0", "c1"] and rebuilt.features.shape[1] == other.feature_rows == 36
     np.testing.assert_allclose(rebuilt[1], expected(rows[1], manifest, other), rtol=1e-3, atol=1e-3)
     assert FeatureCache.open(tmp_path / "cache", audio_cfg=other).n_mels == 24
@@ -92,15 +99,15 @@ def test_interrupted_build_is_not_valid_and_resumes(corpus, tmp_path, monkeypatc
         if path.name == "c2.flac" and not crashed:
             crashed.append(path.name)
             raise AudioLoadError(path, "simulated crash")
-        return load_audio(path, *args, **kwargs)
+        return decode(path, *args, **kwargs)
 
-    monkeypatch.setattr(cache_mod, "load_audio", flaky)
+    monkeypatch.setattr(features_mod, "decode", flaky)
     with pytest.raises(AudioLoadError, match="simulated crash"):
-        build_feature_cache(rows, manifest, cfg, tmp_path / "cache", chunk=1, progress=False)
+        build(rows, manifest, cfg, tmp_path / "cache", chunk=1, progress=False)
     with pytest.raises(MuscallError, match="no feature cache"):
         FeatureCache.open(tmp_path / "cache")
     calls.clear()
-    cache = build_feature_cache(rows, manifest, cfg, tmp_path / "cache", chunk=1, progress=False)
+    cache = build(rows, manifest, cfg, tmp_path / "cache", chunk=1, progress=False)
     assert calls == ["c2.flac", "c3.flac"]  # c0 and c1 were kept from the first attempt
     for i, row in enumerate(rows):
         np.testing.assert_allclose(cache[i], expected(row, manifest, cfg), rtol=1e-3, atol=1e-3)
@@ -109,7 +116,7 @@ def test_interrupted_build_is_not_valid_and_resumes(corpus, tmp_path, monkeypatc
 
 def test_damaged_cache_is_refused(corpus, tmp_path):
     rows, manifest, cfg = corpus
-    build_feature_cache(rows, manifest, cfg, tmp_path / "cache", progress=False)
+    build(rows, manifest, cfg, tmp_path / "cache", progress=False)
     features = tmp_path / "cache" / "features.npy"
     features.write_bytes(features.read_bytes()[:-100])
     with pytest.raises(MuscallError, match="wrong size"):
@@ -118,7 +125,7 @@ def test_damaged_cache_is_refused(corpus, tmp_path):
 
 def test_cache_pickles_for_dataloader_workers(corpus, tmp_path):
     rows, manifest, cfg = corpus
-    cache = build_feature_cache(rows, manifest, cfg, tmp_path / "cache", progress=False)
+    cache = build(rows, manifest, cfg, tmp_path / "cache", progress=False)
     _ = cache[0]  # opens the memmap
     clone = pickle.loads(pickle.dumps(cache))
     np.testing.assert_array_equal(clone[3], cache[3])

@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from muscall.audio.features import (FEATURE_FIELDS, LogMel, chroma_filterbank, feature_config_hash, hz_to_mel,
-                                    mel_filterbank, num_frames)
+from muscall.audio.decode import decode
+from muscall.audio.features import (FEATURE_FIELDS, LogMel, MelFrontEnd, chroma_filterbank, feature_config_hash,
+                                    hz_to_mel, mel_filterbank)
+from muscall.audio.windows import num_frames
 from muscall.config import load_config
 from muscall.errors import MuscallError
 
@@ -191,3 +193,14 @@ def test_config_hash_changes_with_chroma_only_when_it_is_on():
     fields = {k: getattr(base, k) for k in FEATURE_FIELDS}  # the hash of a config without chroma is what it was
     assert feature_config_hash(base) == hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
     assert feature_config_hash(base) != feature_config_hash(load_config("tiny", ["audio.chroma_n_fft=4096"]).audio)
+
+
+def test_front_end_is_decode_then_logmel_for_files_and_bytes(tone):
+    cfg = load_config("tiny").audio
+    path = tone("clip.flac", seconds=1.5, sr=22050, channels=2)
+    with torch.no_grad():
+        reference = LogMel.from_config(cfg)(torch.from_numpy(decode(path, cfg))).numpy()
+    np.testing.assert_array_equal(MelFrontEnd(cfg)(path), reference)
+    np.testing.assert_array_equal(MelFrontEnd(cfg)(path.read_bytes(), name="clip.flac"), reference)
+    first_second = MelFrontEnd(cfg, max_seconds=1.0)(path)
+    assert first_second.shape == (cfg.feature_rows, num_frames(cfg.sample_rate, cfg.hop_length))

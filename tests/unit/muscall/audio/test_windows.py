@@ -1,12 +1,13 @@
-"""Full-track windows cover every sample deterministically; crops are seeded; short clips padded per rule."""
+"""Full-track windows cover every frame deterministically; crops are seeded; short clips padded per rule;
+frames and seconds convert one way each."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from muscall.audio.windows import (full_track_windows, pad_to, random_crop, random_frame_crop, window_params,
-                                   window_starts)
+from muscall.audio.windows import (crop_frames, frames_to_seconds, hop_frames, pad_to, random_crop, seconds_to_frames,
+                                   track_windows, window_starts)
 from muscall.config import load_config
 
 
@@ -20,10 +21,11 @@ def test_window_starts_rule():
 
 @pytest.mark.parametrize("n", [51, 99, 100, 101, 257, 1000])
 @pytest.mark.parametrize("window,hop", [(30, 10), (30, 30), (50, 20), (16, 40)])
-def test_windows_cover_every_sample_and_stay_inside(n, window, hop):
+def test_windows_cover_every_frame_and_stay_inside(n, window, hop):
     wave = np.arange(n, dtype=np.float32)
-    windows = full_track_windows(wave, window, hop)
-    starts = window_starts(n, window, hop)
+    windows, starts = track_windows(wave[None], window, hop)
+    windows = windows[:, 0]
+    np.testing.assert_array_equal(starts, window_starts(n, window, hop))
     assert windows.shape == (len(starts), window)
     np.testing.assert_array_equal(windows, wave[starts[:, None] + np.arange(window)])
     assert starts[0] == 0 and starts[-1] + window == n and np.all(np.diff(starts) > 0)
@@ -36,7 +38,7 @@ def test_windows_cover_every_sample_and_stay_inside(n, window, hop):
 
 def test_windows_are_deterministic_and_fresh():
     wave = np.random.default_rng(0).standard_normal(12345).astype(np.float32)
-    a, b = full_track_windows(wave, 1000, 400), full_track_windows(wave, 1000, 400)
+    a, b = track_windows(wave[None], 1000, 400)[0], track_windows(wave[None], 1000, 400)[0]
     np.testing.assert_array_equal(a, b)
     a[0, 0] = 99.0
     assert wave[0] != 99.0  # a copy, not a view into the track
@@ -44,12 +46,12 @@ def test_windows_are_deterministic_and_fresh():
 
 def test_short_clip_is_loop_padded_by_default_or_zero_padded():
     clip = np.array([1.0, 2.0, 3.0], dtype=np.float32)
-    np.testing.assert_array_equal(full_track_windows(clip, 8, 4), [[1, 2, 3, 1, 2, 3, 1, 2]])
-    np.testing.assert_array_equal(full_track_windows(clip, 8, 4, pad_mode="zero"), [[1, 2, 3, 0, 0, 0, 0, 0]])
+    windows, starts = track_windows(clip[None], 8, 4)
+    np.testing.assert_array_equal(windows[:, 0], [[1, 2, 3, 1, 2, 3, 1, 2]])
+    assert starts.tolist() == [0]
+    np.testing.assert_array_equal(pad_to(clip, 8, "zero"), [1, 2, 3, 0, 0, 0, 0, 0])
     with pytest.raises(ValueError, match="pad mode"):
         pad_to(clip, 8, "reflect")
-    with pytest.raises(ValueError, match="1-D"):
-        full_track_windows(np.zeros((2, 10)), 4, 2)
 
 
 def test_random_crop_is_seeded_and_contiguous():
@@ -72,15 +74,23 @@ def test_random_crop_pads_short_clips_and_draws_once():
     assert rng_a.integers(1 << 30) == rng_b.integers(1 << 30)  # both consumed one draw
 
 
-def test_random_frame_crop_crops_frames_only():
+def test_random_crop_crops_frames_only():
     mel = np.random.default_rng(0).standard_normal((16, 200)).astype(np.float32)
-    crop = random_frame_crop(mel, 50, np.random.default_rng(2))
+    crop = random_crop(mel, 50, np.random.default_rng(2))
     assert crop.shape == (16, 50)
     start = int(np.flatnonzero((mel[0] == crop[0, 0]))[0])
     np.testing.assert_array_equal(crop, mel[:, start:start + 50])
-    assert random_frame_crop(mel[:, :20], 50, np.random.default_rng(2)).shape == (16, 50)
+    assert random_crop(mel[:, :20], 50, np.random.default_rng(2)).shape == (16, 50)
 
 
-def test_window_params_from_config():
-    assert window_params(load_config("tiny").audio) == (32000, 16000)
-    assert window_params(load_config("paper").audio) == (320000, 160000)
+def test_crop_and_hop_frames_from_config():
+    assert (crop_frames(load_config("tiny").audio), hop_frames(load_config("tiny").audio)) == (251, 125)
+    assert (crop_frames(load_config("paper").audio), hop_frames(load_config("paper").audio)) == (626, 312)
+
+
+def test_frames_and_seconds_convert_both_ways():
+    audio = load_config("tiny").audio  # 16 kHz, hop 128
+    assert frames_to_seconds(np.array([0, 125, 250]), audio) == [0.0, 1.0, 2.0]
+    assert frames_to_seconds([1], audio) == [0.008]
+    assert seconds_to_frames(2.0, audio) == crop_frames(audio) == 1 + 32000 // 128
+    assert seconds_to_frames(0.0, audio) == 1

@@ -8,8 +8,8 @@ import pytest
 from muscall.catalog.reader import TrackReader, inputs_digest, load_inputs, read_tracks, scan_folder
 from muscall.config import load_config
 from muscall.data.manifest import read_manifest
+from muscall.data.mels import MelSource
 from muscall.errors import MuscallError
-from muscall.training.data import MelSource
 
 AUDIO = load_config("tiny").audio
 

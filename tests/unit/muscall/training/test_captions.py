@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from muscall.config import load_config
-from muscall.data.manifest import ClipRow
-from muscall.training.data import CropDataset, captions_of
+from muscall.data.manifest import ClipRow, captions_of
+from muscall.training.data import CropDataset
 
 
 def test_training_draws_each_clip_caption_and_evaluation_keeps_the_first():

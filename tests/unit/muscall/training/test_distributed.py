@@ -18,7 +18,7 @@ SCRIPT = textwrap.dedent('''
     from torch.nn.parallel import DistributedDataParallel
     from muscall.config import load_config
     from muscall.models import create_model
-    from muscall.training import distributed as D
+    from muscall.utils import distributed as D
     from muscall.training.objective import Objective, TrainNet
 
     torch.set_num_threads(1)

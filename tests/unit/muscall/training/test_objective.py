@@ -7,8 +7,8 @@ import torch
 from muscall.config import load_config
 from muscall.losses import infonce_loss, nt_xent_loss
 from muscall.models import create_model
-from muscall.training.distributed import DistInfo
 from muscall.training.objective import Objective, TrainNet
+from muscall.utils.distributed import DistInfo
 
 ROWS = load_config("tiny").audio.feature_rows  # tiny's mel bands and chroma rows
 

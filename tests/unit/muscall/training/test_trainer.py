@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from muscall.checkpoint import load_checkpoint
+from muscall.data.manifest import read_manifest
+from muscall.data.mels import MelSource
 from muscall.embedding import embed_mels
 from muscall.errors import MuscallError
-from muscall.training.data import MelSource
 from muscall.training.trainer import Trainer
-from muscall.data.manifest import read_manifest
 
 
 def _steps(run_dir):

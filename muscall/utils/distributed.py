@@ -59,15 +59,6 @@ def gather_with_grad(x: torch.Tensor, info: DistInfo) -> torch.Tensor:
     return torch.cat(dist_fn.all_gather(x), dim=0)
 
 
-def all_reduce_mean(value: float, info: DistInfo) -> float:
-    """Average a Python number over ranks (for logging)."""
-    if not info.enabled:
-        return value
-    t = torch.tensor([value], dtype=torch.float64)
-    dist.all_reduce(t)
-    return float(t.item() / info.world_size)
-
-
 def barrier(info: DistInfo) -> None:
     """Wait for all ranks (no-op when not distributed)."""
     if info.enabled:

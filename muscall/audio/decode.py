@@ -18,6 +18,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from muscall.config import AudioConfig
 from muscall.errors import AudioLoadError
 
 SILENCE_THRESHOLD = 1e-4  # peak amplitude, about -80 dBFS
@@ -44,25 +45,23 @@ def audio_info(path: str | Path) -> AudioInfo:
         return _info(fh)
 
 
-def load_audio(path: str | Path, sample_rate: int, min_seconds: float | None = None,
-               max_seconds: float | None = None, silence_threshold: float = SILENCE_THRESHOLD) -> np.ndarray:
-    """Decode ``path`` to a 1-D float32 mono array at ``sample_rate`` (soxr HQ resampling).
+def decode(source: str | Path | bytes, audio: AudioConfig, name: str = "upload",
+           silence_threshold: float = SILENCE_THRESHOLD) -> np.ndarray:
+    """Decode a file (a path) or an in-memory file (bytes, labelled ``name`` in errors) to mono at the model's rate.
+
+    Returns a 1-D float32 array at ``audio.sample_rate`` (soxr HQ resampling), its length within
+    ``[audio.min_seconds, audio.max_seconds]``.
 
     Raises:
         AudioLoadError: missing, unreadable, corrupt, empty, non-finite, silent, too short or too long.
     """
-    path = Path(path)
+    if isinstance(source, bytes):
+        if not source:
+            raise AudioLoadError(name, f"the upload is empty (0 bytes); send a {SUPPORTED} file")
+        return _load(io.BytesIO(source), name, audio, silence_threshold)
+    path = Path(source)
     _check_file(path)
-    return _load(path, str(path), sample_rate, min_seconds, max_seconds, silence_threshold)
-
-
-def load_audio_bytes(data: bytes, sample_rate: int, min_seconds: float | None = None,
-                     max_seconds: float | None = None, silence_threshold: float = SILENCE_THRESHOLD,
-                     name: str = "upload") -> np.ndarray:
-    """Like :func:`load_audio` for an in-memory file (an upload); ``name`` labels it in errors."""
-    if not data:
-        raise AudioLoadError(name, f"the upload is empty (0 bytes); send a {SUPPORTED} file")
-    return _load(io.BytesIO(data), name, sample_rate, min_seconds, max_seconds, silence_threshold)
+    return _load(path, str(path), audio, silence_threshold)
 
 
 def to_mono(samples: np.ndarray) -> np.ndarray:
@@ -86,8 +85,8 @@ def resample(wave: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     return soxr.resample(wave, orig_sr, target_sr, quality=RESAMPLE_QUALITY)
 
 
-def _load(source: Path | BinaryIO, label: str, sample_rate: int, min_seconds: float | None,
-          max_seconds: float | None, silence_threshold: float) -> np.ndarray:
+def _load(source: Path | BinaryIO, label: str, audio: AudioConfig, silence_threshold: float) -> np.ndarray:
+    sample_rate, min_seconds, max_seconds = audio.sample_rate, audio.min_seconds, audio.max_seconds
     if sample_rate <= 0:
         raise ValueError(f"sample_rate must be positive, got {sample_rate}")
     with _open(source, label) as fh:
