@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
-from muscall.data.synth.theory import NOTE_NAMES as PITCH_CLASSES  # C = 0
+PITCH_CLASSES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")  # chroma bin i is pitch class i
+
 
 if TYPE_CHECKING:
     import torch

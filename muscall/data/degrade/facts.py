@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from muscall.audio.signal import PITCH_CLASSES as NOTES  # the spelling of changed keys
 from muscall.data.manifest import ClipRow
 
 KINDS = ("genre", "instrument", "tempo", "mood", "key")
@@ -12,7 +13,6 @@ TEMPO_CLASSES = ("slow", "moderate", "fast", "very fast")
 TEMPO_BPM = {"slow": (60, 80), "moderate": (90, 115), "fast": (125, 155), "very fast": (165, 190)}
 TEMPO_WORDS = {"slow": ("slow", "unhurried", "leisurely"), "moderate": ("moderate", "medium", "steady"),
                "fast": ("fast", "brisk", "quick"), "very fast": ("very fast", "frantic", "breakneck")}
-NOTES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")  # spelling of changed keys
 PITCH_CLASS = {**{n: i for i, n in enumerate(NOTES)}, "Db": 1, "D#": 3, "Gb": 6, "G#": 8, "A#": 10}
 NOUNS = ("track", "piece", "tune", "recording", "instrumental")
 # mood -> (high arousal?, positive valence?); a changed mood comes from a quadrant the clip has no mood in
