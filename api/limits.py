@@ -12,6 +12,8 @@ import json
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.asgi import HttpMiddleware
+
 
 class BodyTooLarge(HTTPException):
     """413, raised from ``receive`` when the streamed body passes the limit."""
@@ -21,16 +23,14 @@ class BodyTooLarge(HTTPException):
                               "serve.max_upload_mb); send a shorter or more compressed clip")
 
 
-class BodyLimitMiddleware:
-    """Pure ASGI middleware: 413 JSON for bodies above ``limit`` bytes."""
+class BodyLimitMiddleware(HttpMiddleware):
+    """413 JSON for bodies above ``limit`` bytes."""
 
     def __init__(self, app: ASGIApp, limit: int):
-        self.app, self.limit = app, limit
+        super().__init__(app)
+        self.limit = limit
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         declared = _content_length(scope)
         if declared is not None and declared > self.limit:
             await _reply_413(send, BodyTooLarge(self.limit).detail)
