@@ -18,7 +18,6 @@ from api.services.errors import ApiError, NotFound
 from api.services.state import ServiceState, thread_setup
 from api.services.windows import Moment, best_moment, window_start_seconds
 from index import CatalogError, TrackFilter, TrackRecord
-from muscall.audio.decode import decode
 from muscall.embedding import TrackEmbeddings, embed_mels, embed_texts
 from muscall.errors import MuscallError
 
@@ -50,8 +49,8 @@ def embed_text(state: ServiceState, text: str) -> tuple[np.ndarray, bool]:
 @torch.no_grad()
 def embed_wave(state: ServiceState, wave: np.ndarray) -> TrackEmbeddings:
     """Track vector, window vectors and window starts of a mono waveform (the catalog's full-track windows)."""
-    mel = state.logmel(torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32)).to(state.device))
-    emb = embed_mels(state.checkpoint.model, [mel.cpu().numpy()], state.audio_cfg, batch_size=16, device=state.device)
+    mel = state.front.mel(np.ascontiguousarray(wave, dtype=np.float32))
+    emb = embed_mels(state.checkpoint.model, [mel], state.audio_cfg, batch_size=16, device=state.device)
     if not np.isfinite(emb.tracks).all() or not np.linalg.norm(emb.tracks[0]) > 0:
         raise MuscallError("the model produced no usable embedding for this clip; try another clip")
     return emb
@@ -129,8 +128,7 @@ def _embed_file(state: ServiceState, track: TrackRecord) -> np.ndarray:
     if not track.path:
         raise ApiError(409, f"track {track.track_id!r} has no stored vector or audio file to compare with; "
                             "rebuild the index as Flat, HNSW or IVF-Flat, or start the service with --windows")
-    wave = decode(track.path, state.audio_cfg)
-    return embed_wave(state, wave).tracks[0]
+    return embed_wave(state, state.front.wave(track.path)).tracks[0]
 
 
 def make_filter(genre: str | Sequence[str] | None = None, tags_any: Sequence[str] | None = None,

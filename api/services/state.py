@@ -16,7 +16,7 @@ from api.services.cache import LRUCache
 from api.services.windows import WindowStore
 from api.settings import Settings
 from index import Catalog, CatalogError, configure_faiss, open_catalog
-from muscall.audio.features import LogMel
+from muscall.audio.features import MelFrontEnd
 from muscall.checkpoint import Checkpoint, load_checkpoint
 from muscall.errors import MuscallError
 from muscall.zeroshot import load_label_sets
@@ -36,7 +36,7 @@ class ServiceState:
     windows: WindowStore
     label_sets: dict[str, list[str]]
     scorer: Any  # muscall.scoring.predict.ScorerBundle
-    logmel: LogMel
+    front: MelFrontEnd  # file -> log-mel, the catalog's front end
     text_cache: LRUCache[np.ndarray]
     classifier_cache: LRUCache[np.ndarray] = field(default_factory=lambda: LRUCache(64))
     write_lock: threading.Lock = field(default_factory=threading.Lock)  # add/remove + save, one at a time
@@ -100,10 +100,10 @@ def load_state(settings: Settings) -> ServiceState:
     except BaseException:
         catalog.close()
         raise
-    logmel = LogMel.from_config(ckpt.config.audio).to(device)
+    front = MelFrontEnd(ckpt.config.audio, device=device)
     log.info("serving %d tracks from %s with %s (%s)", catalog.ntotal, settings.index_dir, settings.checkpoint, device)
     return ServiceState(settings=settings, checkpoint=ckpt, catalog=catalog, windows=windows, label_sets=labels,
-                        scorer=scorer, logmel=logmel, text_cache=LRUCache(settings.serve.query_cache_size))
+                        scorer=scorer, front=front, text_cache=LRUCache(settings.serve.query_cache_size))
 
 
 def load_scorer(ckpt: Checkpoint, heads: Path | None, device: torch.device) -> Any:

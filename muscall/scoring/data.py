@@ -29,6 +29,7 @@ from tqdm import tqdm
 from index.fileio import atomic_path
 from muscall.audio.features import MelFrontEnd
 from muscall.audio.signal import SIGNAL_DIM, signal_features
+from muscall.audio.windows import frames_to_seconds
 from muscall.config import AudioConfig
 from muscall.data.manifest import ClipRow, resolve_audio_path
 from muscall.errors import MuscallError
@@ -145,7 +146,7 @@ class FeatureExtractor:
         """Log-mel ``[n_mels, T]`` of the first ``seconds`` of a mono waveform at the model's sample rate."""
         x = self.crop(wave)
         if x.size <= self.front.logmel.n_fft // 2 or self.front.logmel.num_frames(x.size) < min_input_frames():
-            need = min_input_frames() * self.audio_cfg.hop_length / self.audio_cfg.sample_rate
+            need = frames_to_seconds([min_input_frames()], self.audio_cfg)[0]
             raise MuscallError(f"audio of {x.size / self.audio_cfg.sample_rate:.2f} s is too short for the audio "
                                f"tower; it needs at least {need:.2f} s (use longer clips or a larger --seconds)")
         return self.front.mel(x)
