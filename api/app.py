@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import AsyncIterator
+from typing import AsyncIterator, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
@@ -20,7 +20,7 @@ from api.errors import error_body, install_error_handlers
 from api.limits import BodyLimitMiddleware
 from api.metrics import Metrics, MetricsMiddleware
 from api.routers import admin, health, score, search, tags, tracks
-from api.services.state import configure_threads, load_state
+from api.services.state import ServiceState, configure_threads, load_state
 from api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -33,12 +33,13 @@ Every error is JSON: `{"detail": "what is wrong and how to fix it", "errors": [.
 """
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The service app for ``settings``; its lifespan loads the service state and closes it at shutdown."""
+def create_app(settings: Settings, loader: Callable[[Settings], ServiceState] = load_state) -> FastAPI:
+    """The service app for ``settings``; its lifespan gets the service state from ``loader`` and closes it at
+    shutdown (``muscall serve`` passes a loader that hands over the state it loaded before binding)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        service = await run_in_threadpool(load_state, settings)
+        service = await run_in_threadpool(loader, settings)
         app.state.service = service
         try:
             yield

@@ -67,15 +67,19 @@ def build_settings(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from api.app import create_app
     from api.services.state import configure_threads, load_state
     from api.settings import ENV_VAR
 
     settings = build_settings(args)
     serve = settings.serve
     configure_threads(serve.threads_per_request)
-    # Load once here and close again: a bad path fails before binding, with one clear line, not as a lifespan
-    # traceback (in every worker). The app's lifespan then loads the state it serves (and closes it at shutdown).
-    load_state(settings).close()
+    state = load_state(settings)  # before binding: a bad path fails here with one clear line, not in a lifespan
+    if serve.workers == 1:  # the app serves this state and closes it at shutdown (uvicorn re-raises SIGTERM)
+        uvicorn.run(create_app(settings, loader=lambda _: state), host=serve.host, port=serve.port,
+                    log_level=args.log_level)
+        return 0
+    state.close()  # each worker loads its own copy in its lifespan
     os.environ[ENV_VAR] = settings.to_json()
     uvicorn.run("api.app:app_from_env", factory=True, host=serve.host, port=serve.port, workers=serve.workers,
                 log_level=args.log_level)
