@@ -17,7 +17,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ import torch
 import yaml
 from safetensors.torch import load_file, save_file
 
-from index.fileio import atomic_write_json, read_versioned_json, replace_dir, sha256_file
+from index.fileio import atomic_write_json, fsync_file, read_versioned_json, replace_dir, sha256_file
 from muscall.config import RETIRED_KEYS, Config, config_to_dict, drop_retired, from_dict
 from muscall.errors import MuscallError
 
@@ -68,7 +67,7 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, cfg: Config, token
         (tmp / "extra.json").write_text(json.dumps(extra or {}, indent=2))
         files = sorted(p for p in tmp.rglob("*") if p.is_file())
         for p in files:
-            _fsync(p)
+            fsync_file(p)
         meta = {"format_version": FORMAT_VERSION,
                 "files": {str(p.relative_to(tmp)): {"bytes": p.stat().st_size, "sha256": sha256_file(p)} for p in files}}
         atomic_write_json(tmp / "meta.json", meta)
@@ -132,15 +131,11 @@ def _existing(path: Path) -> Path:
     if path.is_dir():
         return path
     old = path.with_name(path.name + ".old")
-    if old.is_dir():  # a crash between the two renames of _replace_dir
+    if old.is_dir():  # a crash between the two renames of replace_dir
         return old
     raise MuscallError(f"checkpoint '{path}' does not exist; train one with 'muscall train' or check the path")
 
 
-
-def _fsync(p: Path) -> None:
-    with open(p, "rb") as fh:
-        os.fsync(fh.fileno())
 
 
 def _unwrap(model: torch.nn.Module) -> torch.nn.Module:

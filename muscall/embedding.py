@@ -72,8 +72,9 @@ def embed_texts(model, tokenizer, texts: Sequence[str], max_tokens: int, batch_s
 
 
 def embed_pairs(model, tokenizer, mels: Iterable[np.ndarray], rows: Sequence[ClipRow], audio_cfg, max_tokens: int,
-                caption_field: str = "caption", device: str | torch.device = "cpu") -> tuple[np.ndarray, np.ndarray]:
-    """Track embeddings of the rows' whole log-mels and embeddings of their captions (:func:`caption_of`)."""
+                caption_field: str, device: str | torch.device = "cpu") -> tuple[np.ndarray, np.ndarray]:
+    """Track embeddings of the rows' whole log-mels and embeddings of the text they are evaluated on
+    (:func:`caption_of` with ``data.caption_field``): the one rule for validation and evaluation."""
     audio = embed_mels(model, mels, audio_cfg, device=device).tracks
     text = embed_texts(model, tokenizer, [caption_of(r, caption_field) for r in rows], max_tokens, device=device)
     return audio, text

@@ -58,15 +58,17 @@ def timed(paths: list[Path], work: Callable[[list[Path]], None], batch: int) -> 
 
 def stages(paths: list[Path], batch: int) -> list[tuple[str, Callable[[list[Path]], None]]]:
     """(name, work) for every measured stage."""
-    def decode(chunk: list[Path]) -> None:
+    at_16k = AudioConfig(sample_rate=16000)
+
+    def read(chunk: list[Path]) -> None:
         for p in chunk:
             sf.read(p, dtype="float32", always_2d=True)
 
     def resample(chunk: list[Path]) -> None:
         for p in chunk:
-            decode(p, AudioConfig(sample_rate=16000))
+            decode(p, at_16k)
 
-    out = [("decode only (soundfile)", decode), ("decode + downmix + resample to 16 kHz", resample)]
+    out = [("decode only (soundfile)", read), ("decode + downmix + resample to 16 kHz", resample)]
     for name in ("small", "paper"):
         cfg = load_config(name).audio
         logmel = LogMel.from_config(cfg)

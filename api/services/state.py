@@ -19,6 +19,8 @@ from index import Catalog, CatalogError, configure_faiss, open_catalog
 from muscall.audio.features import MelFrontEnd
 from muscall.checkpoint import Checkpoint, load_checkpoint
 from muscall.errors import MuscallError
+from muscall.scoring.predict import ScorerBundle, scorer_for
+from muscall.scoring.store import load_heads
 from muscall.zeroshot import load_label_sets
 
 log = logging.getLogger(__name__)
@@ -35,7 +37,7 @@ class ServiceState:
     catalog: Catalog
     windows: WindowStore
     label_sets: dict[str, list[str]]
-    scorer: Any  # muscall.scoring.predict.ScorerBundle
+    scorer: ScorerBundle
     front: MelFrontEnd  # file -> log-mel, the catalog's front end
     text_cache: LRUCache[np.ndarray]
     classifier_cache: LRUCache[np.ndarray] = field(default_factory=lambda: LRUCache(64))
@@ -101,27 +103,15 @@ def load_state(settings: Settings) -> ServiceState:
         catalog.close()
         raise
     front = MelFrontEnd(ckpt.config.audio, device=device)
+    front.logmel  # built now, not on the first request
     log.info("serving %d tracks from %s with %s (%s)", catalog.ntotal, settings.index_dir, settings.checkpoint, device)
     return ServiceState(settings=settings, checkpoint=ckpt, catalog=catalog, windows=windows, label_sets=labels,
                         scorer=scorer, front=front, text_cache=LRUCache(settings.serve.query_cache_size))
 
 
-def load_scorer(ckpt: Checkpoint, heads: Path | None, device: torch.device) -> Any:
+def load_scorer(ckpt: Checkpoint, heads: Path | None, device: torch.device) -> ScorerBundle:
     """A ScorerBundle around the already loaded checkpoint, with trained heads when given."""
-    from muscall.scoring.data import FeatureExtractor
-    from muscall.scoring.predict import ScorerBundle
-    from muscall.scoring.store import CALIBRATION_KEY, load_heads
-
-    loaded = load_heads(heads, device) if heads is not None else None
-    if loaded is not None and loaded.checkpoint.get("sha256") not in (None, "", ckpt.sha256):
-        raise MuscallError(f"--heads '{heads}' were trained on another encoder than --checkpoint '{ckpt.path}'; "
-                           "pass the checkpoint they were trained with, or retrain the heads")
-    features = loaded.features if loaded is not None else {}
-    extractor = FeatureExtractor(ckpt.model, ckpt.tokenizer, ckpt.config.audio,
-                                 int(features.get("max_tokens", ckpt.config.model.text.max_tokens)),
-                                 features.get("seconds", ckpt.config.audio.clip_seconds), device)
-    calibration = (loaded.calibration if loaded is not None else None) or ckpt.extra.get(CALIBRATION_KEY)
-    return ScorerBundle(ckpt, extractor, loaded, calibration)
+    return scorer_for(ckpt, load_heads(heads, device) if heads is not None else None, heads, device)
 
 
 def configure_threads(threads: int) -> None:

@@ -22,7 +22,6 @@ from index.shards import Shard
 from muscall.audio.windows import crop_frames, frames_to_seconds, hop_frames, seconds_to_frames, window_starts
 from muscall.config import AudioConfig
 from muscall.errors import MuscallError
-from index.fileio import atomic_path
 
 log = logging.getLogger(__name__)
 

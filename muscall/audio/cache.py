@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from index.fileio import atomic_write_json, read_versioned_json
+from index.fileio import atomic_write_json, fsync_file, read_versioned_json
 from muscall.audio.decode import audio_info
 from muscall.audio.features import FEATURE_FIELDS, LogMel, MelFrontEnd, feature_config_hash
 from muscall.audio.windows import num_frames, seconds_to_samples
@@ -184,7 +184,7 @@ def _save_progress(build: Path, key: str, feats: np.ndarray, lengths: np.ndarray
     feats.flush()
     lengths.flush()
     for name in (FEATURES, LENGTHS):
-        _fsync(build / name)
+        fsync_file(build / name)
     atomic_write_json(build / PROGRESS, {"key": key, "done": done})
 
 
@@ -239,7 +239,3 @@ def _read_index(directory: Path) -> dict[str, Any]:
                                f"({actual} bytes, expected {size}); delete '{directory}' and rebuild the cache")
     return index
 
-
-def _fsync(path: Path) -> None:
-    with open(path, "rb+") as fh:
-        os.fsync(fh.fileno())

@@ -28,13 +28,13 @@ import torch
 from torch import nn
 
 from muscall.audio.decode import decode
+from muscall.audio.signal import CHROMA_BAND_HZ, midi_number
 from muscall.audio.windows import num_frames, seconds_to_samples
 from muscall.config import CHROMA_ROWS, AudioConfig
 from muscall.errors import MuscallError
 
 AMIN = 1e-10
 FEATURE_FIELDS = ("sample_rate", "n_fft", "hop_length", "n_mels", "f_min", "f_max", "power", "top_db")
-CHROMA_BAND_HZ = (100.0, 4000.0)
 
 
 def hz_to_mel(freq: np.ndarray | float) -> np.ndarray:
@@ -82,7 +82,7 @@ def chroma_filterbank(sample_rate: int, n_fft: int, band_hz: tuple[float, float]
     freqs = np.linspace(0.0, sample_rate / 2, n_fft // 2 + 1)
     fb = np.zeros((CHROMA_ROWS, freqs.size))
     inside = (freqs >= band_hz[0]) & (freqs <= min(band_hz[1], sample_rate / 2))
-    semitone = 12.0 * np.log2(freqs[inside] / 440.0) + 69.0  # MIDI number, fractional
+    semitone = midi_number(freqs[inside])
     nearest = np.round(semitone)
     fb[nearest.astype(int) % CHROMA_ROWS, np.flatnonzero(inside)] = 1.0 - 2.0 * np.abs(semitone - nearest)
     return fb

@@ -33,6 +33,12 @@ from typing import TYPE_CHECKING, TypeVar
 import numpy as np
 
 PITCH_CLASSES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")  # chroma bin i is pitch class i
+CHROMA_BAND_HZ = (100.0, 4000.0)  # frequencies that count towards a chroma (the log-mel's chroma rows too)
+
+
+def midi_number(freq_hz: np.ndarray) -> np.ndarray:
+    """Fractional MIDI note number of each frequency (A4 = 440 Hz = 69); ``round(...) % 12`` is its pitch class."""
+    return 12.0 * np.log2(freq_hz / 440.0) + 69.0
 
 
 if TYPE_CHECKING:
@@ -51,7 +57,6 @@ NAMES += [f"chroma_{n}" for n in PITCH_CLASSES] + [
 SIGNAL_DIM = len(NAMES)
 CHROMA_AT = NAMES.index("chroma_C")  # the 12 chroma columns start here (C = 0)
 TEMPO_AT = CHROMA_AT + 12  # then one column per tempo band
-CHROMA_BAND_HZ = (100.0, 4000.0)
 ONSET_SMOOTH = np.hanning(7)[1:-1] / np.hanning(7)[1:-1].sum()  # 5-frame smoothing of the onset envelope
 _EPS = 1e-10
 DRIFT_FFT = 2048
@@ -162,7 +167,7 @@ def _peak_chroma(spec: np.ndarray, sample_rate: int) -> np.ndarray:
     is_peak, position, _, lo = _spectral_peaks(spec, sample_rate, CHROMA_BAND_HZ)
     n_fft = 2 * (spec.shape[1] - 1)
     freq = np.maximum(position, 1e-3) * sample_rate / n_fft
-    pitch_class = (np.round(12.0 * np.log2(freq / 440.0)).astype(np.int64) + 9) % 12  # A = 9
+    pitch_class = np.round(midi_number(freq)).astype(np.int64) % 12
     weight = np.where(is_peak, spec[:, lo:lo + is_peak.shape[1]], 0.0)
     chroma = np.zeros((spec.shape[0], 12))
     rows = np.broadcast_to(np.arange(spec.shape[0])[:, None], pitch_class.shape)

@@ -15,11 +15,10 @@ import numpy as np
 
 from index import Catalog, CatalogError, open_catalog
 from index.fileio import sha256_file
+from index.persist import MANIFEST as INDEX_MANIFEST
 from index.shards import MANIFEST as SHARDS_MANIFEST
 from index.shards import ShardCatalog, load_catalog, read_shard, shard_stem
 from muscall.errors import MuscallError
-
-INDEX_MANIFEST = "manifest.json"
 
 
 class EmbeddingSource(Protocol):

@@ -121,7 +121,7 @@ class DataConfig:
     cache_dir: str | None = None  # default: <manifest dir>/cache
     caption_field: str = "caption"
     # Train on every caption of a clip (``caption`` plus the row's further ``captions``), one drawn per epoch;
-    # false: ``caption`` only. Validation and evaluation always use ``caption``.
+    # false: ``caption`` only. Validation and evaluation use ``caption`` alone (or ``caption_field``).
     all_captions: bool = True
     # Training and validation see at most the first N seconds of each clip (cached or decoded), so one long
     # track does not pad every row of the feature cache to its length; None: whole clips.

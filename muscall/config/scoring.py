@@ -2,7 +2,8 @@
 
 Only types that :func:`muscall.config.load.from_dict` understands (str, int, float, bool, lists, ``X | None``),
 so this section loads from YAML and ``scoring.key=value`` overrides like every other one. The choices below
-name what :mod:`muscall.scoring` implements; this module imports neither it nor torch.
+name what :mod:`muscall.models.quality` and :mod:`muscall.losses.quality` implement; this module imports neither
+them nor torch.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from dataclasses import dataclass, field
 
 from muscall.errors import MuscallError
 
-POOLINGS = ("drasp", "asp", "mean")  # audio-axis pooling (muscall.scoring.drasp)
-TA_POOLINGS = ("mean", "attentive")  # pooling of each co-attended side (muscall.scoring.coattention)
-LOSS_NAMES = ("l1", "mse", "clipped_mse", "ranking", "utmos", "dcq", "ccc")  # muscall.scoring.losses
+POOLINGS = ("drasp", "asp", "mean")  # audio-axis pooling (muscall.models.quality.drasp)
+TA_POOLINGS = ("mean", "attentive")  # pooling of each co-attended side (muscall.models.quality.coattention)
+LOSS_NAMES = ("l1", "mse", "clipped_mse", "ranking", "utmos", "dcq", "ccc")  # muscall.losses.quality
 
 # MusicEval: MI = overall musical impression/quality, TA = text alignment.
 # Audiobox-Aesthetics: PQ production quality, PC production complexity, CE content enjoyment, CU usefulness.
@@ -36,7 +37,7 @@ class ScoringConfig:
     # (BENCHMARKS.md, quality scoring): the head does not learn to match key words to the chroma
     ta_signal_features: bool = False
     # the TA head also reads key, mode and tempo agreement between the signal and the prompt
-    # (muscall.scoring.factcheck; needs signal features). BENCHMARKS.md, quality scoring: TA utterance SRCC 0.806
+    # (muscall.models.quality.factcheck; needs signal features). BENCHMARKS.md, quality scoring: TA utterance SRCC 0.806
     # against 0.768 without it in the same run; a wrong key is caught in 74% of clips against 56%
     ta_fact_check: bool = True
     segment_size: int = 4  # DRASP: valid frames per segment

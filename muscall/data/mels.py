@@ -1,7 +1,8 @@
 """Whole-clip log-mels of manifest rows: from the memory-mapped feature cache, or decoded on demand.
 
-Training crops them, evaluation and validation window them; both read them through :class:`MelSource`, so a
-clip's log-mel is the same whichever job asks (decoding: :class:`muscall.audio.features.MelFrontEnd`).
+Training crops them, evaluation and validation window them; all read them through :class:`MelSource` and decode
+with :class:`muscall.audio.features.MelFrontEnd`. Training and validation see the first ``data.cache_max_seconds``
+of each clip (``MelSource.build``); evaluation builds its source without that cap, so it sees whole clips.
 """
 
 from __future__ import annotations

@@ -37,11 +37,13 @@ def split_rows(manifest: str | Path, split: str, pool_size: int | None, seed: in
 
 def embed_rows(ckpt: Checkpoint, rows: Sequence[ClipRow], manifest: str | Path,
                device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
-    """Track (full-track windows) and caption embeddings of ``rows`` (each row's first caption)."""
+    """Track (full-track windows) and caption embeddings of ``rows`` (each row's ``caption``, or the
+    checkpoint's ``data.caption_field``, as in validation)."""
     source = MelSource(rows, manifest, ckpt.config.audio)
+    cfg = ckpt.config
     with torch.no_grad():
         return embed_pairs(ckpt.model, ckpt.tokenizer, (source[i] for i in range(len(source))), rows,
-                           ckpt.config.audio, ckpt.config.model.text.max_tokens, device=device)
+                           cfg.audio, cfg.model.text.max_tokens, cfg.data.caption_field, device=device)
 
 
 def attribute_relevance(rows: Sequence[ClipRow], keys: Sequence[str] = MATCH_KEYS) -> np.ndarray | None:

@@ -59,7 +59,13 @@ def load_scorer_bundle(heads: str | Path | None = None, checkpoint: str | Path |
     if checkpoint is None and not Path(ckpt_path).is_dir():
         raise MuscallError(f"heads '{heads}' name the encoder checkpoint '{ckpt_path}', which does not exist here; "
                            "pass --checkpoint with the checkpoint they were trained on")
-    ckpt = load_checkpoint(ckpt_path, device=device)
+    return scorer_for(load_checkpoint(ckpt_path, device=device), loaded, heads, device, seconds)
+
+
+def scorer_for(ckpt: Checkpoint, loaded: ScoringHeads | None, heads: str | Path | None = None,
+               device: str | torch.device = "cpu", seconds: float | None = None) -> ScorerBundle:
+    """The bundle of a loaded encoder and (optionally) loaded heads: checks they belong together, builds the
+    feature extractor with the heads' settings and picks the alignment calibration (heads', else checkpoint's)."""
     if loaded is not None and loaded.checkpoint.get("sha256") not in (None, "", ckpt.sha256):
         raise MuscallError(f"heads '{heads}' were trained on another encoder (weights sha256 "
                            f"{loaded.checkpoint['sha256'][:12]}..., '{ckpt.path}' has {ckpt.sha256[:12]}...); "
