@@ -14,7 +14,7 @@ from muscall.data.manifest import ClipRow, read_manifest
 from muscall.data.mels import MelSource
 from muscall.embedding import embed_mels, embed_pairs
 from muscall.errors import MuscallError
-from muscall.eval.calibration import DEFAULT_BINS, calibration_block, fit_temperature
+from muscall.eval.calibration import DEFAULT_BINS, T_MAX, T_MIN, calibration_block, fit_temperature
 from muscall.eval.metrics import (confusion_matrix, multilabel_auc, pool_sample, rank_of_targets,
                                   retrieval_both_directions, zero_shot_accuracy)
 from muscall.eval.report import markdown_table, plot_confusion, plot_recall_curve, write_json
@@ -133,6 +133,10 @@ def genre_calibration(ckpt: Checkpoint, cos: np.ndarray, labels: np.ndarray, cla
     result: dict[str, Any] = {"before": calibration_block(cos, labels, model_t, n_bins)}
     if fit:
         t = fit_temperature(cos, labels)
+        if not T_MIN * 1.01 < t < T_MAX / 1.01:
+            log.warning("the fitted genre temperature %.4g is at the search's bound [%g, %g]: on this split the "
+                        "scores %s", t, T_MIN, T_MAX, "say nothing about the genre (probabilities become uniform)"
+                        if t > 1 else "separate the genres perfectly; fit on more or harder validation clips")
         info = {"temperature": t, "labels": classes, "templates": templates, "split": split, "n": len(labels),
                 "nll_before": result["before"]["nll"]}
         result["stored"] = str(save_fitted_temperature(ckpt.path, ckpt.sha256, "genres", info))
