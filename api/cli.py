@@ -60,6 +60,8 @@ def build_settings(args: argparse.Namespace):
         raise ConfigError(f"--workers {serve.workers}: use 1 or more")
     if not 0 < serve.port < 65536:
         raise ConfigError(f"--port {serve.port}: use a port between 1 and 65535")
+    if serve.tag_abstain_below is not None and not 0 <= serve.tag_abstain_below <= 1:
+        raise ConfigError(f"--set tag_abstain_below={serve.tag_abstain_below}: use a probability in [0, 1]")
     return Settings(index_dir=args.catalog, checkpoint=args.checkpoint, serve=serve, labels=args.labels,
                     heads=args.heads, windows_dir=args.windows, media_dir=args.media, device=args.device)
 

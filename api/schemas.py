@@ -127,21 +127,32 @@ class LabelScore(BaseModel):
     """A label's zero-shot score."""
 
     label: str
-    probability: float = Field(description="softmax over the label set of the scaled cosines")
+    probability: float = Field(description="softmax over the label set of cosine / temperature")
     cosine: float
 
 
 class TagResponse(BaseModel):
-    """Zero-shot tags of a clip or a track, best first."""
+    """Zero-shot tags of a clip or a track: the tag (or an explicit abstention) and the top labels, best first."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [
-        {"label_set": "genres", "source": "upload", "track_id": None,
-         "results": [{"label": "jazz", "probability": 0.71, "cosine": 0.32}]}]})
+        {"label_set": "genres", "source": "upload", "track_id": None, "label": "jazz", "abstained": False,
+         "abstain_below": 0.5, "temperature": 0.031, "calibration": "fitted",
+         "results": [{"label": "jazz", "probability": 0.71, "cosine": 0.32}]},
+        {"label_set": "genres", "source": "upload", "track_id": None, "label": None, "abstained": True,
+         "abstain_below": 0.5, "temperature": 0.031, "calibration": "fitted",
+         "results": [{"label": "jazz", "probability": 0.38, "cosine": 0.12}]}]})
 
     label_set: str
     source: Literal["upload", "track"]
     track_id: str | None = None
-    results: list[LabelScore]
+    label: str | None = Field(description="the tag: the top label, or null when the tagging abstained")
+    abstained: bool = Field(description="true when the top probability is below abstain_below: none of these labels")
+    abstain_below: float | None = Field(None, description="the abstention threshold applied (null: never abstain)")
+    temperature: float = Field(description="softmax temperature of the probabilities")
+    calibration: Literal["fitted", "none"] = Field(
+        description="fitted: the temperature fitted on validation data for these labels ('muscall eval zeroshot "
+                    "--fit-temperature'); none: the model's learned temperature")
+    results: list[LabelScore] = Field(description="the top labels, best first (shown even when abstained)")
 
 
 class ScoreResponse(BaseModel):

@@ -27,6 +27,8 @@ async def tag(
     label_set: Annotated[str | None, Form(max_length=200, description="a label set the server loaded")] = None,
     labels: Annotated[str | None, Form(max_length=20000, description="your own labels, comma-separated")] = None,
     top: Annotated[int, Form(ge=1, le=1000, description="how many labels to return")] = 5,
+    abstain_below: Annotated[float | None, Form(ge=0, le=1, description="no label (abstained) when the top "
+                                                "probability is below this; default: the server's setting")] = None,
 ) -> TagResponse:
     """Score the labels of a label set (or your own) against the clip: prompt-ensembled zero-shot tagging."""
     if (file is None) == (not track_id):
@@ -38,9 +40,11 @@ async def tag(
     else:
         record = await run_in_threadpool(get_track, state, track_id)
         vec = await run_in_threadpool(track_vector, state, record)
-    scores = await run_in_threadpool(tag_vector, state, vec, name, label_list, top)
+    tagging = await run_in_threadpool(tag_vector, state, vec, name, label_list, top, abstain_below)
     return TagResponse(label_set=name, source="upload" if file is not None else "track",
-                       track_id=track_id if file is None else None, results=[LabelScore(**vars(s)) for s in scores])
+                       track_id=track_id if file is None else None, label=tagging.label, abstained=tagging.abstained,
+                       abstain_below=tagging.abstain_below, temperature=tagging.temperature,
+                       calibration=tagging.calibration, results=[LabelScore(**vars(s)) for s in tagging.results])
 
 
 @router.get("/labels", response_model=LabelSets, summary="Label sets and filter values")

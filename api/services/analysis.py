@@ -10,7 +10,7 @@ import numpy as np
 
 from api.services.errors import ApiError
 from api.services.state import ServiceState
-from muscall.zeroshot import build_classifier, softmax, templates_for
+from muscall.zeroshot import build_classifier, fitted_temperature, softmax, templates_for
 
 UNCALIBRATED_NOTE = ("alignment is the raw cosine mapped to [0, 1] ((cos + 1) / 2), not a calibrated probability: "
                      "fit a calibration with 'muscall score train --into-checkpoint' to calibrate it")
@@ -45,13 +45,39 @@ def resolve_labels(state: ServiceState, label_set: str | None, labels: Sequence[
     return label_set, sets[label_set]
 
 
-def tag_vector(state: ServiceState, vec: np.ndarray, set_name: str, labels: list[str], top: int) -> list[LabelScore]:
-    """Softmax over the labels of ``cos(clip, label prompts) * logit_scale``; best ``top`` first."""
+@dataclass
+class Tagging:
+    """A single-label zero-shot tagging: the best ``top`` labels, the tag (None when abstained), how it was made."""
+
+    results: list[LabelScore]
+    label: str | None
+    abstained: bool
+    abstain_below: float | None
+    temperature: float
+    calibration: str  # "fitted" (the checkpoint's temperature for these labels) or "none" (the model's)
+
+
+def tag_vector(state: ServiceState, vec: np.ndarray, set_name: str, labels: list[str], top: int,
+               abstain_below: float | None = None) -> Tagging:
+    """Softmax over the labels of ``cos(clip, label prompts) / T``; best ``top`` first.
+
+    ``T`` is the temperature fitted for these labels and stored with the checkpoint, else the model's learned
+    one. The top label is the tag unless its probability is below ``abstain_below`` (default: the server's
+    ``tag_abstain_below``); then the tagging abstains ("none of these").
+    """
     weights = _classifier(state, set_name, labels)
     cos = weights @ np.asarray(vec, dtype=np.float32)
-    probs = softmax(cos[None] * _logit_scale(state))[0]
+    ckpt = state.checkpoint
+    fitted = fitted_temperature(ckpt.path, ckpt.sha256, set_name, labels, templates_for(set_name))
+    temperature = fitted if fitted is not None else 1.0 / _logit_scale(state)
+    probs = softmax(cos[None].astype(np.float64), temperature)[0]
     order = np.argsort(-probs, kind="stable")[:top]
-    return [LabelScore(labels[i], round(float(probs[i]), 6), round(float(cos[i]), 6)) for i in order]
+    if abstain_below is None:
+        abstain_below = state.settings.serve.tag_abstain_below
+    abstained = abstain_below is not None and float(probs[order[0]]) < abstain_below
+    return Tagging([LabelScore(labels[i], round(float(probs[i]), 6), round(float(cos[i]), 6)) for i in order],
+                   None if abstained else labels[order[0]], abstained, abstain_below, temperature,
+                   "none" if fitted is None else "fitted")
 
 
 def _classifier(state: ServiceState, set_name: str, labels: list[str]) -> np.ndarray:

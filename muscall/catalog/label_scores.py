@@ -9,6 +9,12 @@
   per-label offset, so one threshold means the same for every label (0.9 ~ 2.2 standard deviations above the
   label's catalog mean). With ``calibration="none"`` the score is the raw cosine and the threshold applies to
   it. Each label may have its own threshold (``"rock=0.8,default=0.9"``); a label is a tag when ``p >= t``.
+
+Calibration, one setting per mode (``resolve_calibration``): multi ``catalog`` (default) or ``none``; single
+``fitted`` (default: the temperature fitted on validation data and stored with the checkpoint, see
+``muscall.zeroshot``, when there is one for these labels; else the model's) or ``none`` (the model's). An
+explicit temperature always wins. In single mode "abstain below P" is the uniform threshold ``P``: a track whose
+top probability is below it gets no label (it is marked abstained).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from muscall.errors import MuscallError
 from muscall.zeroshot import softmax
 
 MODES = ("single", "multi")
-CALIBRATIONS = ("catalog", "none")
+CALIBRATIONS = {"multi": ("catalog", "none"), "single": ("fitted", "none")}
 MULTI_DEFAULT_THRESHOLD = 0.9
 
 
@@ -85,14 +91,32 @@ def parse_thresholds(spec: str | float | None, labels: Sequence[str], mode: str)
     return np.array([per.get(label, default) for label in labels], dtype=np.float64)
 
 
-def check_mode(mode: str, calibration: str, temperature: float | None) -> None:
-    """Raise MuscallError for an unknown mode or calibration, or a non-positive temperature."""
+def check_mode(mode: str, calibration: str | None, temperature: float | None) -> str:
+    """The calibration to use (None: the mode's default); MuscallError for a bad mode, calibration or temperature."""
     if mode not in MODES:
         raise MuscallError(f"--mode '{mode}' is not one of {list(MODES)}")
-    if calibration not in CALIBRATIONS:
-        raise MuscallError(f"--calibration '{calibration}' is not one of {list(CALIBRATIONS)}")
+    allowed = CALIBRATIONS[mode]
+    if calibration is not None and calibration not in allowed:
+        raise MuscallError(f"--calibration '{calibration}' does not apply to --mode {mode}; use one of "
+                           f"{list(allowed)}")
     if temperature is not None and not temperature > 0:
         raise MuscallError(f"--temperature must be > 0, got {temperature}")
+    return calibration or allowed[0]
+
+
+def abstain_thresholds(mode: str, threshold: str | float | None, abstain_below: float | None) -> str | float | None:
+    """The threshold spec with ``abstain_below`` folded in (single mode: the uniform threshold)."""
+    if abstain_below is None:
+        return threshold
+    if mode != "single":
+        raise MuscallError("--abstain-below is for --mode single; in multi mode a track with no label over "
+                           "--threshold already gets no tag")
+    if threshold is not None:
+        raise MuscallError("give --abstain-below or --threshold, not both: in single mode both set the probability "
+                           "the top label needs")
+    if not 0.0 <= abstain_below <= 1.0:
+        raise MuscallError(f"--abstain-below must be a probability in [0, 1], got {abstain_below}")
+    return abstain_below
 
 
 class LabelStats:

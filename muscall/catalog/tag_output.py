@@ -1,7 +1,8 @@
 """Tagging output: per-part score files (the unit of resumption) merged into one Parquet or CSV table.
 
-Columns: ``track_id``, ``title``, ``top_label``, ``top_score``, ``labels`` (the labels that became tags; a
-list in Parquet, ``|``-joined in CSV) and one ``score:<label>`` column per label.
+Columns: ``track_id``, ``title``, ``top_label``, ``top_score`` (the best candidate, even when it is not a tag),
+``labels`` (the labels that became tags; a list in Parquet, ``|``-joined in CSV), ``abstained`` (true when no
+label became a tag: "none of these") and one ``score:<label>`` column per label.
 """
 
 from __future__ import annotations
@@ -74,12 +75,12 @@ def score_columns(labels: Sequence[str]) -> list[str]:
     return [f"score:{label}" for label in labels]
 
 
-def _rows(scorer: Scorer, scores: np.ndarray) -> tuple[list[str], np.ndarray, list[list[str]]]:
-    """Top labels, top scores and chosen label lists of one part."""
+def _rows(scorer: Scorer, scores: np.ndarray) -> tuple[list[str], np.ndarray, list[list[str]], np.ndarray]:
+    """Top labels, top scores, chosen label lists and abstentions (no label chosen) of one part."""
     top, chosen = scorer.select(scores)
     labels = scorer.labels
     return ([labels[i] for i in top], scores[np.arange(len(scores)), top],
-            [[labels[j] for j in np.flatnonzero(row)] for row in chosen])
+            [[labels[j] for j in np.flatnonzero(row)] for row in chosen], ~chosen.any(axis=1))
 
 
 def _write_parquet(tmp: Path, parts: Iterator[Part], scorer: Scorer, metadata: dict[str, Any]) -> int:
@@ -87,14 +88,14 @@ def _write_parquet(tmp: Path, parts: Iterator[Part], scorer: Scorer, metadata: d
     import pyarrow.parquet as pq
 
     fields = [pa.field("track_id", pa.string()), pa.field("title", pa.string()), pa.field("top_label", pa.string()),
-              pa.field("top_score", pa.float32()), pa.field("labels", pa.list_(pa.string()))]
+              pa.field("top_score", pa.float32()), pa.field("labels", pa.list_(pa.string())), pa.field("abstained", pa.bool_())]
     fields += [pa.field(name, pa.float32()) for name in score_columns(scorer.labels)]
     schema = pa.schema(fields, metadata={"muscall": json.dumps(metadata)})
     n = 0
     with pq.ParquetWriter(str(tmp), schema) as writer:
         for ids, titles, scores in parts:
-            top, top_score, chosen = _rows(scorer, scores)
-            columns = [ids, titles, top, top_score.astype(np.float32), chosen] + [scores[:, j] for j in
+            top, top_score, chosen, abstained = _rows(scorer, scores)
+            columns = [ids, titles, top, top_score.astype(np.float32), chosen, abstained] + [scores[:, j] for j in
                                                                                  range(scores.shape[1])]
             writer.write_table(pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(columns, fields)],
                                                     schema=schema))
@@ -106,11 +107,12 @@ def _write_csv(tmp: Path, parts: Iterator[Part], scorer: Scorer, metadata: dict[
     n = 0
     with open(tmp, "w", newline="", encoding="utf-8") as fh:
         out = csv.writer(fh)
-        out.writerow(["track_id", "title", "top_label", "top_score", "labels", *score_columns(scorer.labels)])
+        out.writerow(["track_id", "title", "top_label", "top_score", "labels", "abstained",
+                      *score_columns(scorer.labels)])
         for ids, titles, scores in parts:
-            top, top_score, chosen = _rows(scorer, scores)
+            top, top_score, chosen, abstained = _rows(scorer, scores)
             for i in range(len(ids)):
                 out.writerow([ids[i], titles[i], top[i], f"{top_score[i]:.6g}", "|".join(chosen[i]),
-                              *(f"{s:.6g}" for s in scores[i])])
+                              str(bool(abstained[i])).lower(), *(f"{s:.6g}" for s in scores[i])])
             n += len(ids)
     return n

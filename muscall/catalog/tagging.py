@@ -5,7 +5,9 @@ product with the stored track vectors (see ``scoring`` for the single/multi-labe
 parts (the catalog's shards, or chunks of an index's tracks); each part's scores are committed to
 ``OUT.parts/`` as it finishes, so a killed job resumes, and under ``torchrun`` rank ``r`` takes parts
 ``r, r + world, ...``. Rank 0 merges the parts into ``OUT`` (Parquet or CSV) and, with ``write_db``, stores
-the tags in an index. ``OUT.job.json`` keeps the settings (and the calibration statistics).
+the tags in an index. ``OUT.job.json`` keeps the settings (and the calibration statistics). Single mode uses
+the checkpoint's fitted temperature for the label set when there is one (see ``label_scores``), and with
+``abstain_below`` a track whose top probability is below it gets no label and ``abstained`` true.
 """
 
 from __future__ import annotations
@@ -22,14 +24,14 @@ import numpy as np
 from tqdm import tqdm
 
 from muscall.catalog.plan import check_or_write_plan, mark_complete, read_plan, same_settings, wait_for
-from muscall.catalog.label_scores import LabelStats, Scorer, check_mode, parse_thresholds
+from muscall.catalog.label_scores import LabelStats, Scorer, abstain_thresholds, check_mode, parse_thresholds
 from muscall.catalog.sources import EmbeddingSource, open_source
 from muscall.catalog.tag_db import DbUpdate, check_same_model, write_tags
 from muscall.catalog.tag_output import done_parts, output_format, read_parts, write_part, write_table
 from muscall.checkpoint import Checkpoint
 from muscall.errors import MuscallError
 from muscall.utils.distributed import DistInfo, barrier
-from muscall.zeroshot import build_classifier, templates_for
+from muscall.zeroshot import build_classifier, fitted_temperature, templates_for
 
 log = logging.getLogger(__name__)
 PLAN_FORMAT = "muscall-tag-job"
@@ -45,9 +47,10 @@ class TagJob:
     label_set: str = "labels"
     templates: list[str] | None = None  # None: the label set's shipped templates
     mode: str = "single"  # single | multi
-    temperature: float | None = None  # None: single -> the model's 1/exp(logit_scale); multi -> 1
-    threshold: str | float | None = None  # see scoring.parse_thresholds
-    calibration: str = "catalog"  # multi: catalog | none
+    temperature: float | None = None  # None: single -> fitted, else the model's 1/exp(logit_scale); multi -> 1
+    threshold: str | float | None = None  # see label_scores.parse_thresholds
+    calibration: str | None = None  # None: the mode's default; multi: catalog | none; single: fitted | none
+    abstain_below: float | None = None  # single: no label when the top probability is below this
     out: str | None = None  # default: SOURCE/tags-<label_set>.parquet
     part_size: int = 10_000  # tracks per part for an index source
     write_db: str | None = None  # a saved index to store the tags in
@@ -79,7 +82,8 @@ def run_tag_job(ckpt: Checkpoint, job: TagJob, dist: DistInfo | None = None,
                 on_part_done: PartHook | None = None) -> TagResult:
     """Tag every track of ``job.source`` (see the module docstring)."""
     dist, t0 = dist or DistInfo(), time.perf_counter()
-    check_mode(job.mode, job.calibration, job.temperature)
+    calibration = check_mode(job.mode, job.calibration, job.temperature)
+    threshold = abstain_thresholds(job.mode, job.threshold, job.abstain_below)
     if job.part_size < 1:
         raise MuscallError(f"--part-size must be >= 1, got {job.part_size}")
     out = output_path(job)
@@ -87,12 +91,12 @@ def run_tag_job(ckpt: Checkpoint, job: TagJob, dist: DistInfo | None = None,
     source = open_source(job.source, job.part_size)
     check_same_model(int(ckpt.model.embed_dim), ckpt.sha256, source.dim, source.model_hash, "the checkpoint")
     plan_path, parts_dir = out.with_name(out.name + ".job.json"), out.with_name(out.name + ".parts")
-    scorer, settings = _scorer(ckpt, job, source)
+    scorer, settings = _scorer(ckpt, job, source, calibration, threshold)
     if dist.is_main:
         _start(plan_path, parts_dir, settings, scorer, source)
     barrier(dist)
     plan = read_plan(plan_path, PLAN_FORMAT, settings)
-    if scorer.mode == "multi" and job.calibration == "catalog":
+    if settings["calibration"] == "catalog":
         scorer.mean, scorer.std = (np.array(plan["stats"][k], dtype=np.float32) for k in ("mean", "std"))
     scored = 0
     if not plan.get("complete"):
@@ -130,22 +134,37 @@ def score_parts(source: EmbeddingSource, scorer: Scorer, parts: list[int], parts
     return n
 
 
-def _scorer(ckpt: Checkpoint, job: TagJob, source: EmbeddingSource) -> tuple[Scorer, dict[str, Any]]:
+def _scorer(ckpt: Checkpoint, job: TagJob, source: EmbeddingSource, calibration: str,
+            threshold: str | float | None) -> tuple[Scorer, dict[str, Any]]:
     """The classifier and the settings a resumed run must share."""
     templates = templates_for(job.label_set, True, job.templates)
     weights = build_classifier(ckpt.model, ckpt.tokenizer, job.labels, templates,
                                ckpt.config.model.text.max_tokens, device=_device_of(ckpt.model))
-    temperature = job.temperature
-    if temperature is None:
-        temperature = 1.0 / float(ckpt.model.scale().detach()) if job.mode == "single" else 1.0
-    thresholds = parse_thresholds(job.threshold, job.labels, job.mode)
-    calibration = job.calibration if job.mode == "multi" else "none"
+    temperature, calibration = _temperature(ckpt, job, calibration, templates)
+    thresholds = parse_thresholds(threshold, job.labels, job.mode)
     scorer = Scorer(list(job.labels), weights, job.mode, temperature, thresholds)
     settings = {"model_hash": ckpt.sha256, "source_model_hash": source.model_hash, "n_tracks": source.n_tracks,
                 "n_parts": source.n_parts, "label_set": job.label_set, "labels": list(job.labels),
                 "templates": templates, "mode": job.mode, "temperature": temperature, "calibration": calibration,
                 "thresholds": [None if math.isnan(t) else t for t in thresholds]}
     return scorer, settings
+
+
+def _temperature(ckpt: Checkpoint, job: TagJob, calibration: str, templates: list[str]) -> tuple[float, str]:
+    """(temperature, calibration in effect): explicit, else fitted (single), else the model's (single) or 1."""
+    if job.temperature is not None:
+        return job.temperature, calibration if job.mode == "multi" else "none"
+    if job.mode == "multi":
+        return 1.0, calibration
+    if calibration == "fitted":
+        fitted = fitted_temperature(ckpt.path, ckpt.sha256, job.label_set, job.labels, templates)
+        if fitted is not None:
+            return fitted, "fitted"
+        if job.calibration == "fitted":
+            raise MuscallError(f"--calibration fitted: checkpoint '{ckpt.path}' has no temperature fitted for label "
+                               f"set '{job.label_set}' with these labels and templates; fit one with 'muscall eval "
+                               "zeroshot --split val --fit-temperature', or use --calibration none")
+    return 1.0 / float(ckpt.model.scale().detach()), "none"
 
 
 def _start(plan_path: Path, parts_dir: Path, settings: dict[str, Any], scorer: Scorer,

@@ -9,6 +9,12 @@ EPILOG = """examples:
   muscall eval retrieval --checkpoint runs/small/checkpoints/best --manifest data/corpus/manifest.jsonl
   muscall eval retrieval --checkpoint CKPT --manifest M --split test --pool-size 500 --seed 1 --out eval/
   muscall eval zeroshot --checkpoint CKPT --manifest M --labels data/corpus/labels.json --no-ensemble
+  muscall eval zeroshot --checkpoint CKPT --manifest M --split val --fit-temperature
+
+zeroshot reports the genre set's expected calibration error (ECE, equal-width bins) and reliability table with
+the model's temperature and with the fitted one. --fit-temperature fits the softmax temperature that minimises
+the NLL on --split (use val) and stores it in CKPT/zeroshot_calibration.json, where 'muscall tag' and the
+service read it.
 """
 
 
@@ -23,6 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the pool")
     p.add_argument("--labels", default=None, help="zeroshot: label sets (JSON); default labels.json beside the manifest")
     p.add_argument("--no-ensemble", action="store_true", help="zeroshot: one prompt template instead of the ensemble")
+    p.add_argument("--fit-temperature", action="store_true",
+                   help="zeroshot: fit the genre softmax temperature on --split and store it in the checkpoint")
+    p.add_argument("--bins", type=int, default=15, help="zeroshot: equal-width bins of the ECE (default 15)")
     p.add_argument("--out", default=None, help="folder for JSON, markdown and PNG plots")
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=run)
@@ -40,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
         print(markdown_table(results))
     else:
         labels = load_label_sets(args.labels or Path(args.manifest).parent / "labels.json")
-        results = evaluate_zeroshot(ckpt, args.manifest, labels, args.split, not args.no_ensemble, args.out, args.device)
+        results = evaluate_zeroshot(ckpt, args.manifest, labels, args.split, not args.no_ensemble, args.out, args.device,
+                                    fit=args.fit_temperature, n_bins=args.bins)
         print(zeroshot_markdown(results))
     return 0

@@ -12,10 +12,13 @@ EPILOG = """examples:
   muscall tag --catalog cat/ --checkpoint CKPT --labels labels.json --set moods --mode multi --threshold 0.9 \\
       --out moods.csv
   muscall tag --catalog idx/ --checkpoint CKPT --labels genres.txt --prompts my_templates.txt --write-db idx/
+  muscall tag --catalog cat/ --checkpoint CKPT --labels labels.json --set genres --abstain-below 0.5
   torchrun --nproc_per_node=4 -m muscall.cli.main tag --catalog cat/ --checkpoint CKPT --labels labels.json
 
-single: softmax over the labels with the model's learned temperature (or --temperature); the top label is
-the tag (kept only if its probability >= --threshold, when given). multi: each label alone, its cosine
+single: softmax over the labels with the temperature fitted on validation data when the checkpoint has one for
+these labels ('muscall eval zeroshot --split val --fit-temperature'; --calibration none ignores it), else the
+model's learned one, or --temperature; the top label is the tag, kept only if its probability >= --abstain-below
+(or --threshold) when given; otherwise the row says abstained: none of these. multi: each label alone, its cosine
 standardised over the catalog and squashed, sigmoid((cos - mean) / (std * T)); a label is a tag when the score
 is >= --threshold (default 0.9); --calibration none thresholds the raw cosine instead. Per-label thresholds:
 --threshold "rock=0.8,jazz=0.7,default=0.9". Rerun the same command after an interruption to resume.
@@ -33,7 +36,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mode", choices=["single", "multi"], default="single")
     p.add_argument("--temperature", type=float, default=None, help="softmax / sigmoid temperature")
     p.add_argument("--threshold", default=None, help="tag threshold: 0.9 or 'label=0.8,default=0.9'")
-    p.add_argument("--calibration", choices=["catalog", "none"], default="catalog", help="multi: score calibration")
+    p.add_argument("--calibration", choices=["catalog", "fitted", "none"], default=None,
+                   help="multi: catalog (default) | none; single: fitted (default, when stored) | none")
+    p.add_argument("--abstain-below", type=float, default=None, metavar="P",
+                   help="single: no label when the top probability is below P (the row says abstained)")
     p.add_argument("--out", default=None, help="tags.parquet or tags.csv (default CATALOG/tags-<set>.parquet)")
     p.add_argument("--write-db", default=None, metavar="INDEX", help="store the tags in this saved index")
     p.add_argument("--part-size", type=int, default=10_000, help="tracks per part for an index source")
@@ -54,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     templates = read_templates(args.prompts) if args.prompts else None
     job = TagJob(source=args.catalog, labels=labels, label_set=name, templates=templates, mode=args.mode,
                  temperature=args.temperature, threshold=args.threshold, calibration=args.calibration,
+                 abstain_below=args.abstain_below,
                  out=args.out, part_size=args.part_size, write_db=args.write_db, progress=not args.no_progress)
     device = resolve_device(args.device)
     if device.type == "cuda":

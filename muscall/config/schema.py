@@ -155,6 +155,7 @@ class ServeConfig:
     max_clip_seconds: float = 600.0  # uploaded clips (search, tag, score, add) longer than this are refused
     protect_reads: bool = False  # also require the API key for searches and track reads
     threads_per_request: int = 1  # torch / FAISS threads of one request; parallelism comes from concurrent requests
+    tag_abstain_below: float | None = None  # /tag: no label when the top probability is below this (per request too)
 
 
 @dataclass

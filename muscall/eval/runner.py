@@ -14,10 +14,11 @@ from muscall.data.manifest import ClipRow, read_manifest
 from muscall.data.mels import MelSource
 from muscall.embedding import embed_mels, embed_pairs
 from muscall.errors import MuscallError
+from muscall.eval.calibration import DEFAULT_BINS, T_MAX, T_MIN, calibration_block, fit_temperature
 from muscall.eval.metrics import (confusion_matrix, multilabel_auc, pool_sample, rank_of_targets,
                                   retrieval_both_directions, zero_shot_accuracy)
 from muscall.eval.report import markdown_table, plot_confusion, plot_recall_curve, write_json
-from muscall.zeroshot import build_classifier, templates_for
+from muscall.zeroshot import build_classifier, fitted_temperature, save_fitted_temperature, templates_for
 
 log = logging.getLogger(__name__)
 # Attribute-level relevance: a clip is relevant to a query when it shares the query clip's genre and lead
@@ -77,8 +78,17 @@ def evaluate_retrieval(ckpt: Checkpoint, manifest: str | Path, split: str = "tes
 
 
 def evaluate_zeroshot(ckpt: Checkpoint, manifest: str | Path, label_sets: dict[str, list[str]], split: str = "test",
-                      ensemble: bool = True, out: str | Path | None = None, device: str = "cpu") -> dict[str, Any]:
-    """Genre accuracy (single label) and macro ROC-AUC / PR-AUC for multi-label sets (instruments, moods)."""
+                      ensemble: bool = True, out: str | Path | None = None, device: str = "cpu",
+                      fit: bool = False, n_bins: int = DEFAULT_BINS) -> dict[str, Any]:
+    """Genre accuracy and calibration (single label); macro ROC-AUC / PR-AUC for multi-label sets.
+
+    ``fit``: fit the genre temperature on this split and store it in the checkpoint folder (see zeroshot).
+    """
+    if fit and "genres" not in label_sets:
+        raise MuscallError(f"--fit-temperature fits the 'genres' label set, and the label file has only "
+                           f"{sorted(label_sets)}; give a label file with a 'genres' set")
+    if n_bins < 1:
+        raise MuscallError(f"--bins must be >= 1, got {n_bins}")
     rows = split_rows(manifest, split, None, 0)
     source = MelSource(rows, manifest, ckpt.config.audio)
     with torch.no_grad():
@@ -101,6 +111,8 @@ def evaluate_zeroshot(ckpt: Checkpoint, manifest: str | Path, label_sets: dict[s
             block["chance"] = 1.0 / len(classes)
             cm = confusion_matrix(labels, scores[keep], len(classes))
             block["confusion"] = cm.tolist()
+            block["calibration"] = genre_calibration(ckpt, scores[keep], labels, classes, templates, split, fit,
+                                                     n_bins)
             if out is not None:
                 plot_confusion(cm, classes, Path(out) / "genre_confusion.png")
         else:
@@ -116,6 +128,27 @@ def evaluate_zeroshot(ckpt: Checkpoint, manifest: str | Path, label_sets: dict[s
     return results
 
 
+def genre_calibration(ckpt: Checkpoint, cos: np.ndarray, labels: np.ndarray, classes: list[str],
+                      templates: list[str], split: str, fit: bool, n_bins: int) -> dict[str, Any]:
+    """ECE before (the model's temperature) and after (the fitted one: fitted now when ``fit``, else stored)."""
+    model_t = 1.0 / float(ckpt.model.scale().detach())
+    result: dict[str, Any] = {"before": calibration_block(cos, labels, model_t, n_bins)}
+    if fit:
+        t = fit_temperature(cos, labels)
+        if not T_MIN * 1.01 < t < T_MAX / 1.01:
+            log.warning("the fitted genre temperature %.4g is at the search's bound [%g, %g]: on this split the "
+                        "scores %s", t, T_MIN, T_MAX, "say nothing about the genre (probabilities become uniform)"
+                        if t > 1 else "separate the genres perfectly; fit on more or harder validation clips")
+        info = {"temperature": t, "labels": classes, "templates": templates, "split": split, "n": len(labels),
+                "nll_before": result["before"]["nll"]}
+        result["stored"] = str(save_fitted_temperature(ckpt.path, ckpt.sha256, "genres", info))
+    else:
+        t = fitted_temperature(ckpt.path, ckpt.sha256, "genres", classes, templates)
+    if t is not None:
+        result["after"] = calibration_block(cos, labels, t, n_bins)
+    return result
+
+
 def zeroshot_markdown(results: dict[str, Any]) -> str:
     """A small markdown table of the zero-shot results, templates listed."""
     lines = [f"Split: {results['split']} ({results['n_clips']} clips), prompt ensembling: {results['ensemble']}", "",
@@ -128,11 +161,35 @@ def zeroshot_markdown(results: dict[str, Any]) -> str:
         if "roc_auc_macro" in block:
             lines.append(f"| {name} | {block['n_classes']} | macro ROC-AUC | {block['roc_auc_macro']:.3f} | 0.500 |")
             lines.append(f"| {name} | {block['n_classes']} | macro PR-AUC | {block['pr_auc_macro']:.3f} | |")
+    lines += _calibration_lines(results)
     lines.append("")
     for name, block in results.items():
         if isinstance(block, dict) and "templates" in block:
             lines.append(f"Templates for {name}: " + "; ".join(f"`{t}`" for t in block["templates"]))
     return "\n".join(lines) + "\n"
+
+
+def _calibration_lines(results: dict[str, Any]) -> list[str]:
+    """ECE / NLL before and after temperature calibration, then the reliability table of the best one."""
+    calib = results.get("genres", {}).get("calibration") if isinstance(results.get("genres"), dict) else None
+    if not calib:
+        return []
+    lines = ["", "| genres calibration | temperature | ECE | NLL | mean top-1 probability |", "|---|---|---|---|---|"]
+    for when in ("before", "after"):
+        if when in calib:
+            b = calib[when]
+            lines.append(f"| {when} | {b['temperature']:.4g} | {b['ece']:.4f} | {b['nll']:.4f} | "
+                         f"{b['mean_confidence']:.3f} |")
+    if "after" not in calib:
+        lines.append("| after | no fitted temperature: run with --split val --fit-temperature | | | |")
+    final = calib.get("after", calib["before"])
+    lines += ["", f"Reliability ({'after' if 'after' in calib else 'before'} calibration):", "",
+              "| top-1 probability | clips | confidence | accuracy |", "|---|---|---|---|"]
+    for r in final["reliability"]:
+        if r["count"]:
+            lines.append(f"| {r['low']:.3f}-{r['high']:.3f} | {r['count']} | {r['confidence']:.3f} | "
+                         f"{r['accuracy']:.3f} |")
+    return lines
 
 
 def _facts(row: ClipRow, keys: Sequence[str]) -> dict[str, Any]:

@@ -46,6 +46,19 @@ def test_synth_train_eval(corpus, tmp_path, capsys):
     assert 0.0 <= zs["instruments"]["roc_auc_macro"] <= 1.0
     assert len(zs["genres"]["templates"]) > 1
     assert (tmp_path / "eval" / "genre_confusion.png").is_file()
+    before = zs["genres"]["calibration"]["before"]
+    assert 0.0 <= before["ece"] <= 1.0 and len(before["reliability"]) == 15
+    assert "after" not in zs["genres"]["calibration"]
+
+    assert main(["eval", "zeroshot", "--checkpoint", str(ckpt), "--manifest", str(manifest), "--split", "val",
+                 "--fit-temperature", "--out", str(tmp_path / "val")]) == 0
+    val = json.loads((tmp_path / "val" / "zeroshot.json").read_text())["genres"]["calibration"]
+    assert val["after"]["nll"] <= val["before"]["nll"] + 1e-9 and (ckpt / "zeroshot_calibration.json").is_file()
+    assert main(["eval", "zeroshot", "--checkpoint", str(ckpt), "--manifest", str(manifest),
+                 "--out", str(tmp_path / "eval")]) == 0
+    after = json.loads((tmp_path / "eval" / "zeroshot.json").read_text())["genres"]["calibration"]["after"]
+    assert after["temperature"] == pytest.approx(val["after"]["temperature"])
+    assert "| after |" in (tmp_path / "eval" / "zeroshot.md").read_text()
 
 
 def test_eval_with_a_missing_checkpoint_is_a_clear_error(corpus, tmp_path, capsys):

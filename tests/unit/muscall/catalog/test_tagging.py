@@ -61,15 +61,16 @@ def test_multi_label_csv_with_catalog_calibration(ckpt, manifest_catalog, tmp_pa
     _tag(ckpt, manifest_catalog, out, mode="multi", threshold="rock=0.6,default=0.5")
     lines = out.read_text().splitlines()
     header, rows = lines[0].split(","), [line.split(",") for line in lines[1:]]
-    assert header == ["track_id", "title", "top_label", "top_score", "labels", "score:ambient", "score:rock",
-                      "score:jazz"] and len(rows) == 6
+    assert header == ["track_id", "title", "top_label", "top_score", "labels", "abstained", "score:ambient",
+                      "score:rock", "score:jazz"] and len(rows) == 6
     emb, _ = _catalog_emb(manifest_catalog)
     cos = emb @ _classifier(ckpt).T
     z = (cos - cos.mean(axis=0)) / cos.std(axis=0)
     p = 1 / (1 + np.exp(-z))
-    np.testing.assert_allclose(np.array([[float(v) for v in r[5:]] for r in rows]), p, atol=1e-4)
+    np.testing.assert_allclose(np.array([[float(v) for v in r[6:]] for r in rows]), p, atol=1e-4)
     chosen = p >= np.array([0.5, 0.6, 0.5])
     assert [r[4] for r in rows] == ["|".join(LABELS[j] for j in np.flatnonzero(c)) for c in chosen]
+    assert [r[5] for r in rows] == ["false" if c.any() else "true" for c in chosen]
     plan = json.loads((tmp_path / "tags.csv.job.json").read_text())
     assert plan["complete"] and plan["settings"]["thresholds"] == [0.5, 0.6, 0.5]
 
