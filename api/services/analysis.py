@@ -10,6 +10,7 @@ import numpy as np
 
 from api.services.errors import ApiError
 from api.services.state import ServiceState
+from muscall.scoring.predict import score_clip
 from muscall.zeroshot import build_classifier, fitted_temperature, softmax, templates_for
 
 UNCALIBRATED_NOTE = ("alignment is the raw cosine mapped to [0, 1] ((cos + 1) / 2), not a calibrated probability: "
@@ -100,8 +101,6 @@ def _logit_scale(state: ServiceState) -> float:
 
 def score_wave(state: ServiceState, wave: np.ndarray, prompt: str | None) -> dict[str, Any]:
     """Quality axes (trained heads) and text alignment of a clip; see ``muscall.scoring.predict.score_clip``."""
-    from muscall.scoring.predict import score_clip
-
     bundle = state.scorer
     if bundle.heads is None and not prompt:
         raise ApiError(422, "give a prompt: no trained quality heads are loaded, so only the clip's alignment with "
