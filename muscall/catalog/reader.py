@@ -84,6 +84,8 @@ def manifest_inputs(manifest: str | Path, split: str | None = None) -> list[Trac
         attrs = dict(row.attributes)
         if row.caption:
             attrs.setdefault("caption", row.caption)
+        if row.extra:
+            attrs.setdefault("extra", dict(row.extra))  # a source's own fields, returned by GET /tracks/{id}
         path = resolve_audio_path(row, manifest)
         out.append(TrackInput(row.id, str(path), Path(row.audio_path).stem, list(row.tags), attrs))
     return out
