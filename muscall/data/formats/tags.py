@@ -14,13 +14,13 @@ from typing import Any
 import mutagen
 
 from muscall.data.formats.base import FormatOptions, Reject, SourceRows
-from muscall.data.sources import AUDIO_SUFFIXES
+from muscall.audio.decode import AUDIO_SUFFIXES
 from muscall.errors import MuscallError
 
 FIELDS = {"artist": ("artist", "albumartist"), "album": ("album",), "title": ("title",), "genre": ("genre",),
           "year": ("date", "year", "originaldate"), "bpm": ("bpm", "tbpm"),
           "key": ("initialkey", "key", "tkey"), "mood": ("mood",)}
-TAG_SUFFIXES = (*AUDIO_SUFFIXES, ".m4a", ".mp4", ".aac", ".wma", ".alac")
+TAG_SUFFIXES = AUDIO_SUFFIXES
 
 
 def read_tags(src: Path, options: FormatOptions) -> SourceRows:

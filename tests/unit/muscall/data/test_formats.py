@@ -7,8 +7,10 @@ import json
 from pathlib import Path
 
 import mutagen.flac
+import numpy as np
 import pytest
 
+from muscall.audio.ffmpeg import encode
 from muscall.cli.main import main
 from muscall.data.formats import FormatOptions, detect_format
 from muscall.data.formats.tags import caption_from_tags
@@ -152,3 +154,12 @@ def test_tags_folder_captions_only_what_the_tags_say(tone, tmp_path):
 def test_caption_from_tags_invents_nothing():
     assert caption_from_tags({"genre": "rock"}) == "rock, a track"
     assert caption_from_tags({"artist": "X", "year": "2001"}) == "a track by X (2001)"
+
+
+def test_a_folder_of_m4a_files_imports(tmp_path):
+    wave = 0.4 * np.sin(2 * np.pi * 330.0 * np.arange(24000) / 16000)
+    (tmp_path / "songs").mkdir()
+    encode(tmp_path / "songs" / "a.m4a", wave, 16000, "alac")
+    (tmp_path / "songs" / "a.txt").write_text("a plucked tone")
+    report = import_source(tmp_path / "songs", tmp_path / "m.jsonl", **CHECKS)
+    assert [(r.audio_path, r.caption, r.duration) for r in report.kept] == [("songs/a.m4a", "a plucked tone", 1.5)]
