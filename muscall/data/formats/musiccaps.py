@@ -30,8 +30,10 @@ def read_musiccaps(src: Path, options: FormatOptions) -> SourceRows:
     out = SourceRows(base=folder, records=[], fixed_test=True)
     for line, rec in table:
         row = _row(rec, line, folder, options.audio_pattern or DEFAULT_PATTERN)
-        (out.rejects if isinstance(row, Reject) else out.records).append(row if isinstance(row, Reject)
-                                                                         else (line, row))
+        if isinstance(row, Reject):
+            out.rejects.append(row)
+        else:
+            out.records.append((line, row))
     return out
 
 

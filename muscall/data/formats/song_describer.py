@@ -30,8 +30,10 @@ def read_song_describer(src: Path, options: FormatOptions) -> SourceRows:
         tracks.setdefault(rec["track_id"].strip(), []).append((line, rec))
     for track_id, rows in tracks.items():
         record = _track(track_id, sorted(rows, key=lambda r: _order(r[1]["caption_id"])), folder, options)
-        (out.rejects if isinstance(record, Reject) else out.records).append(
-            record if isinstance(record, Reject) else (rows[0][0], record))
+        if isinstance(record, Reject):
+            out.rejects.append(record)
+        else:
+            out.records.append((rows[0][0], record))
     return out
 
 
