@@ -15,7 +15,9 @@ from api.services.errors import ApiError
 CHUNK = 256 * 1024
 _RANGE = re.compile(r"^\s*(\d*)\s*-\s*(\d*)\s*$")
 _EXTRA_TYPES = {".flac": "audio/flac", ".ogg": "audio/ogg", ".opus": "audio/ogg", ".oga": "audio/ogg",
-                ".mp3": "audio/mpeg", ".wav": "audio/wav", ".aiff": "audio/aiff", ".aif": "audio/aiff"}
+                ".mp3": "audio/mpeg", ".wav": "audio/wav", ".aiff": "audio/aiff", ".aif": "audio/aiff",
+                ".m4a": "audio/mp4", ".mp4": "audio/mp4", ".aac": "audio/aac", ".wma": "audio/x-ms-wma",
+                ".webm": "audio/webm", ".alac": "audio/mp4"}
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:

@@ -95,6 +95,24 @@ class Track(BaseModel):
     audio_url: str = Field(description="stream of the track's audio (HTTP Range supported)")
 
 
+class Duplicate(BaseModel):
+    """Another track judged the same recording."""
+
+    track: Track
+    score: float = Field(description="the larger of track_cosine and window_cosine")
+    track_cosine: float = Field(description="cosine of the two track vectors")
+    window_cosine: float | None = Field(None, description="best window alignment (robust to trims); null without "
+                                                          "window vectors")
+
+
+class DuplicatesResponse(BaseModel):
+    """The duplicates of one track, best first."""
+
+    track_id: str
+    threshold: float
+    duplicates: list[Duplicate]
+
+
 class SearchHit(BaseModel):
     """One ranked result."""
 

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, replace
 
 import numpy as np
-import soundfile as sf
 from fastapi import UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from api.services.errors import ApiError
 from api.services.state import ServiceState
-from muscall.audio.decode import decode
+from muscall.audio.decode import audio_info, decode
 from muscall.errors import AudioLoadError
 
 MAX_DECODED_SAMPLES = 64_000_000  # frames x channels before the downmix (256 MB of float32)
@@ -51,17 +49,17 @@ def decode_clip(state: ServiceState, data: bytes, name: str) -> tuple[np.ndarray
     fmt = ""
     if data:
         try:
-            with sf.SoundFile(io.BytesIO(data)) as fh:
-                fmt = str(fh.format)
-                seconds = fh.frames / fh.samplerate if fh.samplerate > 0 else 0.0
-                if seconds > serve.max_clip_seconds:
-                    raise AudioLoadError(name, f"too long: {seconds:.1f} s, this server takes clips up to "
-                                               f"{serve.max_clip_seconds:g} s (serve.max_clip_seconds); cut the clip")
-                if fh.frames * fh.channels > MAX_DECODED_SAMPLES:
-                    raise AudioLoadError(name, f"decodes to {fh.frames} frames x {fh.channels} channels at "
-                                               f"{fh.samplerate} Hz, more than this server handles; send a shorter "
-                                               "clip, fewer channels or a lower sample rate")
-        except (sf.SoundFileError, RuntimeError, TypeError, ValueError):
-            pass  # decode below names the problem
+            info = audio_info(data, name)
+        except AudioLoadError:
+            info = None  # decode below names the problem
+        if info is not None:
+            fmt = info.format
+            if info.duration > serve.max_clip_seconds:
+                raise AudioLoadError(name, f"too long: {info.duration:.1f} s, this server takes clips up to "
+                                           f"{serve.max_clip_seconds:g} s (serve.max_clip_seconds); cut the clip")
+            if info.frames * info.channels > MAX_DECODED_SAMPLES:
+                raise AudioLoadError(name, f"decodes to {info.frames} frames x {info.channels} channels at "
+                                           f"{info.sample_rate} Hz, more than this server handles; send a shorter "
+                                           "clip, fewer channels or a lower sample rate")
     wave = decode(data, replace(cfg, max_seconds=min(cfg.max_seconds, serve.max_clip_seconds)), name)
     return wave, fmt

@@ -1,4 +1,6 @@
-"""GET /tracks/{id}, /tracks/{id}/audio (HTTP Range) and /tracks/{id}/similar ("more like this").
+"""GET /tracks/{id}, /tracks/{id}/audio (HTTP Range), /tracks/{id}/similar ("more like this") and /duplicates.
+
+A track's ``attributes`` include ``extra``: the fields of its source manifest row that muscall does not know.
 
 Track ids may contain slashes (a folder catalog uses relative paths), so the routes take the id as a path;
 clients should URL-encode it (``jazz%2Fsong1.flac``).
@@ -17,7 +19,8 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import StateDep, read_access
 from api.ranges import file_response
 from api.routers import error_responses, page_filter, page_out, track_out
-from api.schemas import FilteredPage, SearchResponse, Track
+from api.schemas import Duplicate, DuplicatesResponse, FilteredPage, SearchResponse, Track
+from api.services.duplicates import track_duplicates
 from api.services.errors import NotFound
 from api.services.search import get_track, search, track_vector
 
@@ -41,6 +44,23 @@ async def similar(
     items = await run_in_threadpool(search, state, vec, page.k, page.offset, flt, False, record.track_id)
     return page_out(items, page.k, page.offset, (time.perf_counter() - t0) * 1000, record.track_id, None,
                     state.windows_available)
+
+
+@router.get("/{track_id:path}/duplicates", response_model=DuplicatesResponse,
+            summary="Other copies of this recording (re-encoded, other gain, trimmed)")
+async def duplicates(
+    track_id: TrackId,
+    state: StateDep,
+    threshold: Annotated[float, Query(ge=-1.0, le=1.0, description="lowest pair score (cosine)")] = 0.95,
+    k: Annotated[int, Query(ge=1, le=100, description="nearest tracks checked")] = 10,
+) -> DuplicatesResponse:
+    """Tracks whose vectors (or best window alignment, when window vectors are loaded) match this one's."""
+    pairs = await run_in_threadpool(track_duplicates, state, track_id, threshold, k)
+    others = [p.track_b if p.track_a == track_id else p.track_a for p in pairs]
+    records = await run_in_threadpool(lambda: state.catalog.tracks(state.catalog.db.ids_for(others)))
+    return DuplicatesResponse(track_id=track_id, threshold=threshold, duplicates=[
+        Duplicate(track=track_out(r), score=p.score, track_cosine=p.track_cosine, window_cosine=p.window_cosine)
+        for p, r in zip(pairs, records) if r is not None])
 
 
 @router.get("/{track_id:path}/audio", summary="Stream a track's audio (HTTP Range supported)",

@@ -24,7 +24,8 @@ from muscall.audio.windows import frames_to_seconds
 
 log = logging.getLogger(__name__)
 EXTENSIONS = {"WAV": ".wav", "FLAC": ".flac", "OGG": ".ogg", "MP3": ".mp3", "AIFF": ".aiff", "W64": ".w64",
-              "CAF": ".caf", "RF64": ".wav"}
+              "CAF": ".caf", "RF64": ".wav", "mov,mp4,m4a,3gp,3g2,mj2": ".m4a", "asf": ".wma", "aac": ".aac",
+              "ogg": ".ogg", "mp3": ".mp3", "matroska,webm": ".webm"}  # FFmpeg formats: the container before '/' 
 
 
 def add_track(state: ServiceState, data: bytes, wave: np.ndarray, fmt: str, track_id: str | None, title: str,
@@ -35,7 +36,7 @@ def add_track(state: ServiceState, data: bytes, wave: np.ndarray, fmt: str, trac
     emb = embed_wave(state, wave)
     cfg = state.audio_cfg
     starts = frames_to_seconds(emb.starts[0], cfg)
-    path = state.settings.media / "audio" / f"{uuid.uuid4().hex}{EXTENSIONS.get(fmt, '.audio')}"
+    path = state.settings.media / "audio" / f"{uuid.uuid4().hex}{EXTENSIONS.get(fmt.split('/')[0], '.audio')}"
     meta = TrackMeta(track_id, str(path), title or track_id, round(len(wave) / cfg.sample_rate, 3), list(tags),
                      {**attributes, "window_starts": starts})
     with state.write_lock:

@@ -1,7 +1,10 @@
 """Decode audio files and uploads to float32 mono at the config sample rate, rejecting unusable input.
 
 Every rejection raises :class:`~muscall.errors.AudioLoadError` whose reason names the problem and the fix.
-Checks, in order: readable by libsndfile (wav/flac/ogg/mp3/...), duration within ``[min_seconds,
+Files libsndfile cannot open (AAC/M4A, ALAC, WMA, ...) are read through FFmpeg (PyAV, :mod:`muscall.audio.ffmpeg`)
+with the same checks. Decoding streams: the file is read in blocks of ``BLOCK_SECONDS``, each mixed to mono
+and resampled as it comes (:func:`decode_blocks`), so a long file never sits in memory at its native rate and
+channel count. Checks, in order: readable (libsndfile, else FFmpeg), duration within ``[min_seconds,
 max_seconds]`` (read from the header, before decoding), decodes without error, not empty, only finite
 samples, not silent after the downmix to mono (peak below ``silence_threshold``).
 """
@@ -12,18 +15,22 @@ import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Callable, Iterator
 
 import numpy as np
 import soundfile as sf
 import soxr
 
+from muscall.audio.ffmpeg import FFmpegError, FFmpegReader
 from muscall.config import AudioConfig
 from muscall.errors import AudioLoadError
 
 SILENCE_THRESHOLD = 1e-4  # peak amplitude, about -80 dBFS
-SUPPORTED = "wav, flac, ogg (vorbis/opus) or mp3"
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".m4a", ".mp4", ".aac", ".wma",
+                  ".alac", ".webm")  # the files a folder scan picks up
+SUPPORTED = "wav, flac, ogg (vorbis/opus), mp3, m4a/aac, alac, wma or another format FFmpeg reads"
 RESAMPLE_QUALITY = "HQ"
+BLOCK_SECONDS = 20.0  # native-rate audio held at once while decoding
 
 
 @dataclass(frozen=True)
@@ -37,12 +44,18 @@ class AudioInfo:
     format: str
 
 
-def audio_info(path: str | Path) -> AudioInfo:
-    """Read a file's header only (cheap); raises AudioLoadError if it is not readable audio."""
-    path = Path(path)
-    _check_file(path)
-    with _open(path, str(path)) as fh:
-        return _info(fh)
+def audio_info(source: str | Path | bytes, name: str = "upload") -> AudioInfo:
+    """Read a file's (or in-memory file's) header only (cheap); raises AudioLoadError if it is not readable audio."""
+    if isinstance(source, bytes):
+        if not source:
+            raise AudioLoadError(name, f"the upload is empty (0 bytes); send a {SUPPORTED} file")
+        opened = _open(io.BytesIO(source), name)
+    else:
+        path = Path(source)
+        _check_file(path)
+        opened = _open(path, str(path))
+    opened.close()
+    return opened.info
 
 
 def decode(source: str | Path | bytes, audio: AudioConfig, name: str = "upload",
@@ -86,32 +99,59 @@ def resample(wave: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
 
 
 def _load(source: Path | BinaryIO, label: str, audio: AudioConfig, silence_threshold: float) -> np.ndarray:
+    blocks = list(decode_blocks(source, audio, label, silence_threshold))
+    out = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
+    return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def decode_blocks(source: Path | BinaryIO, audio: AudioConfig, label: str,
+                  silence_threshold: float = SILENCE_THRESHOLD) -> Iterator[np.ndarray]:
+    """Mono float32 blocks at ``audio.sample_rate``; the whole-file checks (empty, silent, length) raise at the end."""
     sample_rate, min_seconds, max_seconds = audio.sample_rate, audio.min_seconds, audio.max_seconds
     if sample_rate <= 0:
         raise ValueError(f"sample_rate must be positive, got {sample_rate}")
-    with _open(source, label) as fh:
-        info = _info(fh)
-        _check_duration(label, info.frames / info.sample_rate if info.sample_rate else 0.0, min_seconds, max_seconds)
-        try:
-            samples = fh.read(dtype="float32", always_2d=True)
-        except (sf.SoundFileError, RuntimeError) as err:
-            raise AudioLoadError(label, f"the {info.format} data is corrupt or truncated ({err}); "
-                                        "re-export or re-download the file") from err
-    if samples.shape[0] == 0:
+    opened = _open(source, label)
+    try:
+        info = opened.info
+        _check_duration(label, info.duration, min_seconds, max_seconds)
+        stream = soxr.ResampleStream(info.sample_rate, sample_rate, 1, dtype="float32", quality=RESAMPLE_QUALITY) \
+            if info.sample_rate != sample_rate else None
+        frames, peak = 0, 0.0
+        for block in _native_blocks(opened, label, max(1, int(BLOCK_SECONDS * info.sample_rate))):
+            mono = to_mono(block)
+            if not np.isfinite(mono).all():
+                raise AudioLoadError(label, "the audio contains NaN or infinite samples; re-export it as 16-bit PCM "
+                                            "or clean float samples")
+            frames, peak = frames + mono.shape[0], max(peak, float(np.abs(mono).max(initial=0.0)))
+            # The header can understate (FFmpeg) or overstate (truncated file) the length: check what was decoded.
+            _check_duration(label, frames / info.sample_rate, None, max_seconds)
+            out = stream.resample_chunk(mono) if stream is not None else mono
+            if out.size:
+                yield out
+        _check_whole(label, frames, peak, info.sample_rate, min_seconds, silence_threshold)
+        if stream is not None:
+            yield stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+    finally:
+        opened.close()
+
+
+def _native_blocks(opened: "_Opened", label: str, block_frames: int) -> Iterator[np.ndarray]:
+    try:
+        yield from opened.blocks(block_frames)
+    except (sf.SoundFileError, RuntimeError, FFmpegError) as err:
+        raise AudioLoadError(label, f"the {opened.info.format} data is corrupt or truncated ({err}); "
+                                    "re-export or re-download the file") from err
+
+
+def _check_whole(label: str, frames: int, peak: float, rate: int, min_seconds: float | None,
+                 silence_threshold: float) -> None:
+    if frames == 0:
         raise AudioLoadError(label, "the file contains no audio samples (zero length); use a file with audio in it")
-    mono = to_mono(samples)
-    if not np.isfinite(mono).all():
-        raise AudioLoadError(label, "the audio contains NaN or infinite samples; re-export it as 16-bit PCM or "
-                                    "clean float samples")
-    # The header can overstate the length of a truncated file: check again on what was decoded.
-    _check_duration(label, mono.shape[0] / info.sample_rate, min_seconds, max_seconds)
-    peak = float(np.abs(mono).max())
+    _check_duration(label, frames / rate, min_seconds, None)
     if peak < silence_threshold:
         raise AudioLoadError(label, f"the audio is silent (peak {_dbfs(peak)} dBFS, below the "
                                     f"{_dbfs(silence_threshold)} dBFS threshold after mixing to mono); "
                                     "use a file with audible content")
-    out = resample(mono, info.sample_rate, sample_rate)
-    return np.ascontiguousarray(out, dtype=np.float32)
 
 
 def _check_file(path: Path) -> None:
@@ -124,19 +164,41 @@ def _check_file(path: Path) -> None:
         raise AudioLoadError(path, f"the file is empty (0 bytes); replace it with a {SUPPORTED} file")
 
 
-def _open(source: Path | BinaryIO, label: str) -> sf.SoundFile:
+@dataclass
+class _Opened:
+    """An open file: its header facts, a block reader ``blocks(frames)`` and ``close``."""
+
+    info: AudioInfo
+    blocks: Callable[[int], Iterator[np.ndarray]]
+    close: Callable[[], None]
+
+
+def _open(source: Path | BinaryIO, label: str) -> _Opened:
+    """libsndfile first; FFmpeg (PyAV) only when libsndfile cannot open the file."""
     try:
-        return sf.SoundFile(source)
+        fh = sf.SoundFile(source)
     except (sf.SoundFileError, RuntimeError, TypeError, ValueError) as err:
-        raise AudioLoadError(label, f"not a readable audio file ({_short(err)}); convert it to {SUPPORTED}") from err
-
-
-def _info(fh: sf.SoundFile) -> AudioInfo:
-    sr = int(fh.samplerate)
-    frames = int(fh.frames)
-    duration = frames / sr if sr > 0 else 0.0
-    return AudioInfo(duration=duration, sample_rate=sr, channels=int(fh.channels), frames=frames,
-                     format=str(fh.format))
+        first = err
+    else:
+        info = AudioInfo(duration=fh.frames / fh.samplerate if fh.samplerate > 0 else 0.0,
+                         sample_rate=int(fh.samplerate), channels=int(fh.channels), frames=int(fh.frames),
+                         format=str(fh.format))
+        return _Opened(info, lambda n: fh.blocks(blocksize=n, dtype="float32", always_2d=True), fh.close)
+    if not isinstance(source, Path):
+        source.seek(0)
+    try:
+        reader = FFmpegReader(source)
+    except (FFmpegError, OSError, ValueError, UnicodeDecodeError):
+        reader = None
+    if reader is not None and reader.rate <= 0:
+        reader.close()
+        reader = None
+    if reader is None:
+        raise AudioLoadError(label, f"not a readable audio file ({_short(first)}); convert it to {SUPPORTED}") \
+            from first
+    info = AudioInfo(duration=reader.frames / reader.rate, sample_rate=reader.rate, channels=reader.channels,
+                     frames=reader.frames, format=reader.format)
+    return _Opened(info, reader.blocks, reader.close)
 
 
 def _check_duration(label: str, seconds: float, min_seconds: float | None, max_seconds: float | None) -> None:

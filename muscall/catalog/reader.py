@@ -17,12 +17,12 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from muscall.audio.decode import AUDIO_SUFFIXES
 from muscall.audio.features import MelFrontEnd
 from muscall.config import AudioConfig
 from muscall.data.manifest import read_manifest, resolve_audio_path
 from muscall.errors import AudioLoadError, MuscallError
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff")
 MANIFEST_SUFFIXES = (".jsonl", ".json")
 
 
@@ -61,10 +61,10 @@ def load_inputs(source: str | Path, split: str | None = None) -> list[TrackInput
 def scan_folder(root: str | Path) -> list[TrackInput]:
     """Audio files under ``root`` sorted by relative path; the relative path is the id, the stem the title."""
     root = Path(root).resolve()
-    files = sorted((p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS),
+    files = sorted((p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES),
                    key=lambda p: p.relative_to(root).as_posix())
     if not files:
-        raise MuscallError(f"folder '{root}' holds no audio files ({', '.join(AUDIO_EXTENSIONS)}); "
+        raise MuscallError(f"folder '{root}' holds no audio files ({', '.join(AUDIO_SUFFIXES)}); "
                            "check the path or convert the files")
     return [TrackInput(p.relative_to(root).as_posix(), str(p), p.stem) for p in files]
 
@@ -84,6 +84,8 @@ def manifest_inputs(manifest: str | Path, split: str | None = None) -> list[Trac
         attrs = dict(row.attributes)
         if row.caption:
             attrs.setdefault("caption", row.caption)
+        if row.extra:
+            attrs.setdefault("extra", dict(row.extra))  # a source's own fields, returned by GET /tracks/{id}
         path = resolve_audio_path(row, manifest)
         out.append(TrackInput(row.id, str(path), Path(row.audio_path).stem, list(row.tags), attrs))
     return out

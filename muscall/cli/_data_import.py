@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 
 from muscall.config import list_configs, load_config
+from muscall.data.formats import FORMATS, FormatOptions
 from muscall.data.importer import import_source
 from muscall.data.sources import DEFAULT_COLUMNS, FOLDER_TABLES, ColumnMap
 
@@ -17,6 +19,15 @@ SRC is one of:
     when present (rename them with the --*-col options). Other columns go into the row's attributes.
   - a folder containing {' or '.join(FOLDER_TABLES)}: read like the table above.
   - otherwise a folder of audio files (searched recursively), each with a sidecar caption: song.mp3 + song.txt.
+  - a published dataset layout, named with --format (auto-detected where the files show it):
+      musiccaps       the MusicCaps CSV + --audio-dir; --audio-pattern '{{ytid}}.wav' (or '{{ytid}}_{{start}}-{{end}}.wav');
+                      aspect_list -> tags, is_audioset_eval -> test split, a whole video -> offset_s/clip_seconds
+      song-describer  its CSV (caption_id, track_id, caption, path, is_valid_subset); one row per track, all
+                      its captions kept (caption + captions)
+      muscall-json    MusCALL/MusCaps dataset_{{split}}.json (a file or their folder); --audio-pattern '{{track_id}}.wav'
+      musiceval, aesthetics, rated-csv   rated sets (system + ratings) for 'muscall score train|eval'
+      tags            a music folder: artist/album/title/genre/year/BPM/key/mood tags -> caption and attributes
+                      (files without tags are rejected unless --allow-untagged)
 
 A row is kept when its audio exists, decodes, lasts between the min and max seconds and is not silent, its
 caption is not blank and its id is unique (the first row with an id wins; a missing id is made from a hash
@@ -29,7 +40,10 @@ EPILOG = """examples:
   muscall data import captions.csv --out data/mine/manifest.jsonl
   muscall data import songs/ --out data/songs/manifest.jsonl --config small --workers 4
   muscall data import meta.jsonl --out m.jsonl --path-col file --caption-col description --tags-col genres --tags-sep ';'
-  muscall data import musiccaps.csv --out mc.jsonl --id-col ytid --min-seconds 5 --val-frac 0.05 --test-frac 0.05
+  muscall data import musiccaps-public.csv --audio-dir clips/ --audio-pattern '{ytid}.wav' --out mc.jsonl
+  muscall data import song_describer.csv --format song-describer --audio-dir audio/ --out sd.jsonl
+  muscall data import list.csv --format musiceval --prompts prompts.tsv --audio-dir wav/ --out rated.jsonl
+  muscall data import ~/Music --format tags --out music.jsonl
 """
 
 
@@ -38,6 +52,11 @@ def register(verbs: argparse._SubParsersAction) -> None:
                          description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("src", metavar="SRC", help="a .csv/.tsv/.jsonl table or a folder of audio")
     p.add_argument("--out", required=True, help="the manifest to write (JSONL)")
+    p.add_argument("--format", default="auto", choices=FORMATS, help="SRC's layout (default: auto-detected)")
+    p.add_argument("--audio-dir", type=Path, help="folder of the dataset's audio (default: beside SRC)")
+    p.add_argument("--audio-pattern", help="audio file name from a row's fields, e.g. '{ytid}.wav'")
+    p.add_argument("--prompts", type=Path, nargs="*", default=[], help="MusicEval prompt TSVs (id<TAB>text)")
+    p.add_argument("--allow-untagged", action="store_true", help="tags: keep untagged files, captioned by name")
     p.add_argument("--config", default="paper", help=f"config for the audio section ({', '.join(list_configs())} "
                                                      "or a .yaml path; default paper)")
     p.add_argument("--sample-rate", type=int, help="decode rate (default: the config's audio.sample_rate)")
@@ -66,7 +85,9 @@ def run(args: argparse.Namespace) -> int:
         min_seconds=audio.min_seconds if args.min_seconds is None else args.min_seconds,
         max_seconds=audio.max_seconds if args.max_seconds is None else args.max_seconds,
         columns=columns, val_fraction=args.val_frac, test_fraction=args.test_frac, seed=args.seed,
-        workers=args.workers, keep_extra=not args.no_extra, progress=not args.no_progress,
+        workers=args.workers, keep_extra=not args.no_extra, progress=not args.no_progress, fmt=args.format,
+        options=FormatOptions(audio_dir=args.audio_dir, audio_pattern=args.audio_pattern,
+                              prompts=tuple(args.prompts), allow_untagged=args.allow_untagged),
     )
     print(report.summary())
     return 0

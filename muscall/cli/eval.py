@@ -8,6 +8,7 @@ from pathlib import Path
 EPILOG = """examples:
   muscall eval retrieval --checkpoint runs/small/checkpoints/best --manifest data/corpus/manifest.jsonl
   muscall eval retrieval --checkpoint CKPT --manifest M --split test --pool-size 500 --seed 1 --out eval/
+  muscall eval retrieval --checkpoint CKPT --manifest sd.jsonl --protocol multi   # Song Describer: every caption
   muscall eval zeroshot --checkpoint CKPT --manifest M --labels data/corpus/labels.json --no-ensemble
   muscall eval zeroshot --checkpoint CKPT --manifest M --split val --fit-temperature
 
@@ -27,6 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="test", help="manifest split to evaluate (default: test)")
     p.add_argument("--pool-size", type=int, default=None, help="retrieval: a seeded pool of this many pairs (default all)")
     p.add_argument("--seed", type=int, default=0, help="seed of the pool")
+    p.add_argument("--protocol", choices=["single", "multi"], default="single",
+                   help="retrieval: single = each track's first caption (MusCALL); multi = every caption a query, any "
+                        "caption of a track relevant to it (Song Describer)")
     p.add_argument("--labels", default=None, help="zeroshot: label sets (JSON); default labels.json beside the manifest")
     p.add_argument("--no-ensemble", action="store_true", help="zeroshot: one prompt template instead of the ensemble")
     p.add_argument("--fit-temperature", action="store_true",
@@ -45,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
 
     ckpt = load_checkpoint(args.checkpoint, device=args.device)
     if args.task == "retrieval":
-        results = evaluate_retrieval(ckpt, args.manifest, args.split, args.pool_size, args.seed, args.out, args.device)
+        results = evaluate_retrieval(ckpt, args.manifest, args.split, args.pool_size, args.seed, args.out, args.device,
+                                     args.protocol)
         print(markdown_table(results))
     else:
         labels = load_label_sets(args.labels or Path(args.manifest).parent / "labels.json")

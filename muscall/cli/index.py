@@ -1,4 +1,4 @@
-"""``muscall index build|add|remove|info|search``: FAISS indexes over embedding catalogs."""
+"""``muscall index build|add|remove|info|search|duplicates``: FAISS indexes over embedding catalogs."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ EPILOG = """examples:
   muscall index remove --index idx/ --ids tracks/a.wav,tracks/b.wav
   muscall index info --index idx/
   muscall index search --index idx/ --checkpoint CKPT --text "calm piano with soft strings" --k 5 --genre jazz
+  muscall index duplicates idx/ --threshold 0.95 --windows cat/ --out pairs.csv   # same recording, re-encoded/trimmed
 """
 
 
@@ -54,6 +55,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--json", action="store_true", help="print JSON instead of a table")
     s.add_argument("--device", default="cpu")
     s.set_defaults(func=run_search)
+    d = verbs.add_parser("duplicates", help="pairs of tracks that are the same recording (encodings, gains, trims)")
+    d.add_argument("index", metavar="INDEX", help="index folder")
+    d.add_argument("--threshold", type=float, default=0.95, help="lowest pair score (cosine) reported (0.95)")
+    d.add_argument("--windows", default=None, help="embedding catalog with window vectors: align windows (trims)")
+    d.add_argument("--k", type=int, default=10, help="nearest tracks checked per track (10)")
+    d.add_argument("--out", default=None, help="write the pairs to this .csv or .json file")
+    d.set_defaults(func=run_duplicates)
 
 
 def run_build(args: argparse.Namespace) -> int:
@@ -101,4 +109,14 @@ def run_search(args: argparse.Namespace) -> int:
                            "duration": h.track.duration, "tags": h.track.tags} for h in hits], indent=2))
     else:
         print(format_hits(hits))
+    return 0
+
+
+def run_duplicates(args: argparse.Namespace) -> int:
+    from muscall.catalog.duplicates import format_pairs, index_duplicates, write_pairs
+
+    pairs = index_duplicates(args.index, args.threshold, args.windows, args.k)
+    print(format_pairs(pairs))
+    if args.out:
+        print(f"{len(pairs)} pair(s) -> {write_pairs(pairs, args.out)}")
     return 0

@@ -10,7 +10,6 @@ manifest and its audio can be moved together.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import random
 from collections import Counter
@@ -25,6 +24,7 @@ from index.fileio import atomic_write_text
 from muscall.audio.decode import decode
 from muscall.config import AudioConfig
 from muscall.data.manifest import SPLITS, ClipRow, write_manifest
+from muscall.data.formats import READERS, FormatOptions, Reject, SourceRows, detect_format
 from muscall.data.sources import ColumnMap, read_source
 from muscall.errors import AudioLoadError, MuscallError
 
@@ -34,20 +34,6 @@ AUDIO_REASONS = (("does not exist", "missing_file"), ("0 bytes", "empty_file"), 
                  ("too long", "too_long"), ("silent", "silent"), ("not a regular file", "not_a_file"),
                  ("no audio samples", "empty_file"), ("not a readable", "corrupt"), ("corrupt", "corrupt"),
                  ("NaN", "corrupt"))
-
-
-@dataclass
-class Reject:
-    """One row left out, and why."""
-
-    line: int | None
-    path: str | None
-    reason: str
-    detail: str
-    id: str | None = None
-
-    def to_json(self) -> str:
-        return json.dumps({k: v for k, v in self.__dict__.items() if v is not None}, ensure_ascii=False)
 
 
 @dataclass
@@ -95,8 +81,10 @@ class _RowError(Exception):
 def import_source(src: str | Path, out_manifest: str | Path, *, sample_rate: int, min_seconds: float | None,
                   max_seconds: float | None, columns: ColumnMap = ColumnMap(), val_fraction: float = 0.1,
                   test_fraction: float = 0.1, seed: int = 0, workers: int = 4, keep_extra: bool = True,
-                  progress: bool = True) -> ImportReport:
-    """Check every row of ``src`` and write the good ones to ``out_manifest`` (rejects beside it).
+                  progress: bool = True, fmt: str = "auto", options: FormatOptions = FormatOptions()) -> ImportReport:
+    """Check every row of ``src`` (read as dataset format ``fmt``) and write the good ones to ``out_manifest``.
+
+    Rejects go beside the manifest; a format that names its test split (MusicCaps) fills only val by fraction.
 
     Raises:
         MuscallError: the source is missing, unreadable or has no rows, or no row passes the checks.
@@ -105,11 +93,14 @@ def import_source(src: str | Path, out_manifest: str | Path, *, sample_rate: int
         raise MuscallError(f"split fractions val={val_fraction} test={test_fraction} must be >= 0 and sum below 1")
     src, out = Path(src), Path(out_manifest)
     report = ImportReport(src, out, out.with_name(f"{out.stem}.rejects.jsonl"))
-    base, records, cols = read_source(src, columns)
+    source = _read(src, fmt, columns, options)
+    base, records, cols = source.base, source.records, source.columns
+    report.rejects.extend(source.rejects)
     rows = []
     for line, record in records:
         try:
-            rows.append(_check_fields(record, line, base, cols, columns.tags_sep, keep_extra))
+            rows.append(_check_fields(record, line, base, cols, columns.tags_sep, keep_extra,
+                                      source.allow_empty_caption))
         except _RowError as err:
             raw = _raw_path(record, cols)
             report.rejects.append(Reject(line, raw and str(_resolve(base, raw)), err.reason, err.detail))
@@ -129,12 +120,23 @@ def import_source(src: str | Path, out_manifest: str | Path, *, sample_rate: int
     atomic_write_text(report.rejects_path, "".join(r.to_json() + "\n" for r in report.rejects))
     if not good:
         why = ", ".join(f"{reason} {n}" for reason, n in report.reasons.most_common())
-        raise MuscallError(f"{src}: none of the {len(records)} rows is usable ({why}; details in "
+        raise MuscallError(f"{src}: none of the {len(records) + len(source.rejects)} rows is usable ({why}; details in "
                            f"{report.rejects_path}); fix the rows or the column names (--path-col, --caption-col)")
-    splits = _assign_splits([row for row, _ in good], val_fraction, test_fraction, seed)
+    splits = _assign_splits([row for row, _ in good], val_fraction, 0.0 if source.fixed_test else test_fraction, seed)
     report.kept = [_to_cliprow(row, dur, splits[row.path], out) for row, dur in good]
     write_manifest(out, report.kept)
     return report
+
+
+def _read(src: Path, fmt: str, columns: ColumnMap, options: FormatOptions) -> SourceRows:
+    """SRC's records through its format's reader (``table``/``folder``: the generic reader)."""
+    fmt = detect_format(src) if fmt == "auto" else fmt
+    if fmt in READERS:
+        return READERS[fmt](src, options)
+    if fmt not in ("table", "folder"):
+        raise MuscallError(f"unknown format '{fmt}'; use auto, table, folder or one of {', '.join(READERS)}")
+    base, records, cols = read_source(src, columns)
+    return SourceRows(base=base, records=records, columns=cols)
 
 
 def _raw_path(record: dict[str, Any], cols: dict) -> str | None:
@@ -143,7 +145,7 @@ def _raw_path(record: dict[str, Any], cols: dict) -> str | None:
 
 
 def _check_fields(rec: dict[str, Any], line: int | None, base: Path, cols: dict, tags_sep: str,
-                  keep_extra: bool) -> _Row:
+                  keep_extra: bool, allow_empty_caption: bool = False) -> _Row:
     """Validate one record's fields (not its audio); raises _RowError with a reject code."""
     if "__error__" in rec:
         err = rec["__error__"]
@@ -153,7 +155,7 @@ def _check_fields(rec: dict[str, Any], line: int | None, base: Path, cols: dict,
         raise _RowError("no_path", f"the {cols['path']} field is empty; give the audio file's path")
     caption = rec.get(cols["caption"])
     caption = "" if caption is None else str(caption).strip()
-    if not caption:
+    if not caption and not allow_empty_caption:
         raise _RowError("empty_caption", f"the {cols['caption']} field is empty; write a caption or drop the row")
     split = _split(rec.get(cols["split"])) if cols["split"] else None
     used = {c for c in cols.values() if c}
@@ -260,6 +262,8 @@ def _to_cliprow(row: _Row, duration: float, split: str, manifest: Path) -> ClipR
         kw["system"] = extra.pop("system")
     if isinstance(extra.get("ratings"), dict):
         kw["ratings"] = extra.pop("ratings")
+    if isinstance(extra.get("captions"), list):
+        kw["captions"] = [str(c) for c in extra.pop("captions")]
     extra.pop("duration", None)  # measured again below
     attributes = extra.pop("attributes", {})
     attributes = {**extra, **attributes} if isinstance(attributes, dict) else {**extra, "attributes": attributes}

@@ -1,9 +1,16 @@
-"""Clip manifests: one JSON object per line, a :class:`ClipRow` in code."""
+"""Clip manifests: one JSON object per line, a :class:`ClipRow` in code.
+
+Our own keys are checked strictly (present where required, of the right JSON type). Keys we do not know
+(a dataset's own fields) are kept, not refused: they land in ``ClipRow.extra``, are written back at the top
+level, and reach the catalog as ``attributes["extra"]`` (so ``GET /tracks/{id}`` returns them there); the
+first manifest with such keys logs a one-line warning.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -12,6 +19,11 @@ from index.fileio import atomic_path
 from muscall.errors import MuscallError
 
 SPLITS = ("train", "val", "test")
+FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "id": (str,), "audio_path": (str,), "caption": (str,), "split": (str,), "tags": (list,), "attributes": (dict,),
+    "system": (str, type(None)), "ratings": (dict,), "duration": (int, float, type(None)), "captions": (list,)}
+log = logging.getLogger(__name__)
+_warned_unknown = False
 
 
 @dataclass
@@ -28,6 +40,7 @@ class ClipRow:
     ratings: dict[str, float] = field(default_factory=dict)  # quality axes -> score
     duration: float | None = None  # seconds
     captions: list[str] = field(default_factory=list)  # further captions of the same clip (training samples them)
+    extra: dict[str, Any] = field(default_factory=dict)  # a source's own top-level keys, kept as they are
 
     def all_captions(self) -> list[str]:
         """``caption`` first, then the further ``captions`` (evaluation uses only the first)."""
@@ -35,23 +48,34 @@ class ClipRow:
 
     def to_json(self) -> str:
         """One compact JSON line, empty optional fields left out."""
-        row = {k: v for k, v in dataclasses.asdict(self).items() if v not in (None, [], {})}
+        row = {k: v for k, v in dataclasses.asdict(self).items() if v not in (None, [], {}) and k != "extra"}
+        row.update({k: v for k, v in self.extra.items() if k not in row})
         return json.dumps(row, ensure_ascii=False, sort_keys=False)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "") -> "ClipRow":
-        """Build a row, naming the missing or unknown field on error."""
-        names = {f.name for f in dataclasses.fields(cls)}
+        """Build a row, naming a missing or mistyped field on error; unknown keys go to ``extra``."""
         missing = [k for k in ("id", "audio_path", "caption") if k not in data]
         if missing:
             raise MuscallError(f"{where}missing field '{missing[0]}' (a row needs id, audio_path, caption)")
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise MuscallError(f"{where}unknown field '{unknown[0]}' (known: {', '.join(sorted(names))})")
-        row = cls(**data)
+        for key, types in FIELD_TYPES.items():
+            if key in data and (not isinstance(data[key], types) or isinstance(data[key], bool)):
+                raise MuscallError(f"{where}field '{key}' is a {type(data[key]).__name__}, expected "
+                                   f"{' or '.join('null' if t is type(None) else t.__name__ for t in types)}")
+        extra = {k: v for k, v in data.items() if k not in FIELD_TYPES}
+        _warn_unknown(extra, where)
+        row = cls(**{k: v for k, v in data.items() if k in FIELD_TYPES}, extra=extra)
         if row.split not in SPLITS:
             raise MuscallError(f"{where}split '{row.split}' is not one of {SPLITS}")
         return row
+
+
+def _warn_unknown(extra: dict[str, Any], where: str) -> None:
+    global _warned_unknown
+    if extra and not _warned_unknown:
+        _warned_unknown = True
+        log.warning("%skeeping unknown field(s) %s as the row's extra (shown in the catalog under attributes.extra)",
+                    where, ", ".join(sorted(extra)))
 
 
 def caption_of(row: ClipRow, field: str = "caption") -> str:

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from muscall.audio.decode import AUDIO_SUFFIXES
 from muscall.errors import MuscallError
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif")
 TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t", ".jsonl": None, ".ndjson": None}
 FOLDER_TABLES = ("captions.jsonl", "captions.csv")
 DEFAULT_COLUMNS = {"path": ("path", "audio_path"), "caption": ("caption", "text"), "id": ("id",),

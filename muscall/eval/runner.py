@@ -12,11 +12,12 @@ import torch
 from muscall.checkpoint import Checkpoint
 from muscall.data.manifest import ClipRow, read_manifest
 from muscall.data.mels import MelSource
-from muscall.embedding import embed_mels, embed_pairs
+from muscall.embedding import embed_mels, embed_pairs, embed_texts
 from muscall.errors import MuscallError
 from muscall.eval.calibration import DEFAULT_BINS, T_MAX, T_MIN, calibration_block, fit_temperature
 from muscall.eval.metrics import (confusion_matrix, multilabel_auc, pool_sample, rank_of_targets,
                                   retrieval_both_directions, zero_shot_accuracy)
+from muscall.eval.multi_caption import multi_caption_retrieval
 from muscall.eval.report import markdown_table, plot_confusion, plot_recall_curve, write_json
 from muscall.zeroshot import build_classifier, fitted_temperature, save_fitted_temperature, templates_for
 
@@ -47,6 +48,18 @@ def embed_rows(ckpt: Checkpoint, rows: Sequence[ClipRow], manifest: str | Path,
                            cfg.audio, cfg.model.text.max_tokens, cfg.data.caption_field, device=device)
 
 
+def embed_all_captions(ckpt: Checkpoint, rows: Sequence[ClipRow], manifest: str | Path,
+                       device: str = "cpu") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Track embeddings, embeddings of every caption of every row, and each caption's row index."""
+    source = MelSource(rows, manifest, ckpt.config.audio)
+    texts = [(i, c) for i, row in enumerate(rows) for c in row.all_captions()]
+    with torch.no_grad():
+        audio = embed_mels(ckpt.model, (source[i] for i in range(len(source))), ckpt.config.audio, device=device).tracks
+        text = embed_texts(ckpt.model, ckpt.tokenizer, [c for _, c in texts], ckpt.config.model.text.max_tokens,
+                           device=device)
+    return audio, text, np.array([i for i, _ in texts], dtype=np.int64)
+
+
 def attribute_relevance(rows: Sequence[ClipRow], keys: Sequence[str] = MATCH_KEYS) -> np.ndarray | None:
     """``rel[i, j]``: clip j has the same values as clip i for every key in ``keys`` that both rows carry."""
     facts = [_facts(r, keys) for r in rows]
@@ -60,11 +73,25 @@ def attribute_relevance(rows: Sequence[ClipRow], keys: Sequence[str] = MATCH_KEY
 
 
 def evaluate_retrieval(ckpt: Checkpoint, manifest: str | Path, split: str = "test", pool_size: int | None = None,
-                       seed: int = 0, out: str | Path | None = None, device: str = "cpu") -> dict[str, Any]:
-    """Both directions: R@1/5/10, mAP@10, MedR (diagonal) and attribute-level mAP@10 / nDCG@10."""
+                       seed: int = 0, out: str | Path | None = None, device: str = "cpu",
+                       protocol: str = "single") -> dict[str, Any]:
+    """Both directions: R@1/5/10, mAP@10, MedR and attribute-level mAP@10 / nDCG@10.
+
+    ``protocol="single"``: each track's first caption (MusCALL, diagonal targets); ``"multi"``: every caption of a
+    track is a query and any of them is relevant to the track (Song Describer; :mod:`muscall.eval.multi_caption`).
+    """
+    if protocol not in ("single", "multi"):
+        raise MuscallError(f"retrieval protocol '{protocol}' is not single or multi")
     rows = split_rows(manifest, split, pool_size, seed)
-    audio, text = embed_rows(ckpt, rows, manifest, device)
-    results = retrieval_both_directions(audio, text, relevance=attribute_relevance(rows))
+    if protocol == "multi":
+        audio, text, owner = embed_all_captions(ckpt, rows, manifest, device)
+        results = multi_caption_retrieval(audio, text, owner)
+        pairs = (text @ audio.T, owner)
+    else:
+        audio, text = embed_rows(ckpt, rows, manifest, device)
+        results = retrieval_both_directions(audio, text, relevance=attribute_relevance(rows))
+        results["protocol"] = "single"
+        pairs = (text @ audio.T, None)
     results["pool"]["seed"] = seed if pool_size is not None else None
     results["split"], results["checkpoint"] = split, str(ckpt.path)
     results["tie_rule"] = "pessimistic: items scoring equal to the target rank ahead of it"
@@ -72,7 +99,9 @@ def evaluate_retrieval(ckpt: Checkpoint, manifest: str | Path, split: str = "tes
         out = Path(out)
         write_json(out / "retrieval.json", results)
         (out / "retrieval.md").write_text(markdown_table(results))
-        ranks = {d: rank_of_targets(m, None) for d, m in (("text->audio", text @ audio.T), ("audio->text", audio @ text.T))}
+        ranks = {"text->audio": rank_of_targets(*pairs)}
+        if protocol == "single":
+            ranks["audio->text"] = rank_of_targets(audio @ text.T, None)
         plot_recall_curve(ranks, out / "recall_at_k.png")
     return results
 

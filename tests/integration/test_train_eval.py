@@ -36,6 +36,11 @@ def test_synth_train_eval(corpus, tmp_path, capsys):
     assert "attr_mAP@10" in res["text_to_audio"]
     assert (tmp_path / "eval" / "recall_at_k.png").stat().st_size > 1000
     assert "text -> audio" in capsys.readouterr().out
+    assert main(["eval", "retrieval", "--checkpoint", str(ckpt), "--manifest", str(manifest), "--protocol", "multi",
+                 "--out", str(tmp_path / "multi")]) == 0
+    multi = json.loads((tmp_path / "multi" / "retrieval.json").read_text())
+    assert multi["protocol"] == "multi" and multi["n_captions"] == multi["text_to_audio"]["n_queries"]
+    assert multi["n_captions"] >= multi["n_tracks"] == multi["audio_to_text"]["n_queries"] == res["pool"]["size"]
 
     assert main(["eval", "zeroshot", "--checkpoint", str(ckpt), "--manifest", str(manifest),
                  "--out", str(tmp_path / "eval")]) == 0

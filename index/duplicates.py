@@ -1,0 +1,120 @@
+"""Tracks that are the same recording (another encoding, gain or trim): pairs scored by their vectors.
+
+A pair's score is the larger of the cosine of the two track vectors and, when window vectors are
+available, their best window alignment: the mean cosine of the windows along the best diagonal (a shift
+of one sequence against the other) covering at least half of the shorter track, which stays high when
+one copy is trimmed. Candidates are each track's ``k`` nearest tracks in the index (one search per track;
+with window vectors every candidate is aligned, since a trimmed copy's track vector drifts), so a catalog
+is checked without comparing all pairs. numpy and FAISS only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from index.catalog import Catalog
+from index.errors import CatalogError
+from index.shards import load_catalog
+
+DEFAULT_THRESHOLD = 0.95
+MIN_OVERLAP = 0.5  # fraction of the shorter track's windows an alignment must cover
+WindowLookup = Callable[[str], "np.ndarray | None"]
+
+
+@dataclass(frozen=True)
+class DuplicatePair:
+    """Two tracks judged the same recording, with the evidence."""
+
+    track_a: str
+    track_b: str
+    score: float
+    track_cosine: float
+    window_cosine: float | None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def window_alignment(a: np.ndarray, b: np.ndarray, min_overlap: float = MIN_OVERLAP) -> float:
+    """Best mean cosine over the diagonals of ``a @ b.T`` covering ``min_overlap`` of the shorter sequence."""
+    a, b = _unit(np.asarray(a, np.float32)), _unit(np.asarray(b, np.float32))
+    sim = a @ b.T
+    need = max(1, int(np.ceil(min_overlap * min(len(a), len(b)))))
+    best = -1.0
+    for shift in range(-(len(a) - 1), len(b)):
+        diag = np.diagonal(sim, offset=shift)
+        if diag.size >= need:
+            best = max(best, float(diag.mean()))
+    return best
+
+
+def pair_score(a: str, b: str, cosine: float, windows: WindowLookup | None) -> DuplicatePair:
+    """The pair's evidence: track cosine and, where both have windows, their best alignment."""
+    wa = windows(a) if windows is not None else None
+    wb = windows(b) if windows is not None else None
+    aligned = window_alignment(wa, wb) if wa is not None and wb is not None and len(wa) and len(wb) else None
+    score = cosine if aligned is None else max(cosine, aligned)
+    first, second = sorted((a, b))
+    return DuplicatePair(first, second, round(score, 6), round(cosine, 6), None if aligned is None else round(aligned, 6))
+
+
+def catalog_duplicates(catalog: Catalog, threshold: float = DEFAULT_THRESHOLD, windows: WindowLookup | None = None,
+                       k: int = 10) -> list[DuplicatePair]:
+    """Every duplicate pair among the catalog's live tracks, best first."""
+    names = [r.track_id for r in catalog.tracks(catalog.db.live_ids()) if r is not None]
+    if len(names) < 2:
+        return []
+    return _pairs(catalog, names, catalog.vectors(names), threshold, windows, k)
+
+
+def duplicates_of(catalog: Catalog, track_id: str, threshold: float = DEFAULT_THRESHOLD,
+                  windows: WindowLookup | None = None, k: int = 10, vector: np.ndarray | None = None) -> list[DuplicatePair]:
+    """The tracks that duplicate ``track_id`` (``track_a`` or ``track_b`` of each pair), best first.
+
+    ``vector`` is the track's embedding when the caller has it (a lossy index cannot give it back).
+    """
+    vector = catalog.vectors([track_id]) if vector is None else vector
+    return _pairs(catalog, [track_id], vector, threshold, windows, k)
+
+
+def shard_windows(catalog_dir: str | Path) -> WindowLookup:
+    """A track id -> window vectors lookup over an embedding catalog's window shards."""
+    where: dict[str, tuple[object, int]] = {}
+    for shard in load_catalog(catalog_dir).iter_shards():
+        if shard.windows is not None:
+            where.update({meta.track_id: (shard, row) for row, meta in enumerate(shard.metadata)})
+    if not where:
+        raise CatalogError(f"catalog '{catalog_dir}' stores no window vectors (embed with window embeddings kept)")
+
+    def lookup(track_id: str) -> np.ndarray | None:
+        found = where.get(track_id)
+        return None if found is None else np.asarray(found[0].track_windows(found[1]), np.float32)
+    return lookup
+
+
+def _pairs(catalog: Catalog, names: Sequence[str], vectors: np.ndarray, threshold: float,
+           windows: WindowLookup | None, k: int) -> list[DuplicatePair]:
+    if not -1.0 <= threshold <= 1.0:
+        raise CatalogError(f"threshold {threshold} is not a cosine; give a value in [-1, 1] (default "
+                           f"{DEFAULT_THRESHOLD})")
+    scores, ids = catalog.search(_unit(vectors), min(k + 1, max(1, catalog.ntotal)))
+    found: dict[tuple[str, str], DuplicatePair] = {}
+    for name, row_scores, row_ids in zip(names, scores, ids):
+        for cosine, record in zip(row_scores, catalog.tracks(row_ids)):
+            if record is None or record.track_id == name or (windows is None and cosine < threshold):
+                continue
+            key = tuple(sorted((name, record.track_id)))
+            if key not in found:
+                found[key] = pair_score(name, record.track_id, float(cosine), windows)
+    pairs = [p for p in found.values() if p.score >= threshold]
+    return sorted(pairs, key=lambda p: (-p.score, p.track_a, p.track_b))
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, np.float32)
+    x = x[None, :] if x.ndim == 1 else x
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)

@@ -1,0 +1,162 @@
+"""Benchmark real music end to end: import a folder, embed, index, and find its re-encoded copies as duplicates.
+
+Imports SRC (``--format tags``: embedded tags; ``folder``: sidecar .txt captions), writes three copies of every
+kept track with PyAV (MP3 128 kb/s, Opus 64 kb/s, -6 dB gain FLAC), embeds originals and copies together,
+builds an index and runs the duplicate finder. Reports import failures, embedding tracks/s and real-time
+factor (audio seconds per wall second), peak memory, and duplicate recall/precision at ``--threshold`` with
+the margin between the lowest true-pair score and the highest other-pair score among the k nearest.
+
+    python scripts/bench_real_music.py --src /usr/share/games/warzone2100/music --format tags \\
+        --checkpoint runs/small/checkpoints/best --markdown scripts/results/70_real_music.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import platform
+import resource
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from index import open_catalog
+from index.duplicates import catalog_duplicates, shard_windows
+from index.fileio import atomic_write_text
+from muscall.audio.decode import decode, resample
+from muscall.audio.ffmpeg import encode
+from muscall.catalog.indexing import build_index
+from muscall.catalog.job import EmbedJob, run_embed_job
+from muscall.checkpoint import Checkpoint, load_checkpoint
+from muscall.config import AudioConfig, load_config
+from muscall.data.formats import FormatOptions
+from muscall.data.importer import import_source
+from muscall.data.manifest import ClipRow, resolve_audio_path, write_manifest
+from muscall.models import create_model
+from muscall.models.tokenizer import train_tokenizer
+
+RATE = 44100
+COPIES = {"mp3": ("mp3", "libmp3lame", 128_000, RATE, 1.0), "opus": ("ogg", "libopus", 64_000, 48000, 1.0),
+          "gain": ("flac", "flac", None, RATE, 0.5)}  # name -> (suffix, codec, bit rate, rate, gain: -6 dB)
+
+
+def model(args: argparse.Namespace) -> Checkpoint:
+    """The checkpoint to embed with, or a randomly initialised model of ``--config``."""
+    if args.checkpoint:
+        return load_checkpoint(args.checkpoint)
+    cfg = load_config(args.config)
+    tokenizer = train_tokenizer(["a calm piano piece", "loud rock guitar", "fast techno beat"], 64)
+    torch.manual_seed(0)
+    net = create_model(cfg, vocab_size=tokenizer.vocab_size).eval()
+    return Checkpoint(model=net, config=cfg, tokenizer=tokenizer, path=Path("."), sha256=f"bench-{args.config}")
+
+
+def with_copies(rows: list[ClipRow], manifest: Path, work: Path) -> tuple[list[ClipRow], dict[str, str]]:
+    """Originals plus three PyAV re-encodings of each; track id -> its original's id."""
+    out, origin = [], {}
+    audio = AudioConfig(sample_rate=RATE, min_seconds=None, max_seconds=None)
+    for row in rows:
+        path = resolve_audio_path(row, manifest).resolve()
+        out.append(ClipRow(id=row.id, audio_path=str(path), caption=row.caption))
+        origin[row.id] = row.id
+        wave = decode(path, audio)
+        for name, (suffix, codec, bit_rate, rate, gain) in COPIES.items():
+            copy = work / "copies" / f"{row.id}.{name}.{suffix}"
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            encode(copy, resample(wave, RATE, rate) * gain, rate, codec, bit_rate)
+            out.append(ClipRow(id=f"{row.id}.{name}", audio_path=str(copy), caption=row.caption))
+            origin[f"{row.id}.{name}"] = row.id
+    return out, origin
+
+
+def duplicate_scores(index_dir: Path, catalog_dir: Path, origin: dict[str, str], threshold: float,
+                     k: int) -> dict[str, float]:
+    """Recall, precision and threshold margin of the duplicate finder against the known copies."""
+    windows = shard_windows(catalog_dir)
+    with open_catalog(index_dir) as catalog:
+        scored = catalog_duplicates(catalog, -1.0, windows, k)
+    truth = {tuple(sorted(p)) for group in _groups(origin).values() for p in itertools.combinations(group, 2)}
+    found = {(p.track_a, p.track_b) for p in scored if p.score >= threshold}
+    true_scores = [p.score for p in scored if (p.track_a, p.track_b) in truth]
+    other = [p.score for p in scored if (p.track_a, p.track_b) not in truth]
+    return {"recall": len(found & truth) / max(1, len(truth)), "precision": len(found & truth) / max(1, len(found)),
+            "true_pairs": len(truth), "found": len(found),
+            "lowest_true": min(true_scores) if true_scores else float("nan"),
+            "highest_other": max(other) if other else float("nan")}
+
+
+def _groups(origin: dict[str, str]) -> dict[str, list[str]]:
+    groups: dict[str, list[str]] = {}
+    for track, source in origin.items():
+        groups.setdefault(source, []).append(track)
+    return groups
+
+
+def peak_mib() -> float:
+    """Peak resident memory of this process and its finished children (MiB, Linux ru_maxrss is KiB)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, kids) / 1024
+
+
+def markdown(stats: dict[str, float], args: argparse.Namespace) -> str:
+    """A markdown fragment: command, machine, and one table of the numbers."""
+    cmd = " ".join(shlex.quote(a) for a in [Path(sys.executable).name, *sys.argv])
+    rows = [("tracks imported / failed", f"{stats['kept']:.0f} / {stats['failed']:.0f}"),
+            ("tracks embedded (with 3 copies each)", f"{stats['embedded']:.0f}"),
+            ("embedding tracks/s", f"{stats['tracks_per_s']:.2f}"),
+            ("real-time factor (audio s per wall s)", f"{stats['rtf']:.1f}"),
+            ("peak memory (MiB)", f"{stats['peak_mib']:.0f}"),
+            (f"duplicate recall @ {args.threshold:g}", f"{stats['recall']:.3f}"),
+            (f"duplicate precision @ {args.threshold:g}", f"{stats['precision']:.3f}"),
+            ("lowest true-pair score / highest other", f"{stats['lowest_true']:.4f} / {stats['highest_other']:.4f}")]
+    lines = [f"Command: `{cmd}`  ", f"{args.format} import of `{args.src}`, copies: MP3 128k, Opus 64k, -6 dB; "
+             f"{torch.get_num_threads()} torch threads, {platform.processor() or platform.machine()}.", "",
+             "| measure | value |", "|---|---:|", *[f"| {name} | {value} |" for name, value in rows]]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Import, copy, embed, index, find duplicates; print (and optionally write) the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--src", type=Path, required=True, help="folder of music")
+    parser.add_argument("--format", choices=["tags", "folder"], default="tags")
+    parser.add_argument("--checkpoint", help="checkpoint to embed with (default: random weights of --config)")
+    parser.add_argument("--config", default="small", help="named config for random weights (default small)")
+    parser.add_argument("--threshold", type=float, default=0.95, help="duplicate threshold (0.95)")
+    parser.add_argument("--k", type=int, default=10, help="nearest tracks checked per track (10)")
+    parser.add_argument("--workers", type=int, default=2, help="decode workers")
+    parser.add_argument("--markdown", type=Path, help="also write the table as a markdown fragment here")
+    args = parser.parse_args(argv)
+    ckpt = model(args)
+    with tempfile.TemporaryDirectory(prefix="bench_real_") as tmp:
+        work = Path(tmp)
+        audio = ckpt.config.audio
+        report = import_source(args.src, work / "imported.jsonl", sample_rate=audio.sample_rate,
+                               min_seconds=audio.min_seconds, max_seconds=None, fmt=args.format,
+                               options=FormatOptions(allow_untagged=True), workers=args.workers, progress=False)
+        rows, origin = with_copies(report.kept, work / "imported.jsonl", work)
+        write_manifest(work / "all.jsonl", rows)
+        start = time.perf_counter()
+        run_embed_job(ckpt, EmbedJob(source=str(work / "all.jsonl"), out=str(work / "catalog"), keep_windows=True,
+                                     workers=args.workers, progress=False))
+        seconds = time.perf_counter() - start
+        build_index(work / "catalog", work / "index", "Flat", target_recall=0, progress=False)
+        stats = duplicate_scores(work / "index", work / "catalog", origin, args.threshold, args.k)
+    audio_seconds = sum(r.duration or 0.0 for r in report.kept) * (1 + len(COPIES))
+    stats.update(kept=len(report.kept), failed=len(report.rejects), embedded=len(rows),
+                 tracks_per_s=len(rows) / seconds, rtf=audio_seconds / seconds, peak_mib=peak_mib())
+    for name, value in stats.items():
+        print(f"{name:15s} {value}")
+    if args.markdown:
+        atomic_write_text(args.markdown, markdown(stats, args))
+        print(f"wrote {args.markdown}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
