@@ -43,10 +43,10 @@ def muscall(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "muscall.cli.main", *args], check=True)
 
 
-def train(run: Path, manifest: Path, minutes: float, overrides: list[str]) -> dict:
-    """Train unless RUN/done exists; return the last epoch record of its log."""
+def train(run: Path, manifest: Path, minutes: float, overrides: list[str], config: str = "small") -> dict:
+    """Train ``config`` unless RUN/done exists; return the last epoch record of its log."""
     if not (run / "done").exists():
-        muscall("train", "small", f"data.manifest={manifest}", f"train.max_minutes={minutes}", *overrides,
+        muscall("train", config, f"data.manifest={manifest}", f"train.max_minutes={minutes}", *overrides,
                 "--out", str(run), "--resume", "--no-progress")
         (run / "done").write_text("")
     epochs = [json.loads(l) for l in (run / "log.jsonl").read_text().splitlines() if '"epoch"' in l and "val_r10" in l]

@@ -1,4 +1,4 @@
-"""``muscall eval retrieval|zeroshot``: evaluate a checkpoint on a manifest split."""
+"""``muscall eval retrieval|zeroshot|shift``: evaluate a checkpoint on a manifest split."""
 
 from __future__ import annotations
 
@@ -11,18 +11,20 @@ EPILOG = """examples:
   muscall eval retrieval --checkpoint CKPT --manifest sd.jsonl --protocol multi   # Song Describer: every caption
   muscall eval zeroshot --checkpoint CKPT --manifest M --labels data/corpus/labels.json --no-ensemble
   muscall eval zeroshot --checkpoint CKPT --manifest M --split val --fit-temperature
+  muscall eval shift --checkpoint CKPT --manifest data/gen/manifest.jsonl   # corpus made with --holdout-* options
 
 zeroshot reports the genre set's expected calibration error (ECE, equal-width bins) and reliability table with
 the model's temperature and with the fitted one. --fit-temperature fits the softmax temperature that minimises
 the NLL on --split (use val) and stores it in CKPT/zeroshot_calibration.json, where 'muscall tag' and the
-service read it.
+service read it. shift evaluates the test split of a corpus made with 'muscall data synth --holdout-soundfont NAME
+--holdout-wording' in five settings: in domain, held-out soundfont, held-out wording, short queries, both shifts.
 """
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="retrieval and zero-shot evaluation", epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("task", choices=["retrieval", "zeroshot"])
+    p.add_argument("task", choices=["retrieval", "zeroshot", "shift"])
     p.add_argument("--checkpoint", required=True, help="a checkpoint folder written by 'muscall train'")
     p.add_argument("--manifest", required=True, help="JSONL manifest with the clips to evaluate")
     p.add_argument("--split", default="test", help="manifest split to evaluate (default: test)")
@@ -48,7 +50,16 @@ def run(args: argparse.Namespace) -> int:
     from muscall.zeroshot import load_label_sets
 
     ckpt = load_checkpoint(args.checkpoint, device=args.device)
-    if args.task == "retrieval":
+    if args.task == "shift":
+        from muscall.eval.report import write_json
+        from muscall.eval.shift import evaluate_shift, shift_markdown
+
+        labels = load_label_sets(args.labels or Path(args.manifest).parent / "labels.json")
+        results = evaluate_shift(ckpt, args.manifest, labels, args.seed, args.device)
+        if args.out:
+            write_json(Path(args.out) / "shift.json", results)
+        print(shift_markdown(results))
+    elif args.task == "retrieval":
         results = evaluate_retrieval(ckpt, args.manifest, args.split, args.pool_size, args.seed, args.out, args.device,
                                      args.protocol)
         print(markdown_table(results))

@@ -128,7 +128,7 @@ def evaluate_zeroshot(ckpt: Checkpoint, manifest: str | Path, label_sets: dict[s
         weights = build_classifier(ckpt.model, ckpt.tokenizer, classes, templates, ckpt.config.model.text.max_tokens,
                                    device=device)
         scores = audio @ weights.T
-        truth = [_labels_of(r, name) for r in rows]
+        truth = [labels_of(r, name) for r in rows]
         block: dict[str, Any] = {"templates": templates, "n_classes": len(classes)}
         if name == "genres":
             keep = [i for i, t in enumerate(truth) if len(t) == 1 and t[0] in classes]
@@ -229,7 +229,8 @@ def _facts(row: ClipRow, keys: Sequence[str]) -> dict[str, Any]:
     return {k: attrs[k] for k in keys if attrs.get(k) is not None}
 
 
-def _labels_of(row: ClipRow, label_set: str) -> list[str]:
+def labels_of(row: ClipRow, label_set: str) -> list[str]:
+    """The labels of ``row`` in a label set: its genre, instrument names, moods, or (other sets) its tags."""
     attrs = row.attributes
     if label_set == "genres":
         return [attrs["genre"]] if "genre" in attrs else []

@@ -1,0 +1,64 @@
+"""The shift benchmark's evaluation: equal pools of seen/unseen-soundfont clips, text swapped per setting."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from muscall.checkpoint import load_checkpoint
+from muscall.data.manifest import ClipRow, write_manifest
+from muscall.errors import MuscallError
+from muscall.eval.shift import SETTINGS, evaluate_shift, shift_pools, with_text
+from tests.support.tiny_service import make_tiny_checkpoint
+
+GENRES = ("jazz", "rock")
+
+
+def _row(i: int, heldout: bool, **attrs) -> ClipRow:
+    genre = GENRES[i % 2]
+    return ClipRow(id=f"c{i:02d}", audio_path=f"audio/c{i:02d}.wav", caption=f"a {genre} tune", split="test",
+                   attributes={"genre": genre, "soundfont_heldout": heldout, "moods": ["calm" if i % 3 else "dark"],
+                               "heldout_caption": f"if you like {genre}, this one is for you",
+                               "short_query": f"calm {genre}", **attrs})
+
+
+def test_pools_have_equal_size_and_the_right_clips():
+    rows = [_row(i, heldout=i >= 7) for i in range(10)]  # 7 seen, 3 unseen
+    pools = shift_pools(rows, seed=0)
+    assert len(pools["seen"]) == len(pools["unseen"]) == 3
+    assert not any(r.attributes["soundfont_heldout"] for r in pools["seen"])
+    assert all(r.attributes["soundfont_heldout"] for r in pools["unseen"])
+    assert [r.id for r in shift_pools(rows, seed=0)["seen"]] == [r.id for r in pools["seen"]]
+
+
+def test_a_corpus_without_a_held_out_soundfont_is_refused_with_the_fix():
+    with pytest.raises(MuscallError, match="--holdout-soundfont"):
+        shift_pools([_row(i, heldout=False) for i in range(4)])
+
+
+def test_with_text_swaps_the_caption_and_names_a_missing_field():
+    rows = [_row(0, False), _row(1, False)]
+    assert [r.caption for r in with_text(rows, "short_query")] == ["calm jazz", "calm rock"]
+    assert with_text(rows, "caption") == rows
+    bare = [ClipRow(id="x", audio_path="a.wav", caption="c", split="test")]
+    with pytest.raises(MuscallError, match="--holdout-wording"):
+        with_text(bare, "heldout_caption")
+
+
+def test_every_setting_is_measured_and_a_is_its_own_baseline(tmp_path):
+    sr, rng = 16000, np.random.default_rng(0)
+    rows = []
+    for i in range(8):
+        wave = 0.3 * np.sin(2 * np.pi * (110.0 * (i + 1)) * np.arange(2 * sr) / sr) + 0.01 * rng.standard_normal(2 * sr)
+        (tmp_path / "audio").mkdir(exist_ok=True)
+        sf.write(tmp_path / "audio" / f"c{i:02d}.wav", wave.astype(np.float32), sr)
+        rows.append(_row(i, heldout=i >= 4, instruments=[{"name": "piano"}] if i % 2 else [{"name": "bass"}]))
+    write_manifest(tmp_path / "manifest.jsonl", rows)
+    ckpt = load_checkpoint(make_tiny_checkpoint(tmp_path / "ckpt"))
+    labels = {"genres": list(GENRES), "instruments": ["piano", "bass"], "moods": ["calm", "dark"]}
+    results = evaluate_shift(ckpt, tmp_path / "manifest.jsonl", labels)
+    assert list(results) == list(SETTINGS)
+    assert all(r["n"] == 4 for r in results.values())
+    assert results["a: in domain"]["ratio_to_a"] == pytest.approx(1.0)
+    assert all(0.0 <= r["genre_acc"] <= 1.0 and 0.0 <= r["t2a_R@10"] <= 1.0 for r in results.values())
