@@ -16,16 +16,21 @@ MULTI_LABEL = ("instruments",)
 
 
 class FactHeads(nn.Module):
-    """One linear head per (tower, fact) over the ``dim``-wide embeddings; never part of the inference model."""
+    """One linear head per (tower, fact) over the ``dim``-wide embeddings; never part of the inference model.
+
+    The embeddings are unit vectors (coordinates ~ 1/sqrt(dim)); they are scaled by sqrt(dim) first, so a
+    head starts with logits of the usual size and learns at the rate of any linear layer.
+    """
 
     def __init__(self, dim: int, classes: dict[str, int], towers: tuple[str, ...] = ("audio", "text")):
         super().__init__()
         self.towers, self.classes = towers, dict(classes)
         self.heads = nn.ModuleDict({f"{t}_{h}": nn.Linear(dim, n) for t in towers for h, n in classes.items()})
+        self.scale = dim ** 0.5
 
     def forward(self, embeds: dict[str, Tensor]) -> dict[str, Tensor]:
         """Logits keyed ``<tower>_<head>`` for each tower in ``embeds``."""
-        return {name: head(embeds[name.split("_", 1)[0]]) for name, head in self.heads.items()
+        return {name: head(embeds[name.split("_", 1)[0]] * self.scale) for name, head in self.heads.items()
                 if name.split("_", 1)[0] in embeds}
 
 
