@@ -1,4 +1,5 @@
-"""The training recipe: InfoNCE (+ caption weighting, + SimCLR audio SSL), AdamW, warm-up + cosine, DDP.
+"""The training recipe: InfoNCE (+ caption weighting, + SimCLR audio SSL, + fact heads on both towers
+(``loss.facts``), + a random recording chain on the crops (``augment.chain``)), AdamW, warm-up + cosine, DDP.
 
 ``Trainer(cfg, out_dir).fit()`` trains, validates text-to-audio R@10 every epoch on a fixed seeded pool,
 keeps ``checkpoints/best`` and ``checkpoints/last``, stops early, and with ``resume=True`` continues exactly
