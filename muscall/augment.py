@@ -5,6 +5,12 @@ cache, where no waveform exists: :func:`gain_mel` (a level offset), :func:`add_n
 brown noise power at a random SNR), :func:`pitch_shift_mel`, :func:`time_mask` and :func:`freq_mask`.
 :class:`AugmentPipeline` chains them with the settings of ``cfg.augment``.
 
+A random recording chain stands in for microphones, rooms, codecs and mastering the corpus never had
+(:meth:`AugmentPipeline.chain`, on the contrastive crops): :func:`reverb_smear_mel` (a decaying sum over past
+frames in the power domain), :func:`tilt_mel` (an EQ slope in dB across the bands), :func:`band_limit_mel`
+(bands above a cutoff pulled to the floor), :func:`noise_floor_mel` (a flat noise floor log-added below the
+peak) and :func:`gain_mel`.
+
 Pitch shift warps the mel axis: output bin ``m`` (centre ``f_m``) reads the input at frequency
 ``f_m / 2**(s/12)``, linearly interpolated between bins. That is a true pitch shift of every partial (not a
 shift by whole bins, which on the mel scale is not a constant frequency ratio below ~1 kHz), keeps tempo
@@ -17,10 +23,13 @@ output. Random numbers are drawn on the CPU generator and moved to the input's d
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
-from muscall.config import AudioConfig, AugmentConfig, validate_augment_config
+from muscall.config import AudioConfig, AugmentConfig, ChainConfig, validate_augment_config
 from muscall.errors import MuscallError
 
 NOISE_EXPONENTS = {"white": 0.0, "pink": 1.0, "brown": 2.0}  # power spectral density ~ 1 / f**exponent
@@ -158,6 +167,63 @@ def _mask_axis(mel: Tensor, gen: torch.Generator, axis: int, p: float, max_fract
     return torch.where((spans & chosen[:, None]).unsqueeze(3 - axis), fill, mel)
 
 
+def tilt_mel(mel: Tensor, gen: torch.Generator, p: float = 1.0, min_db: float = -9.0, max_db: float = 9.0) -> Tensor:
+    """EQ tilt: add a linear dB ramp across the bands, ``slope`` dB higher at the top band than at the bottom."""
+    slope = _uniform(mel.shape[0], min_db, max_db, gen, mel)
+    ramp = torch.linspace(-0.5, 0.5, mel.shape[1], device=mel.device)
+    return _where(_coin(mel.shape[0], p, gen, mel), mel + slope[:, None, None] * ramp[None, :, None], mel)
+
+
+def band_limit_mel(mel: Tensor, gen: torch.Generator, p: float = 1.0, min_keep: float = 0.5,
+                   max_keep: float = 1.0) -> Tensor:
+    """Band-limit: bands at and above a random ``keep`` fraction of the mel axis drop to the example's floor."""
+    batch, n_mels, _ = mel.shape
+    cutoff = (_uniform(batch, min_keep, max_keep, gen, mel) * n_mels).ceil()
+    above = torch.arange(n_mels, device=mel.device)[None, :] >= cutoff[:, None]
+    floor = mel.amin(dim=(1, 2), keepdim=True).expand_as(mel)
+    chosen = _coin(batch, p, gen, mel)
+    return torch.where((above & chosen[:, None])[:, :, None], floor, mel)
+
+
+def noise_floor_mel(mel: Tensor, gen: torch.Generator, p: float = 1.0, min_db: float = -70.0,
+                    max_db: float = -30.0) -> Tensor:
+    """Log-add a flat noise floor ``[min_db, max_db]`` dB below the example's peak (chi-square fluctuating)."""
+    batch = mel.shape[0]
+    level = mel.amax(dim=(1, 2)) + _uniform(batch, min_db, max_db, gen, mel)
+    fluct = torch.randn((*mel.shape, 4), generator=gen).pow(2).mean(dim=-1).to(mel.device)
+    noisy = 10.0 * torch.log10(10.0 ** (mel.float() / 10.0) + 10.0 ** (level[:, None, None] / 10.0) * fluct)
+    return _where(_coin(batch, p, gen, mel), noisy.to(mel.dtype), mel)
+
+
+def reverb_smear_mel(mel: Tensor, gen: torch.Generator, frame_rate: float, p: float = 1.0,
+                     seconds: tuple[float, float] = (0.0, 0.8), wet: tuple[float, float] = (0.0, 0.5)) -> Tensor:
+    """Reverb smear: power ``P[t] + wet * sum_k>=1 a**k P[t-k]`` with ``a`` decaying 60 dB in a random time."""
+    batch, n_mels, frames = mel.shape
+    decay_s = _uniform(batch, seconds[0], seconds[1], gen, mel).clamp_min(1e-3)
+    mix = _uniform(batch, wet[0], wet[1], gen, mel)
+    chosen = _coin(batch, p, gen, mel)
+    length = max(2, min(frames, math.ceil(float(seconds[1]) * frame_rate) + 1))
+    lags = torch.arange(length, device=mel.device, dtype=torch.float32)
+    kernel = 10.0 ** (-6.0 * lags[None, :] / (decay_s[:, None] * frame_rate))  # (B, length): 1, a, a**2, ...
+    kernel = torch.cat([torch.ones_like(kernel[:, :1]), mix[:, None] * kernel[:, 1:]], dim=1)
+    power = 10.0 ** (mel.float() / 10.0)
+    padded = F.pad(power.reshape(1, batch * n_mels, frames), (length - 1, 0))
+    weights = kernel.flip(1).repeat_interleave(n_mels, dim=0)[:, None, :]  # causal: lag k reads frame t - k
+    smeared = F.conv1d(padded, weights, groups=batch * n_mels).reshape(batch, n_mels, frames)
+    return _where(chosen, (10.0 * torch.log10(smeared.clamp_min(1e-10))).to(mel.dtype), mel)
+
+
+def recording_chain_mel(mel: Tensor, gen: torch.Generator, cfg: ChainConfig, frame_rate: float) -> Tensor:
+    """Room, EQ, band limit, noise floor and level of one random chain per chosen example (``cfg.p``)."""
+    chosen = _coin(mel.shape[0], cfg.p, gen, mel)
+    out = reverb_smear_mel(mel, gen, frame_rate, 1.0, tuple(cfg.reverb_s), tuple(cfg.reverb_wet))
+    out = tilt_mel(out, gen, 1.0, *cfg.tilt_db)
+    out = band_limit_mel(out, gen, 1.0, *cfg.cutoff)
+    out = noise_floor_mel(out, gen, 1.0, *cfg.noise_db)
+    out = gain_mel(out, gen, 1.0, *cfg.gain_db)
+    return _where(chosen, out, mel)
+
+
 class AugmentPipeline:
     """Random log-mel augmentations with the settings of ``cfg.augment``; :meth:`mel` gives one SSL view."""
 
@@ -169,6 +235,21 @@ class AugmentPipeline:
         self.cfg = cfg
         self.centres_hz = mel_centres_hz(audio.n_mels, audio.sample_rate, audio.f_min, audio.f_max)
         self.rows = audio.feature_rows
+        self.frame_rate = audio.sample_rate / audio.hop_length
+
+    def chain(self, mel: Tensor, gen: torch.Generator) -> Tensor:
+        """A random recording chain (``augment.chain``) on a share ``p`` of ``(B, rows, frames)``; chroma untouched."""
+        mel, chroma = self._split(mel)
+        mel = recording_chain_mel(mel, gen, self.cfg.chain, self.frame_rate)
+        return torch.cat([mel, chroma], dim=1) if chroma.shape[1] else mel
+
+    def _split(self, mel: Tensor) -> tuple[Tensor, Tensor]:
+        """(mel bands, chroma rows) of a front-end batch, after checking its row count."""
+        if mel.shape[1] != self.rows:
+            raise MuscallError(f"log-mel has {mel.shape[1]} rows but the pipeline was built for "
+                               f"{self.rows}; pass the same audio config")
+        n_mels = self.centres_hz.shape[0]
+        return mel[:, :n_mels], mel[:, n_mels:]
 
     def mel(self, mel: Tensor, gen: torch.Generator, level_and_noise: bool = False) -> Tensor:
         """Pitch shift and masking on ``(B, n_mels, frames)``; also gain and noise when ``level_and_noise``.
@@ -177,11 +258,7 @@ class AugmentPipeline:
         pitch but kept its chroma would teach the SSL head to ignore the key.
         """
         c = self.cfg
-        if mel.shape[1] != self.rows:
-            raise MuscallError(f"log-mel has {mel.shape[1]} rows but the pipeline was built for "
-                               f"{self.rows}; pass the same audio config")
-        n_mels = self.centres_hz.shape[0]
-        mel, chroma = mel[:, :n_mels], mel[:, n_mels:]
+        mel, chroma = self._split(mel)
         if level_and_noise:
             mel = gain_mel(mel, gen, c.p_gain, *c.gain_db)
             mel = add_noise_mel(mel, gen, self.centres_hz, c.p_noise, *c.snr_db, colors=tuple(c.noise_colors))
@@ -191,5 +268,6 @@ class AugmentPipeline:
         return torch.cat([mel, chroma], dim=1) if chroma.shape[1] else mel
 
 
-__all__ = ["AugmentPipeline", "add_noise_mel", "freq_mask", "gain_mel", "mel_centres_hz", "pitch_shift_mel",
-           "time_mask", "warp_mel_pitch"]
+__all__ = ["AugmentPipeline", "add_noise_mel", "band_limit_mel", "freq_mask", "gain_mel", "mel_centres_hz",
+           "noise_floor_mel", "pitch_shift_mel", "recording_chain_mel", "reverb_smear_mel", "tilt_mel", "time_mask",
+           "warp_mel_pitch"]

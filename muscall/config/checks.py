@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from muscall.config.schema import AugmentConfig, Config
+from muscall.config.schema import FACT_HEADS, AugmentConfig, ChainConfig, Config, FactsLossConfig
 from muscall.config.scoring import validate_scoring_config
 
 
@@ -43,7 +43,21 @@ def validate_config(cfg: Config) -> list[str]:
                         f"(audio.clip_seconds={a.clip_seconds}); raise it or set it to null")
     if cfg.train.batch_size < 2:
         problems.append("train.batch_size must be at least 2 for a contrastive loss")
-    return problems + validate_augment_config(cfg.augment) + validate_scoring_config(cfg.scoring)
+    return (problems + validate_facts_config(cfg.loss.facts) + validate_augment_config(cfg.augment)
+            + validate_scoring_config(cfg.scoring))
+
+
+def validate_facts_config(cfg: FactsLossConfig) -> list[str]:
+    """A non-negative weight and known, distinct heads; returns the problems found."""
+    problems = []
+    if not cfg.weight >= 0.0:
+        problems.append(f"loss.facts.weight={cfg.weight} must be >= 0 (0 turns the fact heads off)")
+    unknown = [h for h in cfg.heads if h not in FACT_HEADS]
+    if unknown or len(set(cfg.heads)) != len(cfg.heads):
+        problems.append(f"loss.facts.heads={list(cfg.heads)}: name each head once, from {', '.join(FACT_HEADS)}")
+    if cfg.weight > 0 and not cfg.heads:
+        problems.append("loss.facts.heads is empty while loss.facts.weight > 0: name heads or set the weight to 0")
+    return problems
 
 
 def validate_augment_config(cfg: AugmentConfig, prefix: str = "augment.") -> list[str]:
@@ -60,4 +74,19 @@ def validate_augment_config(cfg: AugmentConfig, prefix: str = "augment.") -> lis
     for name, mask in (("time_mask", cfg.time_mask), ("freq_mask", cfg.freq_mask)):
         if not 0.0 <= mask.max_fraction <= 1.0 or mask.count < 0:
             problems.append(f"{prefix}{name}: max_fraction must be in [0, 1] and count >= 0")
+    return problems + _chain_problems(cfg.chain, prefix + "chain.")
+
+
+def _chain_problems(cfg: ChainConfig, prefix: str) -> list[str]:
+    problems = [] if 0.0 <= cfg.p <= 1.0 else [f"augmentation probability {prefix}p={cfg.p} must be in [0, 1]"]
+    bounds = {"tilt_db": None, "cutoff": (0.0, 1.0), "noise_db": None, "gain_db": None, "reverb_s": (0.0, None),
+              "reverb_wet": (0.0, 1.0)}
+    for name, limits in bounds.items():
+        pair = getattr(cfg, name)
+        if len(pair) != 2 or pair[0] > pair[1]:
+            problems.append(f"{prefix}{name}={pair}: give [low, high] with low <= high")
+        elif limits and (pair[0] < limits[0] or (limits[1] is not None and pair[1] > limits[1])):
+            problems.append(f"{prefix}{name}={pair}: keep both ends within [{limits[0]}, {limits[1] or 'inf'}]")
+    if len(cfg.cutoff) == 2 and cfg.cutoff[0] <= 0.0:
+        problems.append(f"{prefix}cutoff={cfg.cutoff}: the lowest cutoff must be above 0 (keep some bands)")
     return problems

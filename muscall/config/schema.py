@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from muscall.config.scoring import ScoringConfig
 
 CHROMA_ROWS = 12  # pitch classes C, C#, ..., B
+FACT_HEADS = ("key", "mode", "tempo", "instruments", "genre")  # the training-only fact heads (muscall.data.facts)
 
 
 @dataclass
@@ -76,6 +77,14 @@ class ModelConfig:
 
 
 @dataclass
+class FactsLossConfig:
+    """Auxiliary fact classification on both towers' embeddings (training only); weight 0 turns it off."""
+
+    weight: float = 0.0  # total = base + weight * mean fact loss over heads and towers
+    heads: list[str] = field(default_factory=lambda: list(FACT_HEADS))
+
+
+@dataclass
 class LossConfig:
     """Contrastive loss, caption-similarity weighting and the SSL audio objective."""
 
@@ -87,6 +96,7 @@ class LossConfig:
     ssl_temperature: float = 0.5
     ssl_projection_dim: int = 128
     ssl_fraction: float = 1.0  # share of each batch that also gets an augmented view (SSL pairs); <1 saves compute
+    facts: FactsLossConfig = field(default_factory=FactsLossConfig)
 
 
 @dataclass
@@ -168,6 +178,19 @@ class MaskConfig:
 
 
 @dataclass
+class ChainConfig:
+    """Random recording chain on the contrastive crops (training only): p = 0 turns it off."""
+
+    p: float = 0.0  # share of crops that go through a random chain
+    tilt_db: list[float] = field(default_factory=lambda: [-9.0, 9.0])  # EQ slope: top band minus bottom band, dB
+    cutoff: list[float] = field(default_factory=lambda: [0.5, 1.0])  # band limit, as a fraction of the mel bands
+    noise_db: list[float] = field(default_factory=lambda: [-70.0, -30.0])  # noise floor below the crop's peak, dB
+    gain_db: list[float] = field(default_factory=lambda: [-10.0, 10.0])
+    reverb_s: list[float] = field(default_factory=lambda: [0.0, 0.8])  # decay time (-60 dB) of the smear, seconds
+    reverb_wet: list[float] = field(default_factory=lambda: [0.0, 0.5])  # smear power relative to the dry frame
+
+
+@dataclass
 class AugmentConfig:
     """Probabilities and ranges of the SSL view's log-mel augmentations (MusCALL-like defaults)."""
 
@@ -180,6 +203,7 @@ class AugmentConfig:
     max_semitones: float = 2.0
     time_mask: MaskConfig = field(default_factory=lambda: MaskConfig(max_fraction=0.1))  # spans of frames
     freq_mask: MaskConfig = field(default_factory=lambda: MaskConfig(max_fraction=0.15))  # bands of mel bins
+    chain: ChainConfig = field(default_factory=ChainConfig)
 
 
 @dataclass

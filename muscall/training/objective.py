@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import torch
 from torch import nn
 
 from muscall.config import Config
-from muscall.losses import SSLHead, TfidfSimilarity, caption_similarity, caption_weights, infonce_loss, nt_xent_loss
+from muscall.data.facts import FactTargets, FactVocab
+from muscall.errors import MuscallError
+from muscall.losses import (FactHeads, SSLHead, TfidfSimilarity, caption_similarity, caption_weights, fact_losses,
+                            infonce_loss, nt_xent_loss)
 from muscall.utils import distributed as D
 
 
@@ -15,16 +21,18 @@ class TrainNet(nn.Module):
 
     With SSL on, the audio batch is the crops followed by an augmented view of the first ``len(view)`` of them
     (``loss.ssl_fraction`` of the batch); the SimCLR pair is (crop, view), so SSL costs one extra audio forward
-    per paired clip rather than two.
+    per paired clip rather than two. With ``fact_classes`` (head -> classes) the fact heads read both towers'
+    embeddings of the crops and captions (``fact_logits``); they live here, not in the saved inference model.
     """
 
-    def __init__(self, model: nn.Module, cfg: Config):
+    def __init__(self, model: nn.Module, cfg: Config, fact_classes: dict[str, int] | None = None):
         super().__init__()
         self.model = model
         self.ssl_head = SSLHead(model.embed_dim, cfg.loss.ssl_projection_dim) if cfg.loss.ssl else None
+        self.fact_heads = FactHeads(model.embed_dim, fact_classes) if fact_classes else None
 
     def forward(self, mel: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor,
-                view: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                view: torch.Tensor | None = None) -> dict[str, Any]:
         n = mel.shape[0]
         audio_in = mel if view is None else torch.cat([mel, view])
         out = self.model(audio_in, tokens, mask)
@@ -32,17 +40,23 @@ class TrainNet(nn.Module):
         if view is not None and self.ssl_head is not None:
             z = self.ssl_head(out["audio_embeds"])
             result["z1"], result["z2"] = z[:len(view)], z[n:]
+        if self.fact_heads is not None:
+            result["fact_logits"] = self.fact_heads({"audio": result["audio"], "text": result["text"]})
         return result
 
 
 class Objective:
-    """(1 - w) * InfoNCE (optionally caption-weighted) + w * NT-Xent, over the global batch of all ranks."""
+    """(1 - w) * InfoNCE (optionally caption-weighted) + w * NT-Xent, over the global batch of all ranks,
+    plus ``loss.facts.weight`` times the mean fact-head loss (on this rank's batch) when ``facts`` is given.
+    """
 
-    def __init__(self, cfg: Config, captions: list[str]):
-        self.cfg, self.captions = cfg.loss, captions
+    def __init__(self, cfg: Config, captions: list[str], facts: FactTargets | None = None):
+        self.cfg, self.captions, self.facts = cfg.loss, captions, facts
         self.tfidf = TfidfSimilarity(captions) if cfg.loss.caption_weighting else None  # IDF from the whole corpus
 
-    def __call__(self, out: dict[str, torch.Tensor], index: torch.Tensor, dist: D.DistInfo) -> dict[str, torch.Tensor]:
+    def __call__(self, out: dict[str, Any], index: torch.Tensor, dist: D.DistInfo,
+                 batch_captions: list[str] | None = None) -> dict[str, torch.Tensor]:
+        """Losses of one step; ``batch_captions`` are the captions drawn for the batch (what the text tower read)."""
         audio, text = D.gather_with_grad(out["audio"], dist), D.gather_with_grad(out["text"], dist)
         weights = None
         if self.tfidf is not None:
@@ -58,4 +72,44 @@ class Objective:
                                self.cfg.ssl_temperature)
             losses["ssl"] = ssl
             losses["loss"] = (1 - self.cfg.ssl_weight) * contrastive + self.cfg.ssl_weight * ssl
+        if self.facts is not None and "fact_logits" in out:
+            facts = fact_losses(out["fact_logits"], self._fact_targets(index, batch_captions))
+            losses.update(facts)
+            losses["loss"] = losses["loss"] + self.cfg.facts.weight * facts["facts"]
         return losses
+
+    def _fact_targets(self, index: torch.Tensor, captions: list[str] | None) -> dict[str, torch.Tensor]:
+        if captions is None:
+            raise MuscallError("the fact heads need the batch's drawn captions: pass batch_captions")
+        return _tower_targets(self.facts, index.cpu().numpy().astype(np.int64), captions)
+
+
+def _tower_targets(facts: FactTargets, rows: np.ndarray, captions: list[str]) -> dict[str, torch.Tensor]:
+    """``<tower>_<head>`` targets: the audio tower's from the rows, the text tower's from the captions read."""
+    audio, text = facts.audio(rows), facts.text(rows, captions)
+    return {**{f"audio_{h}": torch.from_numpy(t) for h, t in audio.items()},
+            **{f"text_{h}": torch.from_numpy(t) for h, t in text.items()}}
+
+
+def build_fact_targets(cfg: Config, train_rows: list, val_rows: list) -> tuple[FactTargets, FactTargets] | None:
+    """Train and val targets over the training rows' classes, or None when ``loss.facts`` is off."""
+    if cfg.loss.facts.weight <= 0 or not cfg.loss.facts.heads:
+        return None
+    vocab = FactVocab.from_rows(train_rows)
+    train = FactTargets.build(train_rows, vocab, cfg.loss.facts.heads)
+    return (train, FactTargets.build(val_rows, vocab, train.heads)) if train.heads else None
+
+
+def fact_classes(facts: FactTargets | None) -> dict[str, int] | None:
+    """Head -> number of classes, as :class:`TrainNet` builds its fact heads."""
+    return None if facts is None else {h: facts.vocab.classes(h) for h in facts.heads}
+
+
+@torch.no_grad()
+def fact_accuracies(heads: FactHeads, facts: FactTargets, audio: np.ndarray, text: np.ndarray,
+                    captions: list[str]) -> dict[str, float]:
+    """``val_fact_<tower>_<head>_acc`` of every head on validation embeddings (rows in ``facts`` order)."""
+    device = next(heads.parameters()).device
+    embeds = {"audio": torch.from_numpy(audio).float().to(device), "text": torch.from_numpy(text).float().to(device)}
+    out = fact_losses(heads(embeds), _tower_targets(facts, np.arange(len(captions)), captions))
+    return {f"val_{k}": float(v) for k, v in out.items() if k.endswith("_acc")}

@@ -1,4 +1,5 @@
-"""The training recipe: InfoNCE (+ caption weighting, + SimCLR audio SSL), AdamW, warm-up + cosine, DDP.
+"""The training recipe: InfoNCE (+ caption weighting, + SimCLR audio SSL, + fact heads on both towers
+(``loss.facts``), + a random recording chain on the crops (``augment.chain``)), AdamW, warm-up + cosine, DDP.
 
 ``Trainer(cfg, out_dir).fit()`` trains, validates text-to-audio R@10 every epoch on a fixed seeded pool,
 keeps ``checkpoints/best`` and ``checkpoints/last``, stops early, and with ``resume=True`` continues exactly
@@ -31,7 +32,7 @@ from muscall.eval.metrics import rank_of_targets, recall_at_k
 from muscall.models import create_model
 from muscall.models.factory import build_tokenizer
 from muscall.training.data import Collate, CropDataset, epoch_order, rank_batches
-from muscall.training.objective import Objective, TrainNet
+from muscall.training.objective import (Objective, TrainNet, build_fact_targets, fact_accuracies, fact_classes)
 from muscall.training.state import JsonlLog, lr_factor, rng_state, seed_everything, set_rng_state
 from muscall.utils import distributed as D
 
@@ -105,9 +106,13 @@ class Trainer:
         self.model = model.to(self.device)
         if cfg.train.compile:
             self.model.compile_audio_tower()
-        self.net = TrainNet(self.model, cfg).to(self.device)
-        self.objective = Objective(cfg, self.captions)  # caption weighting compares each row's first caption
+        facts = build_fact_targets(cfg, self.train_rows, self.val_rows)  # loss.facts: training-only heads
+        self.facts, self.val_facts = facts or (None, None)
+        self.net = TrainNet(self.model, cfg, fact_classes(self.facts)).to(self.device)
+        self.objective = Objective(cfg, self.captions, self.facts)  # caption weighting: each row's first caption
         self.augment = _augmenter(cfg) if cfg.loss.ssl else None
+        self.chain = AugmentPipeline(cfg.audio, cfg.augment).chain if cfg.augment.chain.p > 0 else None
+        self.val_fact_acc: dict[str, float] = {}
         if self.dist.enabled and self.device.type == "cuda":  # batch statistics over the global batch
             self.net = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.net)
         self.ddp = DistributedDataParallel(self.net) if self.dist.enabled else None
@@ -150,7 +155,7 @@ class Trainer:
             self.elapsed += time.monotonic() - start
             start = time.monotonic()
             self.log.write(kind="epoch", epoch=epoch, val_r10=r10, best_r10=self.best_r10, step=self.global_step,
-                           elapsed_s=self.elapsed)
+                           elapsed_s=self.elapsed, **self.val_fact_acc)
             self._save("last")
             if improved:
                 self._save("best")
@@ -208,11 +213,13 @@ class Trainer:
                     else contextlib.nullcontext())
         gen = torch.Generator().manual_seed(hash((cfg.train.seed, self.epoch, self.step_in_epoch)) % (2**63))
         with autocast:
+            if self.chain is not None:  # a random recording chain on the contrastive crops (augment.chain)
+                mel = self.chain(mel, gen)
             view = None
             if self.augment is not None:  # the first ssl_fraction of the (shuffled) batch gets an augmented view
                 n_ssl = max(2, int(round(mel.shape[0] * cfg.loss.ssl_fraction)))
                 view = self.augment(mel[:n_ssl], gen)
-            losses = self.objective(net(mel, tokens, mask, view), batch.index, self.dist)
+            losses = self.objective(net(mel, tokens, mask, view), batch.index, self.dist, batch.captions)
         loss = losses["loss"] / cfg.train.accum_steps
         self.scaler.scale(loss).backward()
         if (self.step_in_epoch + 1) % cfg.train.accum_steps == 0:
@@ -248,6 +255,9 @@ class Trainer:
                                   self.val_rows, cfg.audio, cfg.model.text.max_tokens, cfg.data.caption_field,
                                   device=self.device)
         ranks = rank_of_targets(text @ audio.T, np.arange(len(text)))
+        if self.val_facts is not None:  # the fact heads on the validation pool's tracks and captions
+            self.val_fact_acc = fact_accuracies(self.net.fact_heads, self.val_facts, audio, text,
+                                                [caption_of(r, cfg.data.caption_field) for r in self.val_rows])
         self.model.train()
         return float(recall_at_k(ranks, 10))
 
