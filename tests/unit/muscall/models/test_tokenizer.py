@@ -102,3 +102,17 @@ def test_training_needs_captions():
         train_tokenizer(["", "  "], 100)
     with pytest.raises(MuscallError, match="vocab_size"):
         train_tokenizer(CAPTIONS, 3)
+
+
+@pytest.mark.parametrize("text", ["zydeco with kazoo and mbira", "pianno ballad with sofft strnigs", "quixotic 7/8"])
+def test_unseen_and_typo_words_split_into_subwords_not_unk(tok, text):
+    pieces = tok.tokenizer.encode(text, add_special_tokens=False).ids
+    assert pieces and pieces.count(tok.unk_id) == 0
+    assert tok.decode(pieces).replace(" ", "") == text.replace(" ", "")
+
+
+def test_fallback_pieces_fit_in_vocab_size():
+    small = train_tokenizer(CAPTIONS, vocab_size=120)
+    vocab = small.tokenizer.get_vocab()
+    assert small.vocab_size <= 120 and sorted(vocab.values()) == list(range(len(vocab)))
+    assert {"q", "##q", "7", "##7", "/"} <= set(vocab)
