@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from muscall.config.schema import AugmentConfig, Config
+from muscall.config.schema import AugmentConfig, Config, TextAugmentConfig
 from muscall.config.scoring import validate_scoring_config
 
 
@@ -43,7 +43,16 @@ def validate_config(cfg: Config) -> list[str]:
                         f"(audio.clip_seconds={a.clip_seconds}); raise it or set it to null")
     if cfg.train.batch_size < 2:
         problems.append("train.batch_size must be at least 2 for a contrastive loss")
-    return problems + validate_augment_config(cfg.augment) + validate_scoring_config(cfg.scoring)
+    return (problems + validate_augment_config(cfg.augment) + validate_text_augment_config(cfg.text_augment)
+            + validate_scoring_config(cfg.scoring))
+
+
+def validate_text_augment_config(cfg: TextAugmentConfig) -> list[str]:
+    """Every probability and the typo rate in [0, 1]; returns the problems found."""
+    values = {"p": cfg.p, "p_query": cfg.p_query, "p_drop": cfg.p_drop, "p_shuffle": cfg.p_shuffle,
+              "p_synonym": cfg.p_synonym, "p_case": cfg.p_case, "typo_rate": cfg.typo_rate}
+    return [f"text_augment.{name}={value} must be in [0, 1]" for name, value in values.items()
+            if not 0.0 <= value <= 1.0]
 
 
 def validate_augment_config(cfg: AugmentConfig, prefix: str = "augment.") -> list[str]:

@@ -147,6 +147,8 @@ def train_tokenizer(captions: list[str], vocab_size: int) -> CaptionTokenizer:
     """Train a lower-cased WordPiece tokenizer of at most ``vocab_size`` ids on ``captions``.
 
     Letters, digits and punctuation the trained pieces lack are added after a retrain that leaves room for them.
+    Ids follow the specials in sorted token order, so two trainings that find the same pieces agree on every id
+    (the trainer breaks ties between equally frequent merges in no fixed order).
     """
     if vocab_size <= len(SPECIALS):
         raise MuscallError(f"tokenizer vocab_size={vocab_size} is too small; use model.text.vocab_size >= 64")
@@ -154,11 +156,12 @@ def train_tokenizer(captions: list[str], vocab_size: int) -> CaptionTokenizer:
     if not texts:
         raise MuscallError("cannot train a tokenizer: no non-empty captions; check the manifest's caption field")
     vocab = _train_vocab(texts, vocab_size)
-    missing = len(_fallback_tokens(vocab))
-    if missing:  # make room for the fallback pieces, so the whole vocabulary stays within vocab_size
-        vocab = _train_vocab(texts, max(len(SPECIALS) + 1, vocab_size - missing))
-    tokenizer = _new_tokenizer(models.WordPiece({**vocab, **_fallback_tokens(vocab)}, unk_token=UNK,
-                                                max_input_chars_per_word=100, continuing_subword_prefix=PREFIX))
+    if _fallback_tokens(vocab):  # make room for the fallback pieces, so the whole vocabulary stays within vocab_size
+        vocab = _train_vocab(texts, max(len(SPECIALS) + 1, vocab_size - len(_fallback_tokens(vocab))))
+    tokens = (set(vocab) | set(_fallback_tokens(vocab))) - set(SPECIALS)
+    ids = {token: i for i, token in enumerate([*SPECIALS, *sorted(tokens)])}  # canonical: the trainer's order varies
+    tokenizer = _new_tokenizer(models.WordPiece(ids, unk_token=UNK, max_input_chars_per_word=100,
+                                                continuing_subword_prefix=PREFIX))
     tokenizer.add_special_tokens(list(SPECIALS))  # already in the vocabulary: keeps ids 0-3, marks them special
     tokenizer.post_processor = processors.TemplateProcessing(
         single=f"{BOS} $A {EOS}", pair=f"{BOS} $A {EOS} $B:1 {EOS}:1",
@@ -186,8 +189,7 @@ def _train_vocab(texts: list[str], vocab_size: int) -> dict[str, int]:
     return tokenizer.get_vocab(with_added_tokens=False)
 
 
-def _fallback_tokens(vocab: dict[str, int]) -> dict[str, int]:
-    """Letters, digits (``c`` and ``##c``) and punctuation missing from ``vocab``, with ids after its last."""
+def _fallback_tokens(vocab: dict[str, int]) -> list[str]:
+    """Letters, digits (``c`` and ``##c``) and punctuation missing from ``vocab``."""
     wanted = [*ALPHABET, *PUNCTUATION, *(PREFIX + c for c in ALPHABET)]
-    missing = [t for t in dict.fromkeys(wanted) if t not in vocab]
-    return {t: len(vocab) + k for k, t in enumerate(missing)}
+    return [t for t in dict.fromkeys(wanted) if t not in vocab]

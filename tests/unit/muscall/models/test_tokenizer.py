@@ -116,3 +116,10 @@ def test_fallback_pieces_fit_in_vocab_size():
     vocab = small.tokenizer.get_vocab()
     assert small.vocab_size <= 120 and sorted(vocab.values()) == list(range(len(vocab)))
     assert {"q", "##q", "7", "##7", "/"} <= set(vocab)
+
+
+def test_trainings_that_find_the_same_pieces_agree_on_every_id():
+    tones = ["low calm sine tone", "high bright sine tone", "noisy low rumble", "noisy high hiss"] * 8
+    vocabs = [train_tokenizer(tones, vocab_size=300).tokenizer.get_vocab() for _ in range(5)]
+    assert all(set(v) == set(vocabs[0]) for v in vocabs)  # no tie at the vocabulary's cut here
+    assert all(v == vocabs[0] for v in vocabs)  # the trainer's own ids differ from run to run
