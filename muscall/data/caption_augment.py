@@ -5,7 +5,7 @@ short, partial, misspelt queries in their own words. Each training draw may ther
 (seed, epoch, row), so an epoch is reproducible):
 
 - become a short query ("chill hip hop with rhodes") built from the row's attributes in TRAINING words;
-- keep only some of its clauses, in a shuffled order;
+- keep only some of its clauses (always the longest, main one), in a shuffled order;
 - swap known words for synonyms from :data:`LEXICON`, a vocabulary kept apart from the held-out wording
   (``muscall.data.synth.heldout_words``) so the shift benchmark stays unseen;
 - change case and gain small typos (a letter swapped with its neighbour or dropped).
@@ -68,9 +68,11 @@ class CaptionAugmenter:
 
     def _rewrite(self, caption: str, rng: np.random.Generator) -> str:
         clauses = [c for c in _CLAUSE.split(caption) if c.strip()]
-        if len(clauses) > 1 and rng.random() < self.cfg.p_drop:
-            keep = np.sort(rng.choice(len(clauses), int(rng.integers(1, len(clauses))), replace=False))
-            clauses = [clauses[k] for k in keep]
+        if len(clauses) > 1 and rng.random() < self.cfg.p_drop:  # the longest (main) clause stays, some others go
+            main = max(range(len(clauses)), key=lambda k: len(clauses[k]))
+            others = [k for k in range(len(clauses)) if k != main]
+            kept = rng.choice(others, int(rng.integers(0, len(others))), replace=False).tolist()
+            clauses = [clauses[k] for k in sorted([main, *kept])]
         if len(clauses) > 1 and rng.random() < self.cfg.p_shuffle:
             clauses = [clauses[k] for k in rng.permutation(len(clauses))]
         text = ", ".join(clauses) if clauses else caption
