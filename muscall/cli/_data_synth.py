@@ -18,6 +18,8 @@ offset into the piece) and a production chain (room, stereo width folded to mono
 compression, noise floor); its manifest row keeps all of them as attributes (soundfont, production), tags
 (genre, instruments, moods) and a varied caption. --holdout-soundfont NAME keeps one soundfont out of train and
 val: it renders only test clips (attributes.soundfont_heldout), so a benchmark can test on unheard sound.
+--holdout-wording describes every test clip twice more in words and sentence shapes no training caption uses:
+attributes.heldout_caption (a caption) and attributes.short_query ("cozy lo fi beats with wurlitzer").
 Output: OUT/audio/*.flac, OUT/manifest.jsonl, OUT/labels.json (zero-shot label sets), OUT/corpus.json.
 The same --seed gives bit-identical audio whatever --workers. An interrupted run resumes where it stopped
 when rerun with the same arguments (finished shards are skipped).
@@ -28,7 +30,7 @@ EPILOG = """examples:
   muscall data synth --out data/tiny --n 48 --seconds 5 --workers 2
   muscall data synth --out data/dance --n 500 --genres techno,hip_hop,funk --seed 3
   muscall data synth --out data/hq --n 200 --sample-rate 44100 --format wav --soundfont ~/sf2/MyGM.sf2
-  muscall data synth --out data/open --n 2000 --holdout-soundfont musescore-general
+  muscall data synth --out data/open --n 2000 --holdout-soundfont musescore-general --holdout-wording
   muscall data synth --out data/two --n 100 --soundfont fluidr3-gm,mine=~/sf2/MyGM.sf2 --production none
 """
 
@@ -46,6 +48,8 @@ def register(verbs: argparse._SubParsersAction) -> None:
                         "(replaces the default set: fluidr3-gm, fluidr3mono-gm, musescore-general)")
     p.add_argument("--holdout-soundfont", metavar="NAME", default="",
                    help="a soundfont (by name) that renders only test-split clips, never train/val ones")
+    p.add_argument("--holdout-wording", action="store_true",
+                   help="test clips also get attributes heldout_caption and short_query in held-out wording")
     p.add_argument("--production", choices=("default", "none"), default="default",
                    help="per-clip performance and production chain (default), or the clean rendering (none)")
     p.add_argument("--genres", metavar="LIST", help="comma-separated genres to include (default: all)")
@@ -68,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
         args.out, n=args.n, seconds=args.seconds, seed=args.seed, workers=args.workers, soundfont=args.soundfont,
         genres=parse_genres(args.genres), sample_rate=args.sample_rate, splits=_splits(args.splits),
         shard_size=args.shard_size, audio_format=args.audio_format, captions=args.captions,
-        holdout_soundfont=args.holdout_soundfont, production=args.production, progress=not args.no_progress)
+        holdout_soundfont=args.holdout_soundfont, production=args.production,
+        holdout_wording=args.holdout_wording, progress=not args.no_progress)
     print(format_summary(summary))
     return 0
 

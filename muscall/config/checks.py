@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from muscall.config.schema import FACT_HEADS, AugmentConfig, ChainConfig, Config, FactsLossConfig
+from muscall.config.schema import FACT_HEADS, AugmentConfig, ChainConfig, Config, FactsLossConfig, TextAugmentConfig
 from muscall.config.scoring import validate_scoring_config
 
 
@@ -44,7 +44,7 @@ def validate_config(cfg: Config) -> list[str]:
     if cfg.train.batch_size < 2:
         problems.append("train.batch_size must be at least 2 for a contrastive loss")
     return (problems + validate_facts_config(cfg.loss.facts) + validate_augment_config(cfg.augment)
-            + validate_scoring_config(cfg.scoring))
+            + validate_text_augment_config(cfg.text_augment) + validate_scoring_config(cfg.scoring))
 
 
 def validate_facts_config(cfg: FactsLossConfig) -> list[str]:
@@ -58,6 +58,14 @@ def validate_facts_config(cfg: FactsLossConfig) -> list[str]:
     if cfg.weight > 0 and not cfg.heads:
         problems.append("loss.facts.heads is empty while loss.facts.weight > 0: name heads or set the weight to 0")
     return problems
+
+
+def validate_text_augment_config(cfg: TextAugmentConfig) -> list[str]:
+    """Every probability and the typo rate in [0, 1]; returns the problems found."""
+    values = {"p": cfg.p, "p_query": cfg.p_query, "p_drop": cfg.p_drop, "p_shuffle": cfg.p_shuffle,
+              "p_synonym": cfg.p_synonym, "p_case": cfg.p_case, "typo_rate": cfg.typo_rate}
+    return [f"text_augment.{name}={value} must be in [0, 1]" for name, value in values.items()
+            if not 0.0 <= value <= 1.0]
 
 
 def validate_augment_config(cfg: AugmentConfig, prefix: str = "augment.") -> list[str]:

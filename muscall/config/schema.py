@@ -207,6 +207,20 @@ class AugmentConfig:
 
 
 @dataclass
+class TextAugmentConfig:
+    """Caption augmentation while training (``muscall.data.caption_augment``): each draw seeded by (seed, epoch, row)."""
+
+    enabled: bool = False
+    p: float = 0.5  # chance a drawn caption is augmented at all
+    p_query: float = 0.25  # of those: replaced by a short "mood genre with instrument" query from the row's attributes
+    p_drop: float = 0.5  # drop some clauses (at least one stays)
+    p_shuffle: float = 0.3  # reorder the clauses
+    p_synonym: float = 0.3  # per known word: swap in a synonym from the augmentation lexicon
+    p_case: float = 0.2  # lower-case or upper-case the whole caption
+    typo_rate: float = 0.02  # per word of 4+ letters: swap two neighbouring letters or drop one
+
+
+@dataclass
 class Config:
     """Everything one run needs."""
 
@@ -215,6 +229,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    text_augment: TextAugmentConfig = field(default_factory=TextAugmentConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     data: DataConfig = field(default_factory=DataConfig)
     index: IndexConfig = field(default_factory=IndexConfig)

@@ -5,6 +5,10 @@ Text is NFD-normalised, lower-cased and stripped of accents, then split on white
 ``[EOS]`` = 3 (the SEP role). Every encoded caption is ``[BOS] ... [EOS]``; truncation drops words from the
 end but always keeps ``[EOS]``.
 
+Unseen words degrade to subwords, not ``[UNK]``: the vocabulary always holds every letter and digit both as a
+word start (``x``) and as a continuation (``##x``), so a typo or a word the captions never used still splits
+into pieces the text tower has embeddings for (WordPiece maps a whole word to ``[UNK]`` when any piece is missing).
+
 :meth:`CaptionTokenizer.save` writes the Hugging Face layout (``tokenizer.json``, ``tokenizer_config.json``,
 ``special_tokens_map.json``), so ``transformers.PreTrainedTokenizerFast.from_pretrained(dir)`` loads it too.
 """
@@ -22,6 +26,9 @@ from muscall.errors import MuscallError
 
 PAD, UNK, BOS, EOS = "[PAD]", "[UNK]", "[BOS]", "[EOS]"
 SPECIALS = (PAD, UNK, BOS, EOS)
+PREFIX = "##"
+ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+PUNCTUATION = "-/&',.:;!?()"  # the pre-tokenizer makes each a word of its own
 TOKENIZER_FILE = "tokenizer.json"
 CONFIG_FILE = "tokenizer_config.json"
 SPECIAL_MAP_FILE = "special_tokens_map.json"
@@ -137,21 +144,52 @@ def _token_name(value: object, default: str) -> str:
 
 
 def train_tokenizer(captions: list[str], vocab_size: int) -> CaptionTokenizer:
-    """Train a lower-cased WordPiece tokenizer of at most ``vocab_size`` ids on ``captions``."""
+    """Train a lower-cased WordPiece tokenizer of at most ``vocab_size`` ids on ``captions``.
+
+    Letters, digits and punctuation the trained pieces lack are added after a retrain that leaves room for them.
+    Ids follow the specials in sorted token order, so two trainings that find the same pieces agree on every id
+    (the trainer breaks ties between equally frequent merges in no fixed order).
+    """
     if vocab_size <= len(SPECIALS):
         raise MuscallError(f"tokenizer vocab_size={vocab_size} is too small; use model.text.vocab_size >= 64")
     texts = [c for c in captions if isinstance(c, str) and c.strip()]
     if not texts:
         raise MuscallError("cannot train a tokenizer: no non-empty captions; check the manifest's caption field")
-    tokenizer = Tokenizer(models.WordPiece(unk_token=UNK, max_input_chars_per_word=100))
-    tokenizer.normalizer = normalizers.Sequence([normalizers.NFD(), normalizers.Lowercase(),
-                                                 normalizers.StripAccents()])
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tokenizer.decoder = decoders.WordPiece(prefix="##")
-    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=list(SPECIALS), min_frequency=1,
-                                        show_progress=False, continuing_subword_prefix="##")
-    tokenizer.train_from_iterator(texts, trainer=trainer)
+    vocab = _train_vocab(texts, vocab_size)
+    if _fallback_tokens(vocab):  # make room for the fallback pieces, so the whole vocabulary stays within vocab_size
+        vocab = _train_vocab(texts, max(len(SPECIALS) + 1, vocab_size - len(_fallback_tokens(vocab))))
+    tokens = (set(vocab) | set(_fallback_tokens(vocab))) - set(SPECIALS)
+    ids = {token: i for i, token in enumerate([*SPECIALS, *sorted(tokens)])}  # canonical: the trainer's order varies
+    tokenizer = _new_tokenizer(models.WordPiece(ids, unk_token=UNK, max_input_chars_per_word=100,
+                                                continuing_subword_prefix=PREFIX))
+    tokenizer.add_special_tokens(list(SPECIALS))  # already in the vocabulary: keeps ids 0-3, marks them special
     tokenizer.post_processor = processors.TemplateProcessing(
         single=f"{BOS} $A {EOS}", pair=f"{BOS} $A {EOS} $B:1 {EOS}:1",
         special_tokens=[(BOS, tokenizer.token_to_id(BOS)), (EOS, tokenizer.token_to_id(EOS))])
     return CaptionTokenizer(tokenizer)
+
+
+def _new_tokenizer(model: models.WordPiece) -> Tokenizer:
+    """A tokenizer around ``model`` with the NFD + lower-case + strip-accents normaliser and BERT pre-tokenizer."""
+    tokenizer = Tokenizer(model)
+    tokenizer.normalizer = normalizers.Sequence([normalizers.NFD(), normalizers.Lowercase(),
+                                                 normalizers.StripAccents()])
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.decoder = decoders.WordPiece(prefix=PREFIX)
+    return tokenizer
+
+
+def _train_vocab(texts: list[str], vocab_size: int) -> dict[str, int]:
+    """A WordPiece vocabulary of at most ``vocab_size`` tokens trained on ``texts``."""
+    tokenizer = _new_tokenizer(models.WordPiece(unk_token=UNK, max_input_chars_per_word=100))
+    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=list(SPECIALS), min_frequency=1,
+                                        show_progress=False, continuing_subword_prefix=PREFIX,
+                                        initial_alphabet=list(ALPHABET))
+    tokenizer.train_from_iterator(texts, trainer=trainer)
+    return tokenizer.get_vocab(with_added_tokens=False)
+
+
+def _fallback_tokens(vocab: dict[str, int]) -> list[str]:
+    """Letters, digits (``c`` and ``##c``) and punctuation missing from ``vocab``."""
+    wanted = [*ALPHABET, *PUNCTUATION, *(PREFIX + c for c in ALPHABET)]
+    return [t for t in dict.fromkeys(wanted) if t not in vocab]

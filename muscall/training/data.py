@@ -14,6 +14,8 @@ import torch
 from torch.utils.data import Dataset
 
 from muscall.audio.windows import crop_frames, random_crop
+from muscall.config.schema import TextAugmentConfig
+from muscall.data.caption_augment import CaptionAugmenter
 from muscall.data.manifest import captions_of
 from muscall.data.mels import MelSource
 
@@ -21,13 +23,17 @@ from muscall.data.mels import MelSource
 class CropDataset(Dataset):
     """Items ``(mel crop [n_mels, frames], caption, index)``; call ``set_epoch`` before each epoch.
 
-    A row with several captions gives one of them per epoch, drawn with its crop.
+    A row with several captions gives one of them per epoch, drawn with its crop; ``text_augment`` (when
+    enabled) then rewrites it, seeded by (seed, epoch, row) apart from the crop's draws.
     """
 
-    def __init__(self, source: MelSource, seed: int, caption_field: str = "caption", all_captions: bool = True):
+    def __init__(self, source: MelSource, seed: int, caption_field: str = "caption", all_captions: bool = True,
+                 text_augment: TextAugmentConfig | None = None):
         self.source, self.seed, self.epoch = source, seed, 0
         self.n_frames = crop_frames(source.audio)
         self.captions = [captions_of(r, caption_field, all_captions) for r in source.rows]
+        enabled = text_augment is not None and text_augment.enabled
+        self.augment = CaptionAugmenter(text_augment, seed, [r.attributes for r in source.rows]) if enabled else None
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -39,7 +45,8 @@ class CropDataset(Dataset):
         rng = np.random.default_rng([self.seed, self.epoch, i])
         crop = random_crop(self.source[i], self.n_frames, rng)
         options = self.captions[i]
-        return crop, options[int(rng.integers(len(options)))] if len(options) > 1 else options[0], i
+        caption = options[int(rng.integers(len(options)))] if len(options) > 1 else options[0]
+        return crop, self.augment(caption, self.epoch, i) if self.augment else caption, i
 
 
 @dataclass

@@ -128,7 +128,8 @@ class Trainer:
         self.best_r10, self.best_epoch, self.bad_epochs, self.elapsed = -1.0, -1, 0, 0.0
         if state is not None:
             self._restore(state)
-        self.dataset = CropDataset(self.train_source, cfg.train.seed, cfg.data.caption_field, cfg.data.all_captions)
+        self.dataset = CropDataset(self.train_source, cfg.train.seed, cfg.data.caption_field, cfg.data.all_captions,
+                                   cfg.text_augment)
         self.collate = Collate(self.tokenizer, cfg.model.text.max_tokens)
 
     # ---------------------------------------------------------------- loop

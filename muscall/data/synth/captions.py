@@ -1,5 +1,8 @@
 """Moods and captions from a clip's attributes: many templates, synonyms, random order and subsets.
 
+The words come from a :class:`Lexicon`: ``TRAINING`` (the tables below) for every training caption; the
+held-out lexicon (``heldout.py``) describes test clips a second time in words training never sees.
+
 Moods are a function of style, mode, tempo and dynamics (e.g. minor + slow -> "melancholic", soft + slow ->
 "calm"), so a model can learn them from the audio. Captions always name the genre (or a synonym from
 ``Style.synonyms``); the other attributes appear in a random subset, order and wording.
@@ -7,7 +10,8 @@ Moods are a function of style, mode, tempo and dynamics (e.g. minor + slow -> "m
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import numpy as np
 
@@ -46,6 +50,23 @@ METER_WORDS = ("in 3/4 time", "in triple meter", "in three-four")
 NOUNS = ("track", "piece", "tune", "instrumental", "recording", "song", "clip", "number", "composition")
 
 
+@dataclass(frozen=True)
+class Lexicon:
+    """The synonym tables one family of captions draws from (keys as in the training tables)."""
+
+    genres: dict[str, tuple[str, ...]]  # genre label -> wordings
+    instruments: Callable[[int, bool], tuple[str, ...]]  # (GM program, drum kit) -> wordings
+    moods: dict[str, tuple[str, ...]]
+    tempo: dict[str, tuple[str, ...]]  # tempo class -> words
+    dynamics: dict[str, tuple[str, ...]]
+    reverb: tuple[tuple[float, tuple[str, ...]], ...]  # (upper reverb limit, words), ascending
+    nouns: tuple[str, ...]
+
+
+TRAINING = Lexicon({g: s.synonyms for g, s in STYLES.items()}, lambda program, drums: lookup(program, drums).synonyms,
+                   MOOD_SYNONYMS, TEMPO_WORDS, DYNAMICS_WORDS, REVERB_WORDS, NOUNS)
+
+
 def tempo_class(bpm: float) -> str:
     """slow / moderate / fast / very fast."""
     return "slow" if bpm < 85 else "moderate" if bpm < 120 else "fast" if bpm < 160 else "very fast"
@@ -69,30 +90,35 @@ def mood_vocabulary() -> list[str]:
 
 def make_caption(attrs: dict[str, Any], rng: np.random.Generator) -> str:
     """One caption for a clip's attributes; different draws of ``rng`` give different wordings."""
-    w = _Words(attrs, rng)
+    w = Words(attrs, rng)
     template = TEMPLATES[int(rng.integers(len(TEMPLATES)))]
     text = template(w, rng)
+    return tidy(text)
+
+
+def tidy(text: str) -> str:
+    """Single spaces, no space before punctuation, no doubled full stop, first letter upper case."""
     text = " ".join(text.split()).replace(" ,", ",").replace(" .", ".").replace("..", ".")
     return text[0].upper() + text[1:]
 
 
-class _Words:
-    """Randomly worded fragments for one clip."""
+class Words:
+    """Randomly worded fragments for one clip, from one lexicon."""
 
-    def __init__(self, attrs: dict[str, Any], rng: np.random.Generator):
+    def __init__(self, attrs: dict[str, Any], rng: np.random.Generator, lexicon: Lexicon = TRAINING):
         self.a, self.rng = attrs, rng
         self.used: set[str] = set()
         style = STYLES[attrs["genre"]]
-        self.genre = self.pick(style.synonyms)
-        self.noun = self.pick(NOUNS)
+        self.genre = self.pick(lexicon.genres[attrs["genre"]])
+        self.noun = self.pick(lexicon.nouns)
         self.feature = self.pick(style.features)
-        self.moods = [self.pick(MOOD_SYNONYMS[m]) for m in attrs["moods"]]
-        self.tempo_word = self.pick(TEMPO_WORDS[tempo_class(attrs["bpm"])])
-        self.dyn = self.pick(DYNAMICS_WORDS[attrs["dynamics"]])
-        self.reverb = self.pick(next(words for limit, words in REVERB_WORDS if attrs["reverb"] < limit))
+        self.moods = [self.pick(lexicon.moods[m]) for m in attrs["moods"]]
+        self.tempo_word = self.pick(lexicon.tempo[tempo_class(attrs["bpm"])])
+        self.dyn = self.pick(lexicon.dynamics[attrs["dynamics"]])
+        self.reverb = self.pick(next(words for limit, words in lexicon.reverb if attrs["reverb"] < limit))
         self.key = f"{attrs['key']} {attrs['mode']}" if rng.random() < 0.5 else f"a {attrs['mode']} key"
         by_role = {i["role"]: i for i in attrs["instruments"]}
-        self.inst = {r: self.pick(lookup(i["program"], r == "drums").synonyms) for r, i in by_role.items()}
+        self.inst = {r: self.pick(lexicon.instruments(i["program"], r == "drums")) for r, i in by_role.items()}
 
     def use(self, name: str) -> str:
         """The fixed word for ``name`` (tempo, dyn, reverb, key, feature), marked as used."""
@@ -111,12 +137,12 @@ class _Words:
         self.used.add("tempo")
         bpm, word = self.a["bpm"], self.tempo_word
         return self.pick([word, f"at {bpm} bpm", f"{word}, around {5 * round(bpm / 5)} bpm", f"{bpm} BPM",
-                          word if "tempo" in word or "paced" in word else f"with {_article(word)} tempo"])
+                          word if "tempo" in word or "paced" in word else f"with {article(word)} tempo"])
 
     def mood(self, n: int | None = None) -> str:
         moods = list(self.moods)
         self.rng.shuffle(moods)
-        return _join(moods[: n or int(self.rng.integers(1, len(moods) + 1))])
+        return join(moods[: n or int(self.rng.integers(1, len(moods) + 1))])
 
     def instruments(self, k: int | None = None, without: str | None = None) -> str:
         """``k`` instrument names (random count if None), always including the lead unless excluded."""
@@ -125,7 +151,7 @@ class _Words:
         self.rng.shuffle(others)
         names = (lead + others)[: k or int(self.rng.integers(1, len(lead) + len(others) + 1))]
         self.rng.shuffle(names)
-        return _join(names)
+        return join(names)
 
     def extras(self) -> list[str]:
         """Optional phrases not used yet, each included with some probability, shuffled."""
@@ -138,37 +164,38 @@ class _Words:
         return chosen
 
 
-def _join(items: list[str]) -> str:
+def join(items: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _article(word: str) -> str:
+def article(word: str) -> str:
     return ("an " if word[:1].lower() in "aeiou8" else "a ") + word
 
 
-def _tail(w: _Words) -> str:
+def _tail(w: Words) -> str:
     extras = w.extras()
     return (", " + ", ".join(extras)) if extras else ""
 
 
 TEMPLATES = [
-    lambda w, r: f"{_article(w.mood(1) + ' ' + w.genre)} {w.noun} with {w.instruments()}{_tail(w)}.",
+    lambda w, r: f"{article(w.mood(1) + ' ' + w.genre)} {w.noun} with {w.instruments()}{_tail(w)}.",
     lambda w, r: f"{w.genre} {w.noun} featuring {w.instruments()}. The mood is {w.mood()}{_tail(w)}.",
-    lambda w, r: f"{_article(w.use('tempo'))} {w.genre} {w.noun}: the {w.inst['lead']} takes the melody"
+    lambda w, r: f"{article(w.use('tempo'))} {w.genre} {w.noun}: the {w.inst['lead']} takes the melody"
                  f" over {w.instruments(2, without='lead')}{_tail(w)}.",
     lambda w, r: ", ".join(_shuffled(r, [w.genre, w.mood(), w.instruments(), w.tempo()] + w.extras())),
-    lambda w, r: f"{w.instruments()} playing {_article(w.mood(1))} {w.genre} groove{_tail(w)}.",
+    lambda w, r: f"{w.instruments()} playing {article(w.mood(1))} {w.genre} groove{_tail(w)}.",
     lambda w, r: f"Instrumental {w.genre} with {w.use('feature')}; {w.mood()}{_tail(w)}.",
     lambda w, r: f"This {w.noun} is {w.genre}, {w.mood()} and {w.use('tempo')}, with {w.instruments()}.",
     lambda w, r: f"{w.mood()} {w.genre} {w.noun}, {w.tempo()}{_tail(w)}.",
     lambda w, r: f"genre: {w.genre}; mood: {w.mood()}; instruments: {w.instruments()}; tempo: {w.a['bpm']} bpm",
-    lambda w, r: f"Listen to {_article(w.genre)} {w.noun} where {w.instruments(2)} set {_article(w.mood(1))} mood"
+    lambda w, r: f"Listen to {article(w.genre)} {w.noun} where {w.instruments(2)} set {article(w.mood(1))} mood"
                  f"{_tail(w)}.",
     lambda w, r: f"{w.use('tempo')} {w.genre} built on {w.use('feature')}, played on {w.instruments()}.",
-    lambda w, r: f"{_article(w.genre)} {w.noun} in {w.use('key')}: {w.mood()}, {w.use('dyn')}, {w.use('reverb')}.",
-    lambda w, r: f"The {w.inst['lead']} carries the tune in {_article(w.mood(1))}, {w.use('tempo')} {w.genre} {w.noun}"
+    lambda w, r: f"{article(w.genre)} {w.noun} in {w.use('key')}: {w.mood()}, {w.use('dyn')}, {w.use('reverb')}.",
+    lambda w, r: f"The {w.inst['lead']} carries the tune in {article(w.mood(1))}, {w.use('tempo')} {w.genre} {w.noun}"
                  f"{_tail(w)}.",
     lambda w, r: f"Background music in the style of {w.genre}: {w.mood()}, with {w.instruments()}.",
 ]

@@ -17,6 +17,7 @@ from index.fileio import atomic_path
 from muscall.data.manifest import SPLITS, ClipRow, write_manifest
 from muscall.data.synth.captions import derive_moods, make_caption
 from muscall.data.synth.compose import compose
+from muscall.data.synth.heldout import heldout_descriptions
 from muscall.data.synth.performance import draw_performance, perform, render_window, score_seconds
 from muscall.data.synth.production import apply_mix, draw_production
 from muscall.data.synth.render import Renderer, SoundfontBank, finish
@@ -25,7 +26,7 @@ from muscall.data.synth.styles import GENRES, STYLES, Style
 
 FORMATS = {"flac": ("FLAC", "PCM_16"), "wav": ("WAV", "PCM_16")}
 LOUDNESS_DB = (-26.0, -14.0)  # target RMS range, dBFS
-COMPOSE, RENDER, CAPTION, SPLIT, GENRE, SOUND, PRODUCE, PERFORM, NOISE = range(9)  # random streams per clip
+COMPOSE, RENDER, CAPTION, SPLIT, GENRE, SOUND, PRODUCE, PERFORM, NOISE, WORDING = range(10)  # random streams per clip
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class SynthSettings:
     soundfonts: tuple[str, ...] = ()  # "name=path" each; filled in by generate_corpus
     holdout_soundfont: str = ""  # renders test-split clips only
     production: str = "default"  # "none": the clean rendering (no production chain, no performance variation)
+    holdout_wording: bool = False  # test clips also get attributes heldout_caption and short_query (heldout.py)
 
     @property
     def n_shards(self) -> int:
@@ -95,6 +97,8 @@ def synth_clip(index: int, settings: SynthSettings, bank: SoundfontBank) -> tupl
     cid = clip_id(seed, index)
     wording = stream(seed, index, CAPTION)
     caption, *more = [make_caption(attrs, wording) for _ in range(max(1, settings.captions))]
+    if settings.holdout_wording and split == "test":
+        attrs.update(heldout_descriptions(attrs, stream(seed, index, WORDING)))
     row = ClipRow(id=cid, audio_path=f"audio/{cid}.{settings.audio_format}", caption=caption, split=split,
                   tags=[genre, *names, *moods], attributes=attrs, duration=float(settings.seconds), captions=more)
     return pcm, row

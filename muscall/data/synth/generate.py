@@ -46,16 +46,18 @@ def generate_corpus(out: str | Path, n: int = 2000, seconds: float = 10.0, seed:
                     genres: Iterable[str] | None = None, sample_rate: int = 16000,
                     splits: tuple[float, float, float] = (0.8, 0.1, 0.1), shard_size: int = 16,
                     audio_format: str = "flac", captions: int = 5, holdout_soundfont: str = "",
-                    production: str = "default", progress: bool = True) -> CorpusSummary:
+                    production: str = "default", holdout_wording: bool = False,
+                    progress: bool = True) -> CorpusSummary:
     """Generate (or resume) a synthetic (audio, caption) corpus in ``out`` and return its summary.
 
     ``soundfont``: None for the packaged default set, else files, packaged names or NAME=PATH pairs (see
     ``soundfonts.resolve_soundfonts``); ``holdout_soundfont`` names one that renders test-split clips only.
+    ``holdout_wording``: test clips also get a held-out caption and a short query (``synth/heldout.py``).
     """
     chosen = tuple(parse_genres(",".join(genres) if genres else None))
     fonts = resolve_soundfonts(soundfont)
     settings = SynthSettings(n, float(seconds), seed, sample_rate, chosen, tuple(splits), shard_size, audio_format,
-                             captions, fonts, holdout_soundfont or "", production)
+                             captions, fonts, holdout_soundfont or "", production, holdout_wording)
     _validate(settings, workers)
     out = Path(out)
     _claim(out, settings)
@@ -180,6 +182,7 @@ def _write_metadata(out: Path, settings: SynthSettings, rows: list[ClipRow], sum
         "soundfonts": _soundfont_table(settings, rows),
         "holdout_soundfont": settings.holdout_soundfont or None,
         "production": settings.production,
+        "holdout_wording": settings.holdout_wording,
         "last_run": {"rendered": summary.rendered, "reused": summary.reused, "workers": summary.workers,
                      "elapsed_s": round(summary.elapsed_s or 0.0, 2),
                      "clips_per_s": round(summary.clips_per_s, 2) if summary.clips_per_s else None},

@@ -102,3 +102,24 @@ def test_training_needs_captions():
         train_tokenizer(["", "  "], 100)
     with pytest.raises(MuscallError, match="vocab_size"):
         train_tokenizer(CAPTIONS, 3)
+
+
+@pytest.mark.parametrize("text", ["zydeco with kazoo and mbira", "pianno ballad with sofft strnigs", "quixotic 7/8"])
+def test_unseen_and_typo_words_split_into_subwords_not_unk(tok, text):
+    pieces = tok.tokenizer.encode(text, add_special_tokens=False).ids
+    assert pieces and pieces.count(tok.unk_id) == 0
+    assert tok.decode(pieces).replace(" ", "") == text.replace(" ", "")
+
+
+def test_fallback_pieces_fit_in_vocab_size():
+    small = train_tokenizer(CAPTIONS, vocab_size=120)
+    vocab = small.tokenizer.get_vocab()
+    assert small.vocab_size <= 120 and sorted(vocab.values()) == list(range(len(vocab)))
+    assert {"q", "##q", "7", "##7", "/"} <= set(vocab)
+
+
+def test_trainings_that_find_the_same_pieces_agree_on_every_id():
+    tones = ["low calm sine tone", "high bright sine tone", "noisy low rumble", "noisy high hiss"] * 8
+    vocabs = [train_tokenizer(tones, vocab_size=300).tokenizer.get_vocab() for _ in range(5)]
+    assert all(set(v) == set(vocabs[0]) for v in vocabs)  # no tie at the vocabulary's cut here
+    assert all(v == vocabs[0] for v in vocabs)  # the trainer's own ids differ from run to run

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -149,7 +150,7 @@ def test_cli_reports_a_missing_soundfont(tmp_path, capsys):
 
 
 HOLDOUT = dict(n=16, seconds=1.0, seed=4, shard_size=4, splits=(0.5, 0.2, 0.3), holdout_soundfont="b",
-               progress=False)
+               holdout_wording=True, progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -184,6 +185,17 @@ def test_held_out_soundfont_renders_only_test_clips(held_out):
     assert "b (held out)" in format_summary(summary)
 
 
+def test_held_out_wording_describes_only_test_clips_and_never_leaks(held_out):
+    from muscall.data.synth.heldout_words import vocabulary
+    rows = read_manifest(held_out / "manifest.jsonl")
+    for row in rows:
+        extra = {"heldout_caption", "short_query"} & set(row.attributes)
+        assert extra == ({"heldout_caption", "short_query"} if row.split == "test" else set())
+    seen = " | ".join(c.lower() for r in rows for c in r.all_captions() if r.split != "test")
+    assert not [p for p in vocabulary() if re.search(rf"(?<![\w-]){re.escape(p)}(?![\w-])", seen)]
+    assert json.loads((held_out / "corpus.json").read_text())["settings"]["holdout_wording"] is True
+
+
 def test_soundfont_choice_is_the_same_with_two_workers(held_out, tmp_path, two_fonts):
     out = tmp_path / "parallel"
     generate_corpus(out, workers=2, soundfont=",".join(two_fonts), **HOLDOUT)
@@ -212,9 +224,10 @@ def test_cli_takes_soundfonts_holdout_and_production(tmp_path, soundfont):
     out = tmp_path / "cli"
     code = main(["data", "synth", "--out", str(out), "--n", "4", "--seconds", "1", "--workers", "1", "--no-progress",
                  "--soundfont", f"a={soundfont}", "--soundfont", f"b={soundfont}", "--holdout-soundfont", "b",
-                 "--splits", "0,0,1", "--production", "none"])
+                 "--splits", "0,0,1", "--production", "none", "--holdout-wording"])
     assert code == 0
     rows = read_manifest(out / "manifest.jsonl")
+    assert all(r.attributes["short_query"] and r.attributes["heldout_caption"] for r in rows)
     assert {r.attributes["production"]["preset"] for r in rows} == {"none"}
     settings = json.loads((out / "parts" / "settings.json").read_text())
     assert settings["soundfonts"] == [f"a={soundfont}", f"b={soundfont}"] and settings["holdout_soundfont"] == "b"

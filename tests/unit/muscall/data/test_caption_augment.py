@@ -1,0 +1,96 @@
+"""Caption augmentation: seeded per (seed, epoch, row), changes captions, keeps its lexicon apart from held-out words."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from muscall.config import load_config
+from muscall.config.schema import TextAugmentConfig
+from muscall.data.caption_augment import CaptionAugmenter, augmentation_vocabulary, query_fragment, typos
+from muscall.data.manifest import ClipRow
+from muscall.data.synth import heldout_words
+from muscall.data.synth.captions import TRAINING
+from muscall.training.data import CropDataset
+
+ATTRS = {"genre": "hip hop", "moods": ["chill", "melancholic"],
+         "instruments": [{"role": "lead", "program": 11, "name": "vibraphone"},
+                         {"role": "drums", "program": 25, "name": "drum machine"}]}
+CAPTION = "Melancholic hip hop track with vibes and 808 drum machine, slow, in C minor, with some room reverb."
+ON = TextAugmentConfig(enabled=True, p=1.0, p_query=0.25, typo_rate=0.05)
+
+
+def words(phrases: set[str]) -> set[str]:
+    return {w for p in phrases for w in re.split(r"[^a-z0-9]+", p.lower()) if w}
+
+
+def test_augmentation_and_heldout_vocabularies_are_disjoint():
+    aug, held = augmentation_vocabulary(), heldout_words.vocabulary()
+    assert aug and held
+    assert not words(aug) & words(held)
+    assert not [p for p in held if any(p in a for a in aug)]
+
+
+def test_augmentation_is_deterministic_per_seed_epoch_and_index():
+    aug = CaptionAugmenter(ON, seed=3, attributes=[ATTRS, ATTRS])
+    assert aug(CAPTION, 2, 1) == aug(CAPTION, 2, 1)
+    assert CaptionAugmenter(ON, seed=3, attributes=[ATTRS, ATTRS])(CAPTION, 2, 1) == aug(CAPTION, 2, 1)
+    by_epoch = [aug(CAPTION, e, 0) for e in range(40)]
+    assert len(set(by_epoch)) >= 30 and sum(c != CAPTION for c in by_epoch) >= 38
+    assert [aug(CAPTION, e, 1) for e in range(40)] != by_epoch  # another row draws differently
+
+
+def test_augmentation_drops_reorders_rewords_and_makes_queries():
+    aug = CaptionAugmenter(TextAugmentConfig(enabled=True, p=1.0, p_case=0.0, typo_rate=0.0), 0, [ATTRS])
+    out = [aug(CAPTION, e, 0) for e in range(200)]
+    assert any(len(o) < len(CAPTION) * 0.6 for o in out)  # partial captions
+    assert any(o.lower().startswith("slow") for o in out)  # a clause moved to the front
+    assert any(re.search(r"\b(downcast|somber|opus|ditty|sluggish|lazy)\b", o) for o in out)  # lexicon synonyms
+    queries = CaptionAugmenter(TextAugmentConfig(enabled=True, p=1.0, p_query=1.0, p_case=0.0, typo_rate=0.0), 0,
+                               [ATTRS])
+    for q in {queries(CAPTION, e, 0) for e in range(30)}:
+        assert q == q.lower() and "," not in q and any(g in q for g in TRAINING.genres["hip hop"]), q
+
+
+def test_disabled_or_zero_probability_leaves_captions_alone():
+    for cfg in (TextAugmentConfig(), TextAugmentConfig(enabled=True, p=0.0)):
+        aug = CaptionAugmenter(cfg, 0, [ATTRS])
+        assert all(aug(CAPTION, e, 0) == CAPTION for e in range(20))
+
+
+def test_query_fragment_needs_synth_attributes_and_typos_keep_length_close():
+    rng = np.random.default_rng(0)
+    assert query_fragment({}, rng) is None and query_fragment({"genre": "polka", "moods": ["x"]}, rng) is None
+    text = "a melancholic instrumental recording with shimmering pads"
+    changed = typos(text, 1.0, np.random.default_rng(1))
+    assert changed != text and len(changed.split()) == len(text.split())
+    assert all(abs(len(a) - len(b)) <= 1 for a, b in zip(changed.split(), text.split()))
+
+
+def test_crop_dataset_applies_the_configured_augmentation_per_epoch():
+    row = ClipRow(id="a", audio_path="a.wav", caption=CAPTION, attributes=ATTRS)
+
+    class Source:
+        rows, audio = [row], load_config("tiny").audio
+
+        def __len__(self):
+            return 1
+
+        def __getitem__(self, i):
+            return np.zeros((4, 400), dtype=np.float32)
+
+    plain, augmented = CropDataset(Source(), seed=0), CropDataset(Source(), seed=0, text_augment=ON)
+    seen = set()
+    for epoch in range(10):
+        plain.set_epoch(epoch), augmented.set_epoch(epoch)
+        assert plain[0][1] == CAPTION and augmented[0][1] == augmented[0][1]
+        assert np.array_equal(plain[0][0], augmented[0][0])  # the crop draw does not depend on augmentation
+        seen.add(augmented[0][1])
+    assert len(seen) >= 8
+
+
+@pytest.mark.parametrize("name", ["tiny", "small"])
+def test_shipped_small_configs_turn_text_augmentation_on(name):
+    assert load_config(name).text_augment.enabled and not load_config("paper").text_augment.enabled
