@@ -25,6 +25,14 @@ def _minilm(*overrides: str):
     return model, tokens, mask
 
 
+def _after_backward(*overrides: str):
+    """A MiniLM model after one backward pass of its text embeddings, in training mode."""
+    model, tokens, mask = _minilm(*overrides)
+    model.text_encoder.train()
+    model.encode_text(tokens, mask).sum().backward()
+    return model, tokens, mask
+
+
 def _grads(module: torch.nn.Module) -> dict[str, bool]:
     return {name: p.grad is not None for name, p in module.named_parameters()}
 
@@ -66,9 +74,8 @@ def test_small_minilm_is_small_with_the_minilm_tower():
 @pytest.mark.slow
 @needs_minilm
 def test_frozen_backbone_with_adaptor_trains_only_the_adaptor():
-    model, tokens, mask = _minilm("model.text.minilm_adaptor_layers=1")
-    enc = model.text_encoder.train()
-    model.encode_text(tokens, mask).sum().backward()
+    model, _, _ = _after_backward("model.text.minilm_adaptor_layers=1")
+    enc = model.text_encoder
     assert not any(_grads(enc.backbone).values())
     assert all(_grads(enc.adaptor).values()) and model.text_projection.weight.grad is not None
     assert len(enc.cache) == 2  # the repeated caption is stored once
@@ -93,9 +100,8 @@ def test_cache_returns_identical_features_and_matches_the_uncached_path():
 @pytest.mark.slow
 @needs_minilm
 def test_top_layers_tuned_and_lower_layers_frozen():
-    model, tokens, mask = _minilm("model.text.minilm_trainable_layers=2")
-    enc = model.text_encoder.train()
-    model.encode_text(tokens, mask).sum().backward()
+    model, tokens, mask = _after_backward("model.text.minilm_trainable_layers=2")
+    enc = model.text_encoder
     layers = enc.backbone.encoder.layer
     assert not any(_grads(enc.backbone.embeddings).values())
     assert not any(g for layer in layers[:4] for g in _grads(layer).values())
