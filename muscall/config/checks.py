@@ -5,6 +5,8 @@ from __future__ import annotations
 from muscall.config.schema import FACT_HEADS, AugmentConfig, ChainConfig, Config, FactsLossConfig, TextAugmentConfig
 from muscall.config.scoring import validate_scoring_config
 
+MINILM_LAYERS, MINILM_WIDTH = 6, 384  # all-MiniLM-L6-v2
+
 
 def validate_config(cfg: Config) -> list[str]:
     """Cross-field checks beyond types; returns the problems found (empty when valid)."""
@@ -30,6 +32,7 @@ def validate_config(cfg: Config) -> list[str]:
         problems.append(f"model.text.encoder='{cfg.model.text.encoder}': use transformer or minilm")
     if cfg.model.text.width % cfg.model.text.heads:
         problems.append("model.text.width must be divisible by model.text.heads")
+    problems += _minilm_problems(cfg)
     if cfg.loss.caption_similarity not in ("auto", "minilm", "tfidf"):
         problems.append(f"loss.caption_similarity='{cfg.loss.caption_similarity}': use auto, minilm or tfidf")
     if not 0.0 <= cfg.loss.ssl_weight < 1.0:
@@ -66,6 +69,25 @@ def validate_text_augment_config(cfg: TextAugmentConfig) -> list[str]:
               "p_synonym": cfg.p_synonym, "p_case": cfg.p_case, "typo_rate": cfg.typo_rate}
     return [f"text_augment.{name}={value} must be in [0, 1]" for name, value in values.items()
             if not 0.0 <= value <= 1.0]
+
+
+def _minilm_problems(cfg: Config) -> list[str]:
+    """The MiniLM text tower's training mode: layers to tune, adaptor depth, cache size, text lr scale."""
+    t, problems = cfg.model.text, []
+    if not 0 <= t.minilm_trainable_layers <= MINILM_LAYERS:
+        problems.append(f"model.text.minilm_trainable_layers={t.minilm_trainable_layers} must be in "
+                        f"[0, {MINILM_LAYERS}] (MiniLM has {MINILM_LAYERS} layers)")
+    if t.minilm_trainable_layers and not t.freeze:
+        problems.append("model.text.minilm_trainable_layers needs model.text.freeze=true (freeze=false already "
+                        "trains every MiniLM layer); set one of them")
+    if t.minilm_adaptor_layers < 0 or t.minilm_cache_size < 0:
+        problems.append("model.text.minilm_adaptor_layers and model.text.minilm_cache_size must be >= 0")
+    if t.encoder == "minilm" and t.minilm_adaptor_layers and MINILM_WIDTH % t.heads:
+        problems.append(f"the MiniLM adaptor is {MINILM_WIDTH} wide: model.text.heads={t.heads} must divide it "
+                        "(e.g. 6 or 12)")
+    if not cfg.train.text_lr_scale > 0:
+        problems.append(f"train.text_lr_scale={cfg.train.text_lr_scale} must be positive")
+    return problems
 
 
 def validate_augment_config(cfg: AugmentConfig, prefix: str = "augment.") -> list[str]:

@@ -62,7 +62,12 @@ class TextEncoderConfig:
     max_tokens: int = 77
     vocab_size: int = 8000
     dropout: float = 0.1
-    freeze: bool = True  # minilm only: keep its weights fixed
+    freeze: bool = True  # minilm only: keep its weights fixed (false: fine-tune all six layers)
+    # minilm only: with freeze, unfreeze the top N of MiniLM's 6 layers (trained at lr * train.text_lr_scale);
+    # the frozen lower layers' output is cached per caption
+    minilm_trainable_layers: int = 0
+    minilm_adaptor_layers: int = 0  # minilm only: trained Transformer layers over MiniLM's token features
+    minilm_cache_size: int = 4096  # minilm only: captions whose frozen features are kept (LRU; 0: no cache)
 
 
 @dataclass
@@ -120,6 +125,7 @@ class TrainConfig:
     max_minutes: float | None = None  # wall-clock budget for the whole run
     log_every: int = 10
     checkpoint_every: int = 0  # also save checkpoints/last every N steps (0: at epoch ends only)
+    text_lr_scale: float = 1.0  # learning-rate multiplier for pretrained text weights (MiniLM layers being tuned)
     compile: bool = False  # torch.compile the audio tower for training (needs a C++ compiler; falls back to eager)
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.util
+from collections import OrderedDict
 from pathlib import Path
 
+import torch
 from torch import Tensor, nn
 
 from muscall.errors import MuscallError
@@ -66,18 +68,32 @@ def load_minilm_backbone() -> nn.Module:
 
 
 class MiniLMTextEncoder(nn.Module):
-    """all-MiniLM-L6-v2 token features, mean-pooled over real tokens (its own pooling), width 384."""
+    """all-MiniLM-L6-v2 token features, optionally refined by trained adaptor layers, mean-pooled (width 384).
 
-    def __init__(self, max_tokens: int = 128, freeze: bool = True):
+    Training modes: ``freeze`` with ``trainable_layers=0`` keeps MiniLM fixed (train an adaptor and the projection
+    over it); ``trainable_layers=N`` tunes its top N layers; ``freeze=False`` tunes all of it. The frozen part
+    runs in eval mode (no dropout), so while training its output for a caption is cached (:class:`FeatureCache`)
+    and a repeated caption costs only the trained layers. Evaluation always computes afresh.
+    """
+
+    def __init__(self, max_tokens: int = 128, freeze: bool = True, trainable_layers: int = 0,
+                 adaptor_layers: int = 0, adaptor_heads: int = 6, cache_size: int = 4096, dropout: float = 0.1):
         super().__init__()
         self.backbone = load_minilm_backbone()
+        layers = self.backbone.encoder.layer
         self.freeze = freeze
+        self.n_frozen = (len(layers) - trainable_layers) if freeze else 0
+        if not 0 <= self.n_frozen <= len(layers):
+            raise MuscallError(f"model.text.minilm_trainable_layers={trainable_layers}: MiniLM has {len(layers)}")
         self.max_tokens = min(max_tokens, int(self.backbone.config.max_position_embeddings))
         self.output_dim = int(self.backbone.config.hidden_size)
-        if freeze:
-            for param in self.backbone.parameters():
-                param.requires_grad_(False)
-            self.backbone.eval()
+        unused = [self.backbone.pooler] if self.backbone.pooler is not None else []  # we mean-pool instead
+        frozen = [self.backbone.embeddings, *layers[: self.n_frozen], *unused] if freeze else unused
+        for param in (p for module in frozen for p in module.parameters()):
+            param.requires_grad_(False)
+        self.adaptor = _adaptor(self.output_dim, adaptor_layers, adaptor_heads, dropout)
+        self.cache = FeatureCache(cache_size if freeze else 0)
+        self.register_load_state_dict_pre_hook(lambda *args: self.cache.clear())
 
     def train(self, mode: bool = True) -> MiniLMTextEncoder:
         """Switch mode; a frozen backbone stays in eval mode (no dropout) either way."""
@@ -87,13 +103,83 @@ class MiniLMTextEncoder(nn.Module):
         return self
 
     def token_features(self, tokens: Tensor, attention_mask: Tensor) -> Tensor:
-        """Per-token features ``(B, L, 384)``."""
+        """Per-token features ``(B, L, 384)`` (pad positions are meaningless)."""
         if tokens.shape[1] > self.max_tokens:
             raise MuscallError(f"{tokens.shape[1]} tokens exceed MiniLM's limit of {self.max_tokens}; lower "
                                f"model.text.max_tokens")
-        out = self.backbone(input_ids=tokens, attention_mask=attention_mask.long())
-        return out.last_hidden_state
+        mask = attention_mask.bool()
+        x = self._frozen(tokens, mask)
+        additive = (~mask)[:, None, None, :].to(x.dtype) * torch.finfo(x.dtype).min
+        for layer in self.backbone.encoder.layer[self.n_frozen:]:
+            out = layer(x, attention_mask=additive)
+            x = out[0] if isinstance(out, tuple) else out
+        if self.adaptor is not None:
+            x = self.adaptor(x, src_key_padding_mask=~mask)
+        return x
 
     def forward(self, tokens: Tensor, attention_mask: Tensor) -> Tensor:
         """Pooled features ``(B, 384)``."""
         return masked_mean(self.token_features(tokens, attention_mask), attention_mask.bool())
+
+    def _frozen(self, tokens: Tensor, mask: Tensor) -> Tensor:
+        """Output of the embeddings and the frozen layers ``(B, L, 384)``, from the cache where it can."""
+        if self.n_frozen == 0:
+            return self.backbone.embeddings(input_ids=tokens)
+        if not (self.training and self.cache.capacity):
+            return self._run_frozen(tokens, mask)
+        keys = [tuple(row[m].tolist()) for row, m in zip(tokens, mask)]
+        missing = [i for i, key in enumerate(keys) if self.cache.get(key) is None]
+        if missing:
+            fresh = self._run_frozen(tokens[missing], mask[missing])
+            for j, i in enumerate(missing):
+                self.cache.put(keys[i], fresh[j, : len(keys[i])])
+        out = tokens.new_zeros((*tokens.shape, self.output_dim), dtype=torch.float32)
+        for i, key in enumerate(keys):
+            feats = self.cache.get(key)
+            out[i, : len(key)] = feats.to(out.device)
+        return out
+
+    @torch.no_grad()
+    def _run_frozen(self, tokens: Tensor, mask: Tensor) -> Tensor:
+        out = self.backbone(input_ids=tokens, attention_mask=mask.long(), output_hidden_states=True)
+        return out.hidden_states[self.n_frozen]
+
+
+class FeatureCache:
+    """A bounded LRU map from a caption's token ids to its frozen token features ``(n_tokens, 384)``."""
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self._items: OrderedDict[tuple[int, ...], Tensor] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, key: tuple[int, ...]) -> Tensor | None:
+        """The features stored for ``key`` (marking them recently used), or None."""
+        value = self._items.get(key)
+        if value is not None:
+            self._items.move_to_end(key)
+        return value
+
+    def put(self, key: tuple[int, ...], value: Tensor) -> None:
+        """Store ``value`` (detached), evicting the least recently used entry beyond ``capacity``."""
+        if self.capacity <= 0:
+            return
+        self._items[key] = value.detach().clone()
+        self._items.move_to_end(key)
+        while len(self._items) > self.capacity:
+            self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget every entry (the frozen weights changed)."""
+        self._items.clear()
+
+
+def _adaptor(width: int, layers: int, heads: int, dropout: float) -> nn.Module | None:
+    """``layers`` pre-LN Transformer layers trained over MiniLM's token features (None for 0)."""
+    if layers <= 0:
+        return None
+    layer = nn.TransformerEncoderLayer(width, heads, 4 * width, dropout, activation="gelu", batch_first=True,
+                                       norm_first=True)
+    return nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)

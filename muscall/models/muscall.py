@@ -116,5 +116,8 @@ def _build_text_encoder(cfg: Config, vocab_size: int | None) -> nn.Module:
     if tcfg.encoder == "minilm":
         from muscall.models.minilm import MiniLMTextEncoder  # lazy: optional dependency
 
-        return MiniLMTextEncoder(max_tokens=tcfg.max_tokens, freeze=tcfg.freeze)
+        return MiniLMTextEncoder(max_tokens=tcfg.max_tokens, freeze=tcfg.freeze,
+                                 trainable_layers=tcfg.minilm_trainable_layers,
+                                 adaptor_layers=tcfg.minilm_adaptor_layers, adaptor_heads=tcfg.heads,
+                                 cache_size=tcfg.minilm_cache_size, dropout=tcfg.dropout)
     raise MuscallError(f"model.text.encoder='{tcfg.encoder}': use transformer or minilm")

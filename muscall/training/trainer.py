@@ -116,7 +116,7 @@ class Trainer:
         if self.dist.enabled and self.device.type == "cuda":  # batch statistics over the global batch
             self.net = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.net)
         self.ddp = DistributedDataParallel(self.net) if self.dist.enabled else None
-        params = _param_groups([self.net], cfg.train.weight_decay)
+        params = _param_groups([self.net], cfg.train.weight_decay, cfg.train.text_lr_scale)
         self.optimizer = torch.optim.AdamW(params, lr=cfg.train.lr, betas=(0.9, 0.98), eps=1e-6)
         self.batches_per_epoch = len(self.train_rows) // cfg.train.batch_size
         self.total_steps = max(1, cfg.train.epochs * self.batches_per_epoch // cfg.train.accum_steps)
@@ -242,7 +242,7 @@ class Trainer:
             progress = max(progress, (self.elapsed + time.monotonic() - self._epoch_start) / self.budget_s)
         factor = lr_factor(self.global_step, self.cfg.train.warmup_steps, progress)
         for group in self.optimizer.param_groups:
-            group["lr"] = self.cfg.train.lr * factor
+            group["lr"] = self.cfg.train.lr * factor * group.get("lr_scale", 1.0)
 
     # ---------------------------------------------------------------- validation and state
     @torch.no_grad()
@@ -282,15 +282,19 @@ class Trainer:
         log.info("resumed at epoch %d step %d", self.epoch, self.step_in_epoch)
 
 
-def _param_groups(modules: list[torch.nn.Module], weight_decay: float) -> list[dict]:
-    """No weight decay on biases, norms, embeddings and the temperature."""
-    decay, no_decay = [], []
+def _param_groups(modules: list[torch.nn.Module], weight_decay: float, text_lr_scale: float = 1.0) -> list[dict]:
+    """No weight decay on biases, norms, embeddings and the temperature; pretrained text weights (a MiniLM
+    backbone being tuned) learn at ``lr * text_lr_scale`` (their groups only exist when there are such weights)."""
+    groups: dict[tuple[bool, bool], list] = {(d, t): [] for d in (True, False) for t in (False, True)}
     for module in modules:
         for name, p in module.named_parameters():
             if not p.requires_grad:
                 continue
-            (no_decay if p.ndim < 2 or "embed" in name or "logit_scale" in name else decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+            decay = not (p.ndim < 2 or "embed" in name or "logit_scale" in name)
+            groups[decay, "text_encoder.backbone." in name].append(p)
+    return [{"params": params, "weight_decay": weight_decay if decay else 0.0,
+             "lr_scale": text_lr_scale if pretrained else 1.0}
+            for (decay, pretrained), params in groups.items() if params or not pretrained]
 
 
 def _amp_dtype(device: torch.device, enabled: bool) -> torch.dtype | None:
