@@ -8,7 +8,9 @@ same command and checks that the result is complete with nothing lost or duplica
 from __future__ import annotations
 
 import json
+import socket
 import sys
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +19,10 @@ import soundfile as sf
 
 from muscall.data.manifest import ClipRow, read_manifest, write_manifest
 from tests.support.orphans import finish, kill_mid_run
-from tests.support.tiny_service import make_tiny_checkpoint
+from tests.support.tiny_service import build_tone_index, make_tiny_checkpoint
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux only")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux only")]
 
 N_CLIPS = 12
 
@@ -114,3 +117,23 @@ def test_killed_training_leaves_no_workers_and_resumes(tmp_path):
     text = finish([*args, "--resume"], tmp_path / "log.txt")
     result = json.loads(text[text.rindex("{\n"):])
     assert (result["epochs"], result["steps"]) == (3, 12)  # 32 clips, 4 batches of 8 per epoch, none twice
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def test_killed_server_leaves_no_workers(tmp_path):
+    ckpt = make_tiny_checkpoint(tmp_path / "ckpt")
+    index_dir, _ = build_tone_index(tmp_path, ckpt)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    args = ["serve", "--catalog", str(index_dir), "--checkpoint", str(ckpt), "--workers", "2", "--port", str(port)]
+    survivors = kill_mid_run(args, tmp_path / "log.txt", workers=2,
+                             ready=lambda: _answers(f"http://127.0.0.1:{port}/healthz"))
+    assert survivors == set()

@@ -50,10 +50,11 @@ def start(args: Sequence[str], log: Path) -> subprocess.Popen:
 
 
 def kill_mid_run(args: Sequence[str], log: Path, workers: int, ready: Callable[[], bool] = lambda: True,
-                 timeout: float = 120.0, grace: float = 10.0) -> set[int]:
+                 timeout: float = 120.0, grace: float = 3.0) -> set[int]:
     """Start the job, SIGKILL it once ``workers`` processes run below it and ``ready()``; return its survivors.
 
-    Survivors are the processes that were below it when it died and still run ``grace`` seconds later.
+    Survivors are the processes that were below it when it died and still run ``grace`` seconds later (3 s:
+    sooner than the 5 s after which an idle torch DataLoader worker notices a dead parent by itself).
     """
     proc = start(args, log)
     deadline = time.monotonic() + timeout
