@@ -44,16 +44,6 @@ def synth(tmp_path_factory, soundfont) -> tuple[Path, set[int]]:
     return out, survivors
 
 
-@pytest.fixture(scope="session")
-def soundfont() -> str:
-    from muscall.data.synth.render import find_soundfont
-    from muscall.errors import MuscallError
-    try:
-        return str(find_soundfont())
-    except MuscallError as err:
-        pytest.skip(f"no GM soundfont installed ({err})")
-
-
 def test_killed_synth_leaves_no_workers_and_resumes(synth):
     out, survivors = synth
     assert survivors == set()
