@@ -132,7 +132,8 @@ def read_tracks(reader: TrackReader, workers: int = 0, prefetch: int = 4) -> Ite
             yield reader[i]
         return
     loader = DataLoader(reader, batch_size=None, shuffle=False, num_workers=workers, collate_fn=_identity,
-                        worker_init_fn=loader_worker_init(_one_thread), prefetch_factor=prefetch, persistent_workers=False)
+                        worker_init_fn=loader_worker_init(_one_thread), prefetch_factor=prefetch,
+                        persistent_workers=False)
     yield from loader
 
 
