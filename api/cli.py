@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+PARENT_VAR = "MUSCALL_SERVE_PARENT_PID"  # set by `muscall serve --workers N` for its worker processes
 
 EPILOG = """examples:
   muscall serve --catalog idx/ --checkpoint runs/tiny/checkpoints/best
@@ -83,6 +89,16 @@ def run(args: argparse.Namespace) -> int:
         return 0
     state.close()  # each worker loads its own copy in its lifespan
     os.environ[ENV_VAR] = settings.to_json()
-    uvicorn.run("api.app:app_from_env", factory=True, host=serve.host, port=serve.port, workers=serve.workers,
+    os.environ[PARENT_VAR] = str(os.getpid())  # uvicorn workers die with this process (see worker_app)
+    uvicorn.run("api.cli:worker_app", factory=True, host=serve.host, port=serve.port, workers=serve.workers,
                 log_level=args.log_level)
     return 0
+
+
+def worker_app() -> FastAPI:
+    """App factory of a ``--workers N`` worker: it dies with ``muscall serve`` (uvicorn workers do not)."""
+    from api.app import app_from_env
+    from muscall.utils.processes import die_with_parent
+
+    die_with_parent(int(os.environ[PARENT_VAR]))
+    return app_from_env()

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from muscall.errors import MuscallError
+
 
 def write_tone(path: Path, seconds: float = 1.0, sr: int = 16000, freq: float = 440.0,
                channels: int = 1, amplitude: float = 0.3, **sf_kwargs) -> Path:
@@ -26,3 +28,13 @@ def tone(tmp_path):
     def make(name: str = "tone.wav", **kwargs) -> Path:
         return write_tone(tmp_path / name, **kwargs)
     return make
+
+
+@pytest.fixture(scope="session")
+def soundfont() -> str:
+    """Path of the installed GM soundfont; tests that render are skipped when there is none."""
+    from muscall.data.synth.render import find_soundfont
+    try:
+        return str(find_soundfont())
+    except MuscallError as err:
+        pytest.skip(f"no GM soundfont installed ({err})")

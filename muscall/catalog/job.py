@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import closing
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -95,6 +96,7 @@ def run_embed_job(ckpt: Checkpoint, job: EmbedJob, dist: DistInfo | None = None,
     n = embed_parts(mapper, inputs, mine, store, job, settings["keep_windows"], dist.rank, on_part_done)
     if not dist.is_main:
         (out / PARTS / f"rank-{dist.rank}.done").touch()
+        _wait_until_complete(out / PLAN)  # by file, not a barrier: the merge may outlast a collective's timeout
         return EmbedResult(out, len(inputs), n, time.perf_counter() - t0)
     wait_for([out / PARTS / f"rank-{r}.done" for r in range(1, dist.world_size)])
     with tqdm(unit="track", desc="merge shards", disable=not job.progress) as bar:
@@ -120,10 +122,11 @@ def embed_parts(mapper: TrackMapper, inputs: Sequence[TrackInput], parts: Sequen
     size = job.shard_size
     spans = [range(p * size, min((p + 1) * size, len(inputs))) for p in parts]
     reader = TrackReader(inputs, mapper.audio, [i for span in spans for i in span])
-    stream = read_tracks(reader, job.workers)
     embedded = 0
     desc = "embed" if rank == 0 else f"embed rank {rank}"
-    with tqdm(total=len(reader), unit="track", desc=desc, position=rank, disable=not job.progress) as bar:
+    # closing the stream stops its decoding workers now, not whenever the generator is collected
+    with closing(read_tracks(reader, job.workers)) as stream, \
+            tqdm(total=len(reader), unit="track", desc=desc, position=rank, disable=not job.progress) as bar:
         for part, span in zip(parts, spans):
             decoded: list[DecodedTrack] = []
             failures: list[dict[str, Any]] = []
@@ -184,6 +187,12 @@ def _result(out: Path, inputs: Sequence[TrackInput], n: int, t0: float, dist: Di
         path = out / FAILURES
         result.n_failed = sum(1 for line in path.read_text().splitlines() if line) if path.exists() else 0
     return result
+
+
+def _wait_until_complete(plan: Path, poll_seconds: float = 0.5) -> None:
+    """Block until rank 0 has merged the parts, so that every rank leaves the process group together."""
+    while not read_plan(plan, PLAN_FORMAT).get("complete"):
+        time.sleep(poll_seconds)
 
 
 def _clear_rank_markers(out: Path) -> Callable[[], None]:

@@ -22,6 +22,7 @@ from muscall.audio.features import MelFrontEnd
 from muscall.config import AudioConfig
 from muscall.data.manifest import read_manifest, resolve_audio_path
 from muscall.errors import AudioLoadError, MuscallError
+from muscall.utils.processes import loader_worker_init
 
 MANIFEST_SUFFIXES = (".jsonl", ".json")
 
@@ -133,7 +134,8 @@ def read_tracks(reader: TrackReader, workers: int = 0, prefetch: int = 4) -> Ite
             yield reader[i]
         return
     loader = DataLoader(reader, batch_size=None, shuffle=False, num_workers=workers, collate_fn=_identity,
-                        worker_init_fn=_one_thread, prefetch_factor=prefetch, persistent_workers=False)
+                        worker_init_fn=loader_worker_init(_one_thread), prefetch_factor=prefetch,
+                        persistent_workers=False)
     yield from loader
 
 

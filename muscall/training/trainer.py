@@ -35,6 +35,7 @@ from muscall.training.data import Collate, CropDataset, epoch_order, rank_batche
 from muscall.training.objective import (Objective, TrainNet, build_fact_targets, fact_accuracies, fact_classes)
 from muscall.training.state import JsonlLog, lr_factor, rng_state, seed_everything, set_rng_state
 from muscall.utils import distributed as D
+from muscall.utils.processes import loader_worker_init
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +182,7 @@ class Trainer:
                                self.dist.rank, self.dist.world_size)[:max_batches]
         loader = DataLoader(self.dataset, batch_sampler=batches[self.step_in_epoch:], collate_fn=self.collate,
                             num_workers=cfg.train.num_workers, pin_memory=self.device.type == "cuda",
+                            worker_init_fn=loader_worker_init(),
                             generator=torch.Generator().manual_seed(cfg.train.seed + epoch))
         net = self.ddp or self.net
         net.train()

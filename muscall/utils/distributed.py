@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import sys
 from dataclasses import dataclass
 
 import torch
@@ -35,6 +37,7 @@ def init_distributed(device: torch.device) -> DistInfo:
     if not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
         dist.init_process_group(backend=backend)
+        atexit.register(_destroy)  # a rank that fails or forgets cleanup still leaves before interpreter teardown
     return DistInfo(rank=dist.get_rank(), world_size=dist.get_world_size(),
                     local_rank=int(os.environ.get("LOCAL_RANK", "0")))
 
@@ -66,6 +69,22 @@ def barrier(info: DistInfo) -> None:
 
 
 def cleanup(info: DistInfo) -> None:
-    """Leave the process group."""
-    if info.enabled and dist.is_initialized():
+    """Leave the process group: wait for every rank, then destroy it while the interpreter is still whole.
+
+    The barrier keeps a finished rank from tearing down its gloo connections while a peer still talks to it
+    (that peer would abort at shutdown with "terminate called without an active exception"). Called while an
+    exception propagates (from a ``finally``), it skips the barrier: the failed peers may never arrive.
+    """
+    if not (info.enabled and dist.is_initialized()):
+        return
+    try:
+        if sys.exc_info()[0] is None:
+            dist.barrier()
+    finally:
+        _destroy()
+
+
+def _destroy() -> None:
+    """Destroy the default process group if it is still there (idempotent; also the atexit hook)."""
+    if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()

@@ -33,6 +33,7 @@ from muscall.data.degrade.facts import Vocabulary
 from muscall.data.degrade.systems import JITTER, check_types, default_types, level_split
 from muscall.data.manifest import SPLITS, ClipRow, read_manifest, write_manifest
 from muscall.errors import MuscallError
+from muscall.utils.processes import pool_initializer
 from muscall.utils.run_folder import claim_run_folder
 
 FORMAT_VERSION = 1
@@ -166,7 +167,9 @@ def _run_serial(out: Path, settings: DegradeSettings, shards: list[list[ClipTask
 def _run_pool(out: Path, settings: DegradeSettings, shards: list[list[ClipTask]], todo: list[int],
               vocab: Vocabulary, workers: int, done: Callable[[int], object]) -> None:
     ctx = mp.get_context("spawn")  # no inherited torch / thread state
-    with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx) as pool:
+    start, start_args = pool_initializer()
+    with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx, initializer=start,
+                             initargs=start_args) as pool:
         pending = {pool.submit(degrade_shard, str(out), settings, k, shards[k], vocab) for k in todo}
         try:
             while pending:

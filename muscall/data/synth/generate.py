@@ -36,6 +36,7 @@ from muscall.data.synth.soundfonts import KNOWN, check_holdout, resolve_soundfon
 from muscall.data.synth.styles import STYLES, parse_genres
 from muscall.data.synth.summary import CorpusSummary, count_rows
 from muscall.errors import MuscallError
+from muscall.utils.processes import pool_initializer
 from muscall.utils.run_folder import claim_run_folder
 
 FORMAT_VERSION = 1
@@ -136,8 +137,9 @@ def _run_pool(out: Path, settings: SynthSettings, todo: list[int], workers: int,
               done: Callable[[ShardResult], None]) -> None:
     """Render shards in ``workers`` processes, each with its own soundfonts (loaded lazily) and synthesizers."""
     ctx = mp.get_context("spawn")  # no forked fluidsynth/torch state
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx, initializer=init_worker,
-                               initargs=(settings.soundfonts, settings.sample_rate))
+    start, start_args = pool_initializer(init_worker, settings.soundfonts, settings.sample_rate)
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx, initializer=start,
+                               initargs=start_args)
     try:
         pending = {pool.submit(worker_shard, str(out), settings, k) for k in todo}
         while pending:

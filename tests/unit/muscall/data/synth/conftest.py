@@ -1,20 +1,8 @@
-"""Fixtures for the corpus generator tests: the system GM soundfont and one shared renderer."""
+"""Fixtures for the corpus generator tests: one shared renderer (the ``soundfont`` fixture is in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import pytest
-
-from muscall.errors import MuscallError
-
-
-@pytest.fixture(scope="session")
-def soundfont() -> str:
-    """Path of the installed GM soundfont; tests that render are skipped when there is none."""
-    from muscall.data.synth.render import find_soundfont
-    try:
-        return str(find_soundfont())
-    except MuscallError as err:
-        pytest.skip(f"no GM soundfont installed ({err})")
 
 
 @pytest.fixture(scope="session")
