@@ -5,7 +5,7 @@ VENV   ?= .venv
 # build: CPU `make TORCH_INDEX=https://download.pytorch.org/whl/cpu`, GPU `make TORCH='torch==2.13.*'` (PyPI: CUDA).
 TORCH  ?= torch==2.13.0
 TORCH_INDEX ?=
-EXTRAS ?= serve,dev
+EXTRAS ?= serve,dev,minilm
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   ?= demo-out
