@@ -4,7 +4,7 @@
 # each of text search, audio search, /tag and /score. Every step resumes or reuses its output when rerun.
 # Usage: scripts/demo.sh OUT_DIR   (make demo calls it with the venv on PATH)
 #   DEMO_CLIPS (1000), DEMO_TRAIN_MINUTES (5), DEMO_PORT (8000), DEMO_KEEP_SERVING (1: keep serving when interactive)
-#   DEMO_QUALITY_CLIPS (150: clips degraded for the quality heads), DEMO_SCORE_EPOCHS (30)
+#   DEMO_QUALITY_CLIPS (150: clips degraded for the quality heads), DEMO_SCORE_EPOCHS (10)
 set -euo pipefail
 OUT=${1:-demo-out}
 N=${DEMO_CLIPS:-1000}
@@ -12,7 +12,7 @@ MINUTES=${DEMO_TRAIN_MINUTES:-5}
 PORT=${DEMO_PORT:-8000}
 QUERY=${DEMO_QUERY:-"a fast techno track with a synth lead"}
 QCLIPS=${DEMO_QUALITY_CLIPS:-150}
-SCORE_EPOCHS=${DEMO_SCORE_EPOCHS:-30}
+SCORE_EPOCHS=${DEMO_SCORE_EPOCHS:-10}
 CKPT="$OUT/run/checkpoints/best"
 URL="http://127.0.0.1:$PORT"
 mkdir -p "$OUT"
@@ -53,7 +53,7 @@ muscall data degrade --corpus "$OUT/corpus" --out "$OUT/quality" --clips "$QCLIP
   --seconds 4 --workers 2 --no-progress
 if [ -f "$OUT/heads/done" ]; then echo "already trained: $OUT/heads"; else
   muscall score train --checkpoint "$CKPT" --manifest "$OUT/quality/manifest.jsonl" --out "$OUT/heads" \
-    --epochs "$SCORE_EPOCHS" --cache "$OUT/quality/cache" --into-checkpoint --no-progress
+    --epochs "$SCORE_EPOCHS" --cache "$OUT/quality/cache" --into-checkpoint
   touch "$OUT/heads/done"
 fi
 

@@ -29,12 +29,16 @@ PY
 MATCH=$(cat "$EX/match.txt")
 MISMATCH=$(cat "$EX/mismatch.txt")
 
+# (--form-string: curl -F would read a ';' in a caption as the start of a field option and cut the prompt there)
 # show NAME FORMAT CURL-ARGS...: print the curl command, run it, print its reply in short form.
 show() {
   local name=$1 format=$2
   shift 2
   printf '\n---- %s\n$ curl' "$name"
-  printf " %q" "$@"
+  local arg
+  for arg in "$@"; do  # single-quoted where the shell needs it, so that the line can be copied
+    if [[ $arg =~ ^[A-Za-z0-9_./:=@%+-]+$ ]]; then printf ' %s' "$arg"; else printf " '%s'" "${arg//\'/\'\\\'\'}"; fi
+  done
   printf '\n'
   curl -fsS "$@" > "$EX/$name.json" || { echo "  (failed; see $OUT/serve.log)"; return 0; }
   python - "$EX/$name.json" "$format" <<'PY'
@@ -66,5 +70,5 @@ show text_search search -X POST "$URL/search/text" -H 'content-type: application
 show similar search "$URL/tracks/$TRACK/similar?k=5"
 show audio_search search -X POST "$URL/search/audio" -F "file=@$CLIP" -F k=5
 show tag tag -X POST "$URL/tag" -F "file=@$CLIP" -F label_set=genres -F top=3
-show score_match score -X POST "$URL/score" -F "file=@$CLIP" -F "prompt=$MATCH"
-show score_mismatch score -X POST "$URL/score" -F "file=@$CLIP" -F "prompt=$MISMATCH"
+show score_match score -X POST "$URL/score" -F "file=@$CLIP" --form-string "prompt=$MATCH"
+show score_mismatch score -X POST "$URL/score" -F "file=@$CLIP" --form-string "prompt=$MISMATCH"
