@@ -8,6 +8,7 @@
     genre: $("genre"), dmin: $("dmin"), dmax: $("dmax"), k: $("k"),
     status: $("status"), error: $("error"), results: $("results"), more: $("more"),
     template: $("result-template"),
+    scoreForm: $("score-form"), scoreClip: $("score-clip"), scorePrompt: $("score-prompt"), scores: $("scores"),
   };
   // The last search, so "Show more results" can ask for the next page of the same thing.
   let last = null;
@@ -84,12 +85,25 @@
     if (t.attributes && t.attributes.genre) meta.push(String(t.attributes.genre));
     if (hit.moment) meta.push("best moment " + clock(hit.moment.start) + "–" + clock(hit.moment.end));
     node.querySelector(".meta").textContent = meta.join(" · ");
+    // Zero-shot tags ('muscall tag --write-db') sit in attributes.zeroshot {label set: [labels]} and are merged
+    // into the track's tags; shown apart, marked as predicted, beside the catalog's own tags.
+    const predicted = predictedTags(t);
+    const shownPredicted = new Set(predicted.map((p) => p.label.toLowerCase()));
     const tags = node.querySelector(".tags");
-    (t.tags || []).forEach((tag) => {
+    (t.tags || []).filter((tag) => !shownPredicted.has(String(tag).toLowerCase())).forEach((tag) => {
       const li = document.createElement("li");
       li.textContent = tag;
       tags.appendChild(li);
     });
+    const predictedRow = node.querySelector(".predicted");
+    predicted.forEach((p) => {
+      const span = document.createElement("span");
+      span.className = "tag";
+      span.textContent = p.label;
+      span.title = "predicted by the model (zero-shot, label set " + p.set + ")";
+      predictedRow.appendChild(span);
+    });
+    predictedRow.hidden = predicted.length === 0;
     const player = node.querySelector(".player");
     player.src = t.audio_url;
     player.setAttribute("aria-label", "Play " + (t.title || t.track_id));
@@ -106,6 +120,37 @@
     similar.setAttribute("aria-label", "More like " + (t.title || t.track_id));
     similar.addEventListener("click", () => run(similarSearch(t.track_id), "tracks like “" + (t.title || t.track_id) + "”"));
     return node;
+  }
+
+  function predictedTags(track) {
+    const sets = (track.attributes && track.attributes.zeroshot) || {};
+    const out = [];
+    Object.keys(sets).sort().forEach((set) => (sets[set] || []).forEach((label) => out.push({ set: set, label: label })));
+    return out;
+  }
+
+  function renderScores(name, reply) {
+    const list = ui.scores.querySelector(".score-list");
+    list.replaceChildren();
+    const add = (term, value, kind) => {
+      const dt = document.createElement("dt"), dd = document.createElement("dd");
+      dt.textContent = term;
+      dd.textContent = value;
+      dd.dataset.kind = kind;
+      list.append(dt, dd);
+    };
+    Object.keys(reply.scores || {}).forEach((axis) => add(axis, reply.scores[axis].toFixed(2), "quality"));
+    if (reply.alignment !== null && reply.alignment !== undefined) {
+      add("alignment with the description", reply.alignment.toFixed(3) +
+        (reply.alignment_calibrated ? " (calibrated)" : " (raw cosine, not calibrated)"), "alignment");
+      add("cosine", reply.cosine.toFixed(3), "cosine");
+    }
+    const notes = [];
+    if (!reply.heads) notes.push("No quality heads on this server: start it with --heads to rate quality.");
+    if (reply.note) notes.push(reply.note);
+    ui.scores.querySelector(".clip-name").textContent = "“" + name + "”";
+    ui.scores.querySelector(".note").textContent = notes.join(" ");
+    ui.scores.hidden = false;
   }
 
   function showError(message) {
@@ -152,6 +197,25 @@
     const file = ui.clip.files && ui.clip.files[0];
     if (!file) { showError("Choose an audio file first."); ui.clip.focus(); return; }
     run(audioSearch(file), "the clip “" + file.name + "”");
+  });
+
+  ui.scoreForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const file = ui.scoreClip.files && ui.scoreClip.files[0];
+    if (!file) { showError("Choose an audio file to score."); ui.scoreClip.focus(); return; }
+    const form = new FormData();
+    form.append("file", file);
+    const prompt = ui.scorePrompt.value.trim();
+    if (prompt) form.append("prompt", prompt);
+    showError("");
+    ui.status.textContent = "Scoring “" + file.name + "”…";
+    try {
+      renderScores(file.name, await api("/score", { method: "POST", body: form }));
+      ui.status.textContent = "Scored “" + file.name + "”.";
+    } catch (err) {
+      ui.status.textContent = "";
+      showError(err.message);
+    }
   });
 
   ui.more.addEventListener("click", () => { if (last && last.offset !== null) load(true); });

@@ -33,7 +33,8 @@ def run(args: argparse.Namespace) -> int:
     trainer = Trainer(cfg, args.out, resume=args.resume, progress=not args.no_progress)
     result = trainer.fit()
     if trainer.dist.is_main:
-        print(json.dumps({"best_val_text_to_audio_R@10": round(result.best_r10, 4), "best_epoch": result.best_epoch,
+        metric = {"r10": "R@10", "mrr": "MRR"}[trainer.val_metric]  # the checkpoint-selection metric
+        print(json.dumps({f"best_val_text_to_audio_{metric}": round(result.best_r10, 4), "best_epoch": result.best_epoch,
                           "epochs": result.epochs_run, "steps": result.steps,
                           "train_clips_per_s": round(result.clips_per_second, 1),
                           "checkpoint": str(result.checkpoint)}, indent=2))

@@ -122,6 +122,9 @@ class TrainConfig:
     feature_cache: bool = True
     val_pool_size: int = 1000
     early_stop_patience: int = 10
+    # Checkpoint selection and early stopping: r10 (text->audio R@10), mrr (mean reciprocal rank), or auto: mrr
+    # when the validation pool has fewer than 500 clips, where R@10 saturates at 1.0 early, else r10.
+    val_metric: str = "auto"
     max_minutes: float | None = None  # wall-clock budget for the whole run
     log_every: int = 10
     checkpoint_every: int = 0  # also save checkpoints/last every N steps (0: at epoch ends only)

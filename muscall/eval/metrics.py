@@ -73,6 +73,14 @@ def recall_at_k(ranks: np.ndarray, k: int) -> float:
     return float(np.mean(r <= k))
 
 
+def mean_reciprocal_rank(ranks: np.ndarray) -> float:
+    """Mean of 1 / rank over the queries (1.0 when every target ranks first)."""
+    r = np.asarray(ranks)
+    if r.size == 0 or np.any(r < 1):
+        raise ValueError(f"mean_reciprocal_rank needs 1-based ranks, got {r.size} ranks")
+    return float(np.mean(1.0 / r))
+
+
 def median_rank(ranks: np.ndarray) -> float:
     """Median of the 1-based ranks (the mean of the two middle ranks for an even count)."""
     r = np.asarray(ranks)

@@ -28,7 +28,7 @@ from muscall.data.manifest import caption_of, captions_of, read_manifest
 from muscall.data.mels import MelSource
 from muscall.embedding import embed_pairs
 from muscall.errors import MuscallError
-from muscall.eval.metrics import rank_of_targets, recall_at_k
+from muscall.eval.metrics import mean_reciprocal_rank, rank_of_targets, recall_at_k
 from muscall.models import create_model
 from muscall.models.factory import build_tokenizer
 from muscall.training.data import Collate, CropDataset, epoch_order, rank_batches
@@ -37,6 +37,7 @@ from muscall.training.state import JsonlLog, lr_factor, rng_state, seed_everythi
 from muscall.utils import distributed as D
 from muscall.utils.processes import loader_worker_init
 
+SMALL_VAL_POOL = 500  # below this many validation clips R@10 saturates early; select on MRR
 log = logging.getLogger(__name__)
 
 
@@ -81,6 +82,7 @@ class Trainer:
         pool = min(cfg.train.val_pool_size, len(val_rows))
         pick = np.sort(np.random.default_rng(cfg.train.seed).choice(len(val_rows), pool, replace=False))
         self.val_rows = [val_rows[i] for i in pick]
+        self.val_metric = _val_metric(cfg.train.val_metric, len(self.val_rows))
         if not self.val_rows and self.dist.is_main:
             log.warning("manifest '%s' has no 'val' rows: no validation, every epoch's model counts as the best", manifest)
         self.captions = [caption_of(r, cfg.data.caption_field) for r in self.train_rows]
@@ -146,24 +148,25 @@ class Trainer:
         while epoch < cfg.train.epochs and not stop:
             clips_epoch, stop = self.train_epoch(epoch, start, budget)
             clips += clips_epoch
-            r10 = self.validate()
-            improved = r10 > self.best_r10 or not self.val_rows
+            r10, val = self.validate()
+            improved = val > self.best_r10 or not self.val_rows
             if improved:
-                self.best_r10, self.best_epoch, self.bad_epochs = r10, epoch, 0
+                self.best_r10, self.best_epoch, self.bad_epochs = val, epoch, 0
             else:
                 self.bad_epochs += 1
             if not stop:  # a run stopped by its time budget resumes inside this epoch
                 self.epoch, self.step_in_epoch = epoch + 1, 0
             self.elapsed += time.monotonic() - start
             start = time.monotonic()
-            self.log.write(kind="epoch", epoch=epoch, val_r10=r10, best_r10=self.best_r10, step=self.global_step,
-                           elapsed_s=self.elapsed, **self.val_fact_acc)
+            self.log.write(kind="epoch", epoch=epoch, val_r10=r10, val_metric=self.val_metric, val_score=val,
+                           best_score=self.best_r10, step=self.global_step, elapsed_s=self.elapsed,
+                           **self.val_fact_acc)
             self._save("last")
             if improved:
                 self._save("best")
             if self.dist.is_main:
-                log.info("epoch %d: val text->audio R@10 %.3f (best %.3f at epoch %d)", epoch, r10, self.best_r10,
-                         self.best_epoch)
+                log.info("epoch %d: val text->audio R@10 %.3f, %s %.3f (best %.3f at epoch %d)", epoch, r10,
+                         self.val_metric, val, self.best_r10, self.best_epoch)
             if self.bad_epochs >= cfg.train.early_stop_patience:
                 log.info("early stop: no improvement for %d epochs", self.bad_epochs)
                 stop = True
@@ -248,10 +251,11 @@ class Trainer:
 
     # ---------------------------------------------------------------- validation and state
     @torch.no_grad()
-    def validate(self) -> float:
-        """Text-to-audio R@10 on the fixed validation pool (full-track windows, diagonal relevance)."""
+    def validate(self) -> tuple[float, float]:
+        """Text-to-audio R@10 and the selection metric on the fixed validation pool (full-track windows, diagonal
+        relevance)."""
         if not self.val_rows:
-            return 0.0
+            return 0.0, 0.0
         self.model.eval()
         cfg = self.cfg
         audio, text = embed_pairs(self.model, self.tokenizer, (self.val_source[i] for i in range(len(self.val_source))),
@@ -262,7 +266,8 @@ class Trainer:
             self.val_fact_acc = fact_accuracies(self.net.fact_heads, self.val_facts, audio, text,
                                                 [caption_of(r, cfg.data.caption_field) for r in self.val_rows])
         self.model.train()
-        return float(recall_at_k(ranks, 10))
+        r10 = float(recall_at_k(ranks, 10))
+        return r10, (mean_reciprocal_rank(ranks) if self.val_metric == "mrr" else r10)
 
     def _save(self, name: str, elapsed: float | None = None) -> None:
         if not self.dist.is_main:
@@ -315,3 +320,12 @@ def _augmenter(cfg: Config):
 def _cache(cache_dir: str | None, manifest: Path, split: str, cfg: Config) -> Path:
     """``<cache_dir>/<split>-<front-end hash>``: runs with other audio settings keep their own caches."""
     return Path(cache_dir or manifest.parent / "cache") / f"{split}-{feature_config_hash(cfg.audio)}"
+
+
+def _val_metric(name: str, pool: int) -> str:
+    """The checkpoint-selection metric: ``name``, with ``auto`` resolved by the validation pool size."""
+    if name not in ("auto", "r10", "mrr"):
+        raise ConfigError(f"train.val_metric={name!r}: use auto, r10 or mrr")
+    if name == "auto":
+        return "mrr" if pool < SMALL_VAL_POOL else "r10"
+    return name

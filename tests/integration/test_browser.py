@@ -1,7 +1,8 @@
 """The web page in a real browser: `muscall serve` on 127.0.0.1, headless Debian chromium driven by selenium.
 
 Types a query, gets results, plays a result's audio, asks for "more like this", searches by an uploaded clip,
-checks the phone layout and saves a screenshot (a PNG in the test's tmp folder).
+checks the phone layout and saves a screenshot (a PNG in the test's tmp folder); shows a track's zero-shot
+tags (written by `muscall tag --write-db`) as predicted, and an uploaded clip's quality and alignment scores.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.tiny_service import build_tone_index, make_tiny_checkpoint
+from tests.support.tiny_service import build_tone_index, make_tiny_checkpoint, make_tiny_heads
+from muscall.cli.main import main as muscall_main
 
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -36,13 +38,19 @@ def _free_port() -> int:
 
 @pytest.fixture
 def server(tmp_path):
-    """`muscall serve` over a tiny index, on a free port; yields its base URL and the index's folder."""
+    """`muscall serve` over a tiny index tagged zero-shot, with quality heads, on a free port; yields its base URL
+    and the index's folder."""
     ckpt = make_tiny_checkpoint(tmp_path / "ckpt")
     index_dir, shards = build_tone_index(tmp_path / "world", ckpt)
     labels = tmp_path / "labels.json"
-    labels.write_text('{"genres": ["jazz", "rock", "ambient"]}')
+    labels.write_text('{"genres": ["jazz", "rock", "ambient"], "moods": ["calm", "bright"]}')
+    assert muscall_main(["tag", "--catalog", str(shards), "--checkpoint", str(ckpt), "--labels", str(labels),
+                         "--set", "moods", "--out", str(tmp_path / "moods.csv"), "--write-db", str(index_dir),
+                         "--no-progress"]) == 0
+    (tmp_path / "rated").mkdir()
+    heads = make_tiny_heads(tmp_path / "rated", ckpt)
     cmd = [sys.executable, "-m", "muscall.cli.main", "serve", "--catalog", str(index_dir), "--checkpoint", str(ckpt),
-           "--labels", str(labels), "--windows", str(shards), "--log-level", "warning"]
+           "--labels", str(labels), "--windows", str(shards), "--heads", str(heads), "--log-level", "warning"]
     proc, url = _serve(cmd, tmp_path / "server.log")
     try:
         yield url, tmp_path / "world"
@@ -207,3 +215,35 @@ def test_search_play_more_like_this_and_upload(server, browser, tmp_path):
     overflow = browser.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0
     assert browser.save_screenshot(str(tmp_path / "search-page-phone.png"))
+
+
+def test_predicted_tags_and_clip_scores(server, browser):
+    url, world = server
+    browser.get(url + "/")
+    browser.find_element("id", "query").send_keys("calm jazz music")
+    browser.find_element("id", "search-btn").click()
+    _wait(browser, lambda d: len(_results(d)) == 8)
+    for result in _results(browser):  # each track's zero-shot moods, as GET /tracks/{id} stores them
+        track = httpx.get(url + "/tracks/" + result.get_attribute("data-track-id")).json()
+        predicted = track["attributes"]["zeroshot"]["moods"]
+        shown = [t.text for t in result.find_elements("css selector", ".predicted .tag")]
+        assert shown == predicted and shown, (shown, track)
+        assert "predicted" in result.find_element("css selector", ".predicted").text
+        own = [t.text for t in result.find_elements("css selector", ".tags li")]
+        assert track["attributes"]["genre"] in own and not set(own) & set(predicted)
+
+    clip, prompt = world / "audio" / "jazz" / "tone0.wav", "calm jazz music with a low tone"
+    expected = httpx.post(url + "/score", files={"file": ("tone0.wav", clip.read_bytes(), "audio/wav")},
+                          data={"prompt": prompt}, timeout=60).json()
+    browser.find_element("id", "score-clip").send_keys(str(clip))
+    browser.find_element("id", "score-prompt").send_keys(prompt)
+    browser.find_element("id", "score-btn").click()
+    _wait(browser, lambda d: d.find_element("id", "scores").is_displayed())
+    panel = browser.find_element("id", "scores")
+    assert "tone0.wav" in panel.find_element("tag name", "h2").text
+    terms = [dt.text for dt in panel.find_elements("css selector", "dt")]
+    quality = [dd.text for dd in panel.find_elements("css selector", "dd[data-kind=quality]")]
+    assert expected["scores"] and terms[:len(quality)] == list(expected["scores"])
+    assert quality == [f"{v:.2f}" for v in expected["scores"].values()]
+    alignment = panel.find_element("css selector", "dd[data-kind=alignment]").text
+    assert alignment == f"{expected['alignment']:.3f} (calibrated)" and expected["alignment_calibrated"]

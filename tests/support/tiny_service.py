@@ -17,11 +17,20 @@ from muscall.audio.features import MelFrontEnd
 from muscall.audio.windows import frames_to_seconds
 from muscall.checkpoint import load_checkpoint, save_checkpoint
 from muscall.config import load_config
+from muscall.config.scoring import ScoringConfig
+from muscall.data.manifest import ClipRow, write_manifest
 from muscall.embedding import embed_mels
 from muscall.models import create_model
 from muscall.models.tokenizer import train_tokenizer
+from muscall.scoring.pipeline import features_for, rated_rows
+from muscall.scoring.store import save_heads
+from muscall.scoring.train import TrainSettings, fit_alignment_calibration, train_heads
 
 GENRES = ["jazz", "rock", "ambient"]
+TINY_HEADS = ScoringConfig(hidden=16, attention_hidden=8, coattn_dim=16, coattn_heads=2, segment_size=2,
+                           sinkhorn_iters=10, dropout=0.0)
+RATED_CAPTIONS = ["calm jazz music with a low tone", "bright rock music with a high tone",
+                  "ambient music with a calm tone", "jazz music with a bright tone"]
 
 
 def wav_bytes(seconds: float = 1.0, sr: int = 16000, channels: int = 1, freq: float = 440.0,
@@ -73,3 +82,22 @@ def build_tone_index(root: Path, checkpoint: Path, n_tracks: int = 8) -> tuple[P
     with build_catalog(shards, "Flat", attribute_fields=("genre",), target_recall=0) as catalog:
         save_catalog(catalog, index_dir)
     return index_dir, shards
+
+
+def make_tiny_heads(root: Path, checkpoint: Path) -> Path:
+    """Quality heads (a tiny ensemble trained for one epoch on 8 rated tones) with an alignment calibration."""
+    rows = []
+    for i in range(8):
+        name = f"clip{i}.wav"
+        (root / name).write_bytes(wav_bytes(1.0, freq=150.0 + 60 * i, amplitude=0.05 + 0.05 * i))
+        rows.append(ClipRow(id=f"c{i}", audio_path=name, caption=RATED_CAPTIONS[i % 4], split="train",
+                            system=f"s{i % 2}", ratings={"MI": 1.0 + i * 0.5, "TA": 5.0 - i * 0.5},
+                            attributes={"source_id": f"src{i}", "changed": [], "level_split": "train"}))
+    manifest = root / "manifest.jsonl"
+    write_manifest(manifest, rows)
+    ckpt = load_checkpoint(checkpoint)
+    feats = features_for(ckpt, rated_rows(manifest, "train", "all"), manifest, seconds=None)
+    heads, _ = train_heads(TINY_HEADS, feats, feats, TrainSettings(epochs=1, batch_size=4, poolings=["mean"]))
+    heads.checkpoint = {"path": str(checkpoint), "sha256": ckpt.sha256}
+    heads.calibration = fit_alignment_calibration(feats)
+    return save_heads(root / "heads", heads)

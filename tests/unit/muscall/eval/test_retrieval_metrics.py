@@ -74,6 +74,14 @@ def test_rank_matches_naive_loop(levels):
     np.testing.assert_array_equal(M.rank_of_targets(sim, targets), expected)
 
 
+def test_mean_reciprocal_rank_against_a_loop():
+    ranks = np.array([1, 2, 4, 10, 1])
+    assert M.mean_reciprocal_rank(ranks) == pytest.approx(sum(1 / r for r in ranks) / len(ranks))
+    assert M.mean_reciprocal_rank(np.ones(7, dtype=int)) == 1.0
+    with pytest.raises(ValueError, match="1-based"):
+        M.mean_reciprocal_rank(np.array([0, 1]))
+
+
 def test_recall_and_median_rank():
     ranks = np.array([1, 2, 3, 10, 11])
     assert M.recall_at_k(ranks, 1) == pytest.approx(0.2)

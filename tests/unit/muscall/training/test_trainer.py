@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from muscall.checkpoint import load_checkpoint
+from muscall.config import ConfigError
 from muscall.data.manifest import read_manifest
 from muscall.data.mels import MelSource
 from muscall.embedding import embed_mels
@@ -92,3 +93,24 @@ def test_resumed_run_matches_uninterrupted(tiny_cfg, tmp_path, monkeypatch):
 def test_too_few_training_clips_is_a_clear_error(tiny_cfg, tmp_path):
     with pytest.raises(MuscallError, match="fewer than one batch"):
         Trainer(tiny_cfg("train.batch_size=64"), tmp_path, progress=False)
+
+
+def test_a_small_validation_pool_selects_on_mean_reciprocal_rank(tiny_cfg, tmp_path):
+    # 8 validation clips: R@10 is 1.0 whatever the model, so it cannot pick a checkpoint; MRR can
+    cfg = tiny_cfg("train.epochs=3", "train.lr=0.003", "train.early_stop_patience=100", "train.val_pool_size=8")
+    result = Trainer(cfg, tmp_path, progress=False).fit()
+    epochs = [r for r in _steps(tmp_path) if r["kind"] == "epoch"]
+    assert [e["val_r10"] for e in epochs] == [1.0] * 3
+    assert {e["val_metric"] for e in epochs} == {"mrr"}
+    scores = [e["val_score"] for e in epochs]
+    assert all(0 < s < 1 for s in scores)  # four captions repeat, so no clip's own caption ranks it alone first
+    assert result.best_epoch == int(np.argmax(scores)) and result.best_r10 == max(scores)
+
+
+def test_the_selection_metric_can_be_named(tiny_cfg, tmp_path):
+    cfg = tiny_cfg("train.epochs=1", "train.val_pool_size=8", "train.val_metric=r10")
+    Trainer(cfg, tmp_path, progress=False).fit()
+    epoch = [r for r in _steps(tmp_path) if r["kind"] == "epoch"][0]
+    assert epoch["val_metric"] == "r10" and epoch["val_score"] == epoch["val_r10"]
+    with pytest.raises(ConfigError, match="train.val_metric='map'"):
+        Trainer(tiny_cfg("train.val_metric=map"), tmp_path / "bad", progress=False)
