@@ -19,6 +19,7 @@ from muscall.config.load import (
 from muscall.config.schema import (
     CHROMA_ROWS,
     FACT_HEADS,
+    NOISE_COLORS,
     AudioConfig,
     AudioEncoderConfig,
     AugmentConfig,
@@ -35,7 +36,7 @@ from muscall.config.schema import (
     TrainConfig,
 )
 
-__all__ = ["CHROMA_ROWS", "CONFIG_DIR", "FACT_HEADS", "ChainConfig", "FactsLossConfig", "RETIRED_KEYS", "AudioConfig", "AudioEncoderConfig", "AugmentConfig", "Config",
-           "ConfigError", "DataConfig", "IndexConfig", "LossConfig", "MaskConfig", "ModelConfig", "ServeConfig",
+__all__ = ["CHROMA_ROWS", "CONFIG_DIR", "FACT_HEADS", "NOISE_COLORS", "RETIRED_KEYS", "AudioConfig",
+           "AudioEncoderConfig", "AugmentConfig", "ChainConfig", "Config", "ConfigError", "FactsLossConfig", "DataConfig", "IndexConfig", "LossConfig", "MaskConfig", "ModelConfig", "ServeConfig",
            "TextEncoderConfig", "TrainConfig", "config_to_dict", "drop_retired", "from_dict", "list_configs",
            "load_config", "validate_augment_config", "validate_config"]

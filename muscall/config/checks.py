@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from muscall.config.schema import FACT_HEADS, AugmentConfig, ChainConfig, Config, FactsLossConfig, TextAugmentConfig
+from muscall.config.schema import FACT_HEADS, NOISE_COLORS, AugmentConfig, ChainConfig, Config, FactsLossConfig, TextAugmentConfig
 from muscall.config.scoring import validate_scoring_config
 
 MINILM_LAYERS, MINILM_WIDTH = 6, 384  # all-MiniLM-L6-v2
@@ -104,6 +104,9 @@ def validate_augment_config(cfg: AugmentConfig, prefix: str = "augment.") -> lis
     for name, mask in (("time_mask", cfg.time_mask), ("freq_mask", cfg.freq_mask)):
         if not 0.0 <= mask.max_fraction <= 1.0 or mask.count < 0:
             problems.append(f"{prefix}{name}: max_fraction must be in [0, 1] and count >= 0")
+    if not cfg.noise_colors or any(c not in NOISE_COLORS for c in cfg.noise_colors):
+        problems.append(f"{prefix}noise_colors={list(cfg.noise_colors)}: unknown noise colours; choose from "
+                        f"{list(NOISE_COLORS)}")
     return problems + _chain_problems(cfg.chain, prefix + "chain.")
 
 

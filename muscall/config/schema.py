@@ -12,6 +12,7 @@ from muscall.config.scoring import ScoringConfig
 
 CHROMA_ROWS = 12  # pitch classes C, C#, ..., B
 FACT_HEADS = ("key", "mode", "tempo", "instruments", "genre")  # the training-only fact heads (muscall.data.facts)
+NOISE_COLORS = ("white", "pink", "brown")  # augment.noise_colors: power spectral density ~ 1 / f**(0, 1, 2)
 
 
 @dataclass
@@ -207,7 +208,7 @@ class AugmentConfig:
     gain_db: list[float] = field(default_factory=lambda: [-6.0, 6.0])
     p_noise: float = 0.5
     snr_db: list[float] = field(default_factory=lambda: [5.0, 30.0])
-    noise_colors: list[str] = field(default_factory=lambda: ["white", "pink", "brown"])  # white | pink | brown
+    noise_colors: list[str] = field(default_factory=lambda: list(NOISE_COLORS))  # any of NOISE_COLORS
     p_pitch_shift: float = 0.4
     max_semitones: float = 2.0
     time_mask: MaskConfig = field(default_factory=lambda: MaskConfig(max_fraction=0.1))  # spans of frames
