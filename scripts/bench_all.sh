@@ -26,6 +26,9 @@ want ceiling && run python scripts/caption_ceiling.py --manifest "$CORPUS/manife
   --markdown "$RES/32_caption_ceiling.md"
 want retrieval && run python scripts/bench_retrieval.py --corpus "$CORPUS" --minutes "$(big 20 1)" \
   --runs "$(big $RUNS bench-out/runs)" --only 0 8 --markdown "$RES/35_retrieval.md"
+want generalization && run python scripts/bench_generalization.py --corpus data/gen --n "$(big 4400 120)" \
+  --minutes "$(big 20 1)" --runs "$(big runs/gen bench-out/runs-gen)" --variant small=small \
+  --markdown "$RES/37_generalization.md"
 [ "$QUICK" = 1 ] && BEST=bench-out/runs/variant0/checkpoints/best
 if want index || want load; then
   [ -f bench-out/catalog/catalog.json ] || run muscall embed --checkpoint "$BEST" --source "$CORPUS/manifest.jsonl" \
@@ -43,6 +46,11 @@ if want scoring; then
     --clips "$(big 800 16)" --systems-per-clip 12 --seconds 5 --no-progress
   run python scripts/bench_scoring.py --checkpoint "$BEST" --degraded bench-out/quality-v2 --cache bench-out/quality-v8-cache \
     --epochs 12 --patience 4 --control-repeats 2 --threads 2 --markdown "$RES/60_scoring.md" --json bench-out/scoring-v9.json
+fi
+WZ=/usr/share/games/warzone2100/music  # Debian's warzone2100-music: 30 Opus tracks nobody here made
+if want realmusic; then
+  if [ -d "$WZ" ]; then run python scripts/bench_real_music.py --src "$WZ" --format tags --checkpoint "$BEST" \
+    --markdown "$RES/70_real_music.md"; else echo "skip realmusic: apt-get install warzone2100-music first"; fi
 fi
 
 [ "$QUICK" = 1 ] && { echo "quick run: fragments in $RES (BENCHMARKS.md left alone)"; exit 0; }
