@@ -218,13 +218,14 @@ class Trainer:
         autocast = (torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype is not None
                     else contextlib.nullcontext())
         gen = torch.Generator().manual_seed(hash((cfg.train.seed, self.epoch, self.step_in_epoch)) % (2**63))
+        # augmentations run in float32, outside autocast: the chain works on linear power, which fp16 overflows
+        if self.chain is not None:  # a random recording chain on the contrastive crops (augment.chain)
+            mel = self.chain(mel, gen)
+        view = None
+        if self.augment is not None:  # the first ssl_fraction of the (shuffled) batch gets an augmented view
+            n_ssl = max(2, int(round(mel.shape[0] * cfg.loss.ssl_fraction)))
+            view = self.augment(mel[:n_ssl], gen)
         with autocast:
-            if self.chain is not None:  # a random recording chain on the contrastive crops (augment.chain)
-                mel = self.chain(mel, gen)
-            view = None
-            if self.augment is not None:  # the first ssl_fraction of the (shuffled) batch gets an augmented view
-                n_ssl = max(2, int(round(mel.shape[0] * cfg.loss.ssl_fraction)))
-                view = self.augment(mel[:n_ssl], gen)
             losses = self.objective(net(mel, tokens, mask, view), batch.index, self.dist, batch.captions)
         loss = losses["loss"] / cfg.train.accum_steps
         self.scaler.scale(loss).backward()
