@@ -10,6 +10,8 @@ is checked without comparing all pairs. numpy and FAISS only.
 
 from __future__ import annotations
 
+import functools
+
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -102,6 +104,8 @@ def _pairs(catalog: Catalog, names: Sequence[str], vectors: np.ndarray, threshol
         raise CatalogError(f"threshold {threshold} is not a cosine; give a value in [-1, 1] (default "
                            f"{DEFAULT_THRESHOLD})")
     scores, ids = catalog.search(_unit(vectors), min(k + 1, max(1, catalog.ntotal)))
+    if windows is not None:  # each track's windows are read once, not once per candidate pair
+        windows = functools.lru_cache(maxsize=None)(windows)
     found: dict[tuple[str, str], DuplicatePair] = {}
     for name, row_scores, row_ids in zip(names, scores, ids):
         for cosine, record in zip(row_scores, catalog.tracks(row_ids)):
