@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
-import sys
 from pathlib import Path
 
-from bench_retrieval import muscall, train
+from bench_retrieval import muscall, publish, train
 from index.fileio import atomic_write_text
 from muscall.checkpoint import load_checkpoint
 from muscall.eval.report import to_jsonable
@@ -82,10 +80,7 @@ def main() -> None:
             shift = evaluate_shift(ckpt, manifest, load_label_sets(corpus / "labels.json"))
             atomic_write_text(out, json.dumps(to_jsonable(shift), indent=1))
         results[name] = {"train": stats, "shift": json.loads(out.read_text())}
-    text = table(results, f"python scripts/{Path(__file__).name} {shlex.join(sys.argv[1:])}")
-    print(text)
-    if args.markdown:
-        atomic_write_text(args.markdown, text)
+    publish(lambda command: table(results, command), args.markdown)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
 
 from index.fileio import atomic_write_text
 
@@ -41,6 +42,14 @@ VARIANTS = {  # name -> config overrides of `small` (each run folder: RUNS/varia
 def muscall(*args: str) -> None:
     """Run one muscall command, failing loudly."""
     subprocess.run([sys.executable, "-m", "muscall.cli.main", *args], check=True)
+
+
+def publish(fragment: Callable[[str], str], markdown: str | None) -> None:
+    """Print the fragment made for this script's command line; also write it (atomically) to ``markdown``."""
+    text = fragment(f"python scripts/{Path(sys.argv[0]).name} {shlex.join(sys.argv[1:])}")
+    print(text)
+    if markdown:
+        atomic_write_text(markdown, text)
 
 
 def train(run: Path, manifest: Path, minutes: float, overrides: list[str], config: str = "small") -> dict:
@@ -117,10 +126,7 @@ def main() -> None:
             continue
         run = Path(args.runs) / f"variant{i}"
         results[name] = {"train": train(run, manifest, args.minutes, overrides), **evaluate(run, manifest)}
-    text = table(results, f"python scripts/{Path(__file__).name} {shlex.join(sys.argv[1:])}")
-    print(text)
-    if args.markdown:
-        atomic_write_text(args.markdown, text)
+    publish(lambda command: table(results, command), args.markdown)
 
 
 if __name__ == "__main__":
