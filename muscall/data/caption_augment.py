@@ -41,6 +41,17 @@ QUERY_ORDERS = ("{mood} {genre} with {inst}", "{genre} {inst} {mood}", "{mood} {
 _CLAUSE = re.compile(r"\s*[,;:.!?]\s*|\s+-\s+")
 
 
+_ONE_MEANING = {s: w for w, ss in LEXICON.items() for s in ss
+                if sum(s in options for options in LEXICON.values()) == 1}
+_SYNONYM = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, sorted(_ONE_MEANING, key=len)[::-1])) + r")(?![\w-])")
+
+
+def plain_words(text: str) -> str:
+    """``text`` lower-cased, each augmentation synonym that stands for one training word put back ("sax" ->
+    "saxophone"), so what a re-worded caption states can be read with the training vocabulary."""
+    return _SYNONYM.sub(lambda m: _ONE_MEANING[m.group(0)], text.lower())
+
+
 def augmentation_vocabulary() -> set[str]:
     """Every phrase augmentation can put into a caption from its lexicon."""
     return {w for words in LEXICON.values() for w in words}

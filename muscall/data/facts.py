@@ -6,8 +6,10 @@ targets; a row without the attribute gets :data:`UNKNOWN` (-1; a row of -1 for t
 which the loss masks out, so data without these attributes trains as before.
 
 The audio tower hears every fact of its clip. The text tower only reads what the drawn caption states, so
-:meth:`FactTargets.text` keeps a target only where the caption mentions it (genre is always named), and
-its instrument targets are the instruments the caption names.
+:meth:`FactTargets.text` keeps a target only where the caption mentions it, and its instrument targets are the
+instruments the caption names. "Mentions" reads the caption through the words that can name a fact: the label
+itself, the generator's caption synonyms for it ("rhodes" for electric piano, "boom bap" for hip hop), and the
+caption augmentation's synonyms put back ("sax" -> saxophone), so a re-worded caption keeps its targets.
 """
 
 from __future__ import annotations
@@ -20,10 +22,13 @@ import numpy as np
 
 from muscall.audio.signal import PITCH_CLASSES
 from muscall.config import FACT_HEADS
+from muscall.data.caption_augment import plain_words
 from muscall.data.degrade.facts import PITCH_CLASS, TEMPO_CLASSES, Facts, norm
 from muscall.data.degrade.facts import TEMPO_WORDS as DEGRADE_TEMPO_WORDS
 from muscall.data.manifest import ClipRow
 from muscall.data.synth.captions import TEMPO_WORDS as SYNTH_TEMPO_WORDS
+from muscall.data.synth.instruments import KITS, MELODIC
+from muscall.data.synth.styles import STYLES
 
 UNKNOWN = -1
 MODES = ("major", "minor")
@@ -46,6 +51,16 @@ class FactVocab:
             genres.update([norm(facts.genre)] if facts.genre else [])
         return cls(tuple(sorted(instruments)), tuple(sorted(genres)))
 
+    def phrases(self) -> dict[str, tuple[tuple[str, ...], ...]]:
+        """Per head with labels (``instruments``, ``genre``): for each class, the lower-case words that name it."""
+        names: dict[str, set[str]] = {}
+        for inst in (*MELODIC.values(), *KITS.values()):
+            names.setdefault(norm(inst.name), set()).update(s.lower() for s in inst.synonyms)
+        for genre, style in STYLES.items():
+            names.setdefault(norm(genre), set()).update(s.lower() for s in style.synonyms)
+        table = lambda labels: tuple(tuple(sorted({label, *names.get(label, ())})) for label in labels)  # noqa: E731
+        return {"instruments": table(self.instruments), "genre": table(self.genres)}
+
     def classes(self, head: str) -> int:
         """Number of classes (labels, for instruments) of ``head``."""
         return {"key": len(PITCH_CLASSES) * len(MODES), "mode": len(MODES), "tempo": len(TEMPO_CLASSES),
@@ -67,6 +82,7 @@ class FactTargets:
     heads: tuple[str, ...]
     facts: list[Facts]
     rows: dict[str, np.ndarray]
+    phrases: dict[str, tuple[tuple[str, ...], ...]]
 
     @classmethod
     def build(cls, rows: list[ClipRow], vocab: FactVocab, heads: Iterable[str] = FACT_HEADS) -> "FactTargets":
@@ -74,7 +90,7 @@ class FactTargets:
         kept = tuple(h for h in heads if vocab.classes(h) > 0)
         facts = [Facts.from_attributes(r.attributes) for r in rows]
         table = {h: np.stack([_target(h, f, vocab) for f in facts]) if facts else np.zeros(0, np.int64) for h in kept}
-        return cls(vocab, kept, facts, table)
+        return cls(vocab, kept, facts, table, vocab.phrases())
 
     def audio(self, index: np.ndarray) -> dict[str, np.ndarray]:
         """The audio tower's targets for dataset rows ``index``."""
@@ -86,7 +102,7 @@ class FactTargets:
         for head, table in self.rows.items():
             targets = table[index].copy()
             for b, (i, caption) in enumerate(zip(index, captions)):
-                targets[b] = _stated(head, targets[b], self.facts[int(i)], caption, self.vocab)
+                targets[b] = _stated(head, targets[b], self.facts[int(i)], caption, self.phrases)
             out[head] = targets
         return out
 
@@ -112,15 +128,22 @@ def _says(caption: str, phrase: str) -> bool:
     return re.search(rf"(?<![\w#-]){re.escape(phrase)}(?![\w#-])", caption) is not None
 
 
-def _stated(head: str, target: np.ndarray, facts: Facts, caption: str, vocab: FactVocab) -> np.ndarray:
+def _names(caption: str, words: tuple[str, ...]) -> bool:
+    return any(_says(caption, w) for w in words)
+
+
+def _stated(head: str, target: np.ndarray, facts: Facts, caption: str,
+            phrases: dict[str, tuple[tuple[str, ...], ...]]) -> np.ndarray:
     """``target`` where ``caption`` states the fact, UNKNOWN where it does not."""
-    lower = caption.lower()
+    lower = plain_words(caption)
     if head == "instruments":
-        named = np.array([_says(lower, n) for n in vocab.instruments], np.float32)
+        named = np.array([_names(lower, words) for words in phrases["instruments"]], np.float32)
         return named if named.any() else np.full_like(target, UNKNOWN)
-    stated = {"genre": True,
-              "key": facts.key is not None and _says(caption, f"{facts.key} {facts.mode}"),
-              "mode": facts.mode is not None and _says(lower, facts.mode),
-              "tempo": facts.tempo is not None and (_says(lower, "bpm") or
-                                                    any(_says(lower, w) for w in TEMPO_WORDS[facts.tempo]))}[head]
+    if head == "genre":
+        stated = int(target) >= 0 and _names(lower, phrases["genre"][int(target)])
+    else:
+        stated = {"key": facts.key is not None and _says(caption, f"{facts.key} {facts.mode}"),
+                  "mode": facts.mode is not None and _says(lower, facts.mode),
+                  "tempo": facts.tempo is not None and (_says(lower, "bpm") or
+                                                        any(_says(lower, w) for w in TEMPO_WORDS[facts.tempo]))}[head]
     return target if stated else np.array(UNKNOWN, target.dtype)

@@ -54,5 +54,15 @@ def test_text_targets_keep_only_what_the_drawn_caption_states():
     assert t["key"].tolist() == [15, UNKNOWN, UNKNOWN]
     assert t["mode"].tolist() == [1, UNKNOWN, UNKNOWN]  # "minor-free" is not the word "minor"
     assert t["tempo"].tolist() == [0, 0, UNKNOWN]  # "slow", "bpm"; the third says nothing of tempo
-    assert t["genre"].tolist() == [1, 1, 0]  # genre is always named
+    assert t["genre"].tolist() == [1, 1, 0]
     np.testing.assert_array_equal(t["instruments"], [[0, 0, 1], [UNKNOWN] * 3, [0, 1, 0]])
+
+
+def test_text_targets_read_synonyms_and_leave_unnamed_genres_unknown():
+    facts = FactTargets.build(ROWS, FactVocab.from_rows(ROWS))
+    captions = ["a slow tune with PIANOFORTE and acoustic bass",  # an augmentation synonym put back
+                "hip-hop beat with a drum kit",  # the generator's words for hip hop and drums
+                "calm tune with sax"]  # no genre named; an instrument that is not in the vocabulary
+    t = facts.text(np.array([0, 1, 0]), captions)
+    assert t["genre"].tolist() == [UNKNOWN, 0, UNKNOWN]
+    np.testing.assert_array_equal(t["instruments"], [[1, 0, 1], [0, 1, 0], [UNKNOWN] * 3])
