@@ -24,8 +24,9 @@ from muscall.data.manifest import ClipRow, read_manifest
 from muscall.data.mels import MelSource
 from muscall.embedding import embed_mels, embed_texts
 from muscall.errors import MuscallError
+from muscall.eval.calibration import DEFAULT_BINS
 from muscall.eval.metrics import multilabel_auc, pool_sample, retrieval_both_directions, zero_shot_accuracy
-from muscall.eval.runner import attribute_relevance, labels_of
+from muscall.eval.runner import attribute_relevance, genre_calibration, labels_of
 from muscall.zeroshot import build_classifier, templates_for
 
 HELDOUT_FLAG = "soundfont_heldout"
@@ -66,7 +67,9 @@ def with_text(rows: Sequence[ClipRow], field: str) -> list[ClipRow]:
 
 def tagging_metrics(ckpt: Checkpoint, audio: np.ndarray, rows: Sequence[ClipRow], label_sets: dict[str, list[str]],
                     device: str = "cpu") -> dict[str, float]:
-    """Zero-shot genre accuracy and instrument / mood macro ROC-AUC of the clips' audio embeddings."""
+    """Zero-shot genre accuracy and instrument / mood macro ROC-AUC of the clips' audio embeddings, and the genre
+    probabilities' expected calibration error at the model's temperature and at the one fitted on validation clips
+    (``muscall eval zeroshot --split val --fit-temperature``; NaN when none is stored)."""
     out: dict[str, float] = {}
     max_tokens = ckpt.config.model.text.max_tokens
     for name in ("genres", *MULTI_LABEL_SETS):
@@ -78,7 +81,12 @@ def tagging_metrics(ckpt: Checkpoint, audio: np.ndarray, rows: Sequence[ClipRow]
         truth = [labels_of(r, name) for r in rows]
         if name == "genres":
             keep = [i for i, t in enumerate(truth) if len(t) == 1 and t[0] in classes]
-            out["genre_acc"] = zero_shot_accuracy(scores[keep], np.array([classes.index(truth[i][0]) for i in keep]))
+            labels = np.array([classes.index(truth[i][0]) for i in keep])
+            out["genre_acc"] = zero_shot_accuracy(scores[keep], labels)
+            ece = genre_calibration(ckpt, scores[keep], labels, list(classes), templates_for(name), "test", False,
+                                    DEFAULT_BINS)
+            out["genre_ece"] = ece["before"]["ece"]
+            out["genre_ece_fitted"] = ece["after"]["ece"] if "after" in ece else float("nan")
         else:
             targets = np.array([[c in t for c in classes] for t in truth], dtype=int)
             try:
@@ -119,8 +127,8 @@ def evaluate_shift(ckpt: Checkpoint, manifest: str | Path, label_sets: dict[str,
 
 def shift_markdown(results: dict[str, dict[str, float]]) -> str:
     """One row per setting."""
-    cols = ("n", "t2a_R@10", "t2a_MedR", "a2t_R@10", "a2t_MedR", "attr_mAP@10", "genre_acc", "instrument_auc",
-            "mood_auc", "ratio_to_a")
+    cols = ("n", "t2a_R@10", "t2a_MedR", "a2t_R@10", "a2t_MedR", "attr_mAP@10", "genre_acc", "genre_ece",
+            "genre_ece_fitted", "instrument_auc", "mood_auc", "ratio_to_a")
     lines = ["| setting | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
     for name, m in results.items():
         cells = [f"{m.get(c, float('nan')):.0f}" if c == "n" or "MedR" in c else f"{m.get(c, float('nan')):.3f}"

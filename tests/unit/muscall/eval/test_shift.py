@@ -7,9 +7,10 @@ import pytest
 import soundfile as sf
 
 from muscall.checkpoint import load_checkpoint
-from muscall.data.manifest import ClipRow, write_manifest
+from muscall.data.manifest import ClipRow, read_manifest, write_manifest
 from muscall.errors import MuscallError
-from muscall.eval.shift import SETTINGS, evaluate_shift, shift_pools, with_text
+from muscall.eval.shift import SETTINGS, evaluate_shift, shift_pools, tagging_metrics, with_text
+from muscall.zeroshot import save_fitted_temperature, templates_for
 from tests.support.tiny_service import make_tiny_checkpoint
 
 GENRES = ("jazz", "rock")
@@ -62,3 +63,10 @@ def test_every_setting_is_measured_and_a_is_its_own_baseline(tmp_path):
     assert all(r["n"] == 4 for r in results.values())
     assert results["a: in domain"]["ratio_to_a"] == pytest.approx(1.0)
     assert all(0.0 <= r["genre_acc"] <= 1.0 and 0.0 <= r["t2a_R@10"] <= 1.0 for r in results.values())
+    assert all(0.0 <= r["genre_ece"] <= 1.0 and np.isnan(r["genre_ece_fitted"]) for r in results.values())
+    pools = shift_pools(read_manifest(tmp_path / "manifest.jsonl", split="test"))
+    save_fitted_temperature(ckpt.path, ckpt.sha256, "genres",
+                            {"temperature": 0.5, "labels": list(GENRES), "templates": templates_for("genres")})
+    audio = np.random.default_rng(1).standard_normal((4, ckpt.model.embed_dim)).astype(np.float32)
+    fitted = tagging_metrics(ckpt, audio, pools["seen"], labels)
+    assert 0.0 <= fitted["genre_ece_fitted"] <= 1.0 and fitted["genre_ece_fitted"] != fitted["genre_ece"]
