@@ -61,10 +61,10 @@ def embed_mels(model, mels: Iterable[np.ndarray], audio_cfg, batch_size: int = 3
 @torch.no_grad()
 def embed_texts(model, tokenizer, texts: Sequence[str], max_tokens: int, batch_size: int = 256,
                 device: str | torch.device = "cpu") -> np.ndarray:
-    """Normalised text embeddings ``(N, D)``."""
+    """Normalised text embeddings ``(N, D)`` (through the tokenizer's vocabulary bridge, when it has one)."""
     out = []
     for lo in range(0, len(texts), batch_size):
-        tokens, mask = tokenizer.encode_batch(list(texts[lo:lo + batch_size]), max_tokens)
+        tokens, mask = tokenizer.encode_queries(list(texts[lo:lo + batch_size]), max_tokens)
         out.append(model.encode_text(tokens.to(device), mask.to(device), normalize=True).float().cpu())
     if not out:
         return np.zeros((0, model.embed_dim), np.float32)

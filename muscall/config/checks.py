@@ -30,6 +30,9 @@ def validate_config(cfg: Config) -> list[str]:
         problems.append(f"model.audio.pooling='{cfg.model.audio.pooling}': use attention or mean")
     if cfg.model.text.encoder not in ("transformer", "minilm"):
         problems.append(f"model.text.encoder='{cfg.model.text.encoder}': use transformer or minilm")
+    if not 0.0 <= cfg.model.text.bridge_threshold <= 1.0:
+        problems.append(f"model.text.bridge_threshold={cfg.model.text.bridge_threshold}: use a cosine in [0, 1] "
+                        "(0 turns the vocabulary bridge off)")
     if cfg.model.text.width % cfg.model.text.heads:
         problems.append("model.text.width must be divisible by model.text.heads")
     problems += _minilm_problems(cfg)

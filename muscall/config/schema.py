@@ -69,6 +69,9 @@ class TextEncoderConfig:
     minilm_trainable_layers: int = 0
     minilm_adaptor_layers: int = 0  # minilm only: trained Transformer layers over MiniLM's token features
     minilm_cache_size: int = 4096  # minilm only: captions whose frozen features are kept (LRU; 0: no cache)
+    # transformer only: at inference, a query word the captions never used becomes the known word whose MiniLM
+    # vector is closest, if that cosine is >= this (muscall/models/bridge.py; needs the minilm extra); 0: off
+    bridge_threshold: float = 0.6
 
 
 @dataclass

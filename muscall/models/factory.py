@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+
 from torch import nn
 
 from muscall.config import Config, list_configs
+from muscall.data.caption_augment import augmentation_vocabulary
+from muscall.models.bridge import build_bridge
+from muscall.models.minilm import INSTALL_HINT, minilm_available
 from muscall.models.muscall import MusCALL
 from muscall.models.tokenizer import CaptionTokenizer, train_tokenizer
+
+log = logging.getLogger(__name__)
 
 
 def list_models() -> list[str]:
@@ -25,7 +32,15 @@ def build_tokenizer(cfg: Config, captions: list[str]) -> CaptionTokenizer:
         from muscall.models.minilm import minilm_model_dir  # lazy: optional dependency
 
         return CaptionTokenizer.load(minilm_model_dir())
-    return train_tokenizer(captions, cfg.model.text.vocab_size)
+    tokenizer = train_tokenizer(captions, cfg.model.text.vocab_size)
+    threshold = cfg.model.text.bridge_threshold
+    if threshold > 0 and minilm_available():
+        extra = augmentation_vocabulary() if cfg.text_augment.enabled else ()
+        tokenizer.bridge = build_bridge(captions, extra, threshold)
+    elif threshold > 0:
+        log.info("no vocabulary bridge (model.text.bridge_threshold=%g): it needs the optional MiniLM package; %s",
+                 threshold, INSTALL_HINT)
+    return tokenizer
 
 
 def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:

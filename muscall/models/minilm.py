@@ -13,6 +13,7 @@ import importlib.util
 from collections import OrderedDict
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -65,6 +66,26 @@ def load_minilm_backbone() -> nn.Module:
     from transformers import AutoModel  # lazy: an optional dependency
 
     return AutoModel.from_pretrained(str(minilm_model_dir()), local_files_only=True)
+
+
+@functools.lru_cache(maxsize=1)
+def _sentence_model() -> tuple[object, nn.Module]:
+    from transformers import AutoTokenizer  # lazy: an optional dependency
+
+    return AutoTokenizer.from_pretrained(str(minilm_model_dir()), local_files_only=True), load_minilm_backbone().eval()
+
+
+@torch.no_grad()
+def sentence_vectors(texts: list[str], batch_size: int = 256, max_tokens: int = 32) -> np.ndarray:
+    """all-MiniLM-L6-v2 sentence embeddings (mean-pooled, unit length) ``(N, 384)`` float32, on the CPU."""
+    tokenizer, backbone = _sentence_model()
+    out = []
+    for lo in range(0, len(texts), batch_size):
+        batch = tokenizer(list(texts[lo:lo + batch_size]), padding=True, truncation=True, max_length=max_tokens,
+                          return_tensors="pt")
+        hidden = backbone(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+        out.append(torch.nn.functional.normalize(masked_mean(hidden, batch["attention_mask"].bool()), dim=-1))
+    return torch.cat(out).numpy().astype(np.float32) if out else np.zeros((0, 384), np.float32)
 
 
 class MiniLMTextEncoder(nn.Module):

@@ -23,6 +23,7 @@ from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers,
 
 from index.fileio import atomic_write_json, atomic_write_text
 from muscall.errors import MuscallError
+from muscall.models.bridge import VocabularyBridge
 
 PAD, UNK, BOS, EOS = "[PAD]", "[UNK]", "[BOS]", "[EOS]"
 SPECIALS = (PAD, UNK, BOS, EOS)
@@ -47,6 +48,7 @@ class CaptionTokenizer:
         if missing:
             raise MuscallError(f"tokenizer lacks special tokens {missing}; retrain it with train_tokenizer()")
         self.bos_id, self.eos_id, self.pad_id, self.unk_id = ids[bos], ids[eos], ids[pad], ids[unk]
+        self.bridge: VocabularyBridge | None = None  # inference only: unseen query words -> known ones
 
     @property
     def vocab_size(self) -> int:
@@ -72,6 +74,12 @@ class CaptionTokenizer:
             mask[i, : len(row)] = True
         return ids, mask
 
+    def encode_queries(self, texts: list[str], max_tokens: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`encode_batch` of texts to embed at inference: words the tower never saw pass through the
+        vocabulary bridge first, when the tokenizer has one (training encodes its captions with encode_batch)."""
+        texts = list(texts)
+        return self.encode_batch(self.bridge.rewrite_batch(texts) if self.bridge is not None else texts, max_tokens)
+
     def decode(self, ids: list[int] | torch.Tensor) -> str:
         """Text of one row of ids, special tokens dropped."""
         if isinstance(ids, torch.Tensor):
@@ -94,6 +102,8 @@ class CaptionTokenizer:
             "added_tokens_decoder": self._added_tokens_decoder(),
             **specials,
         })
+        if self.bridge is not None:
+            self.bridge.save(directory)
         return directory
 
     @classmethod
@@ -113,7 +123,9 @@ class CaptionTokenizer:
                  "eos": _token_name(config.get("eos_token") or config.get("sep_token"), EOS),
                  "pad": _token_name(config.get("pad_token"), PAD),
                  "unk": _token_name(config.get("unk_token"), UNK)}
-        return cls(tokenizer, **names)
+        loaded = cls(tokenizer, **names)
+        loaded.bridge = VocabularyBridge.load(directory)
+        return loaded
 
     def _special_map(self) -> dict[str, str]:
         return {"bos_token": self.bos, "eos_token": self.eos, "unk_token": self.unk, "pad_token": self.pad,

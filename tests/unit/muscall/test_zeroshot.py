@@ -19,6 +19,8 @@ class FakeTokenizer:
         ids = torch.tensor([[len(t), sum(map(ord, t)) % 97] for t in texts])
         return ids, torch.ones_like(ids, dtype=torch.bool)
 
+    encode_queries = encode_batch  # no vocabulary bridge
+
 
 class FakeModel:
     embed_dim = 3

@@ -1,0 +1,137 @@
+"""Vocabulary bridge: a query word the text tower never saw in training becomes the nearest word it did.
+
+A text tower trained from scratch knows only its captions' words; an unseen word ("somber", "bull fiddle") splits
+into sub-word pieces that carry nothing it learned, so the query loses that fact. The bridge keeps the known words
+of the training captions (and of caption augmentation) with their all-MiniLM-L6-v2 vectors; at query time each
+unknown word whose nearest known word has cosine >= ``threshold`` is replaced by it before tokenising. Known words,
+numbers, short words, English glue words and hyphenated words whose parts are all known are left as they are, and
+no word is mapped onto a structural word (in more than ``max_df`` of 50 or more captions, such as "with" or "key").
+
+The threshold (0.6 by default) was chosen on the caption augmentation's lexicon ("pianoforte" -> piano,
+"menacing" -> ominous...), never on the shift benchmark's held-out words. Word vectors out of context confuse
+antonyms ("noisy" sits close to "quiet"), which is why the bar is high and the tower's own words always win.
+
+Only inference rewrites (:meth:`CaptionTokenizer.encode_queries`); training encodes its captions untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from index.fileio import atomic_write_bytes
+from muscall.errors import MuscallError
+
+log = logging.getLogger(__name__)
+
+BRIDGE_FILE = "vocabulary_bridge.npz"
+DEFAULT_THRESHOLD = 0.6
+WORD = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*", re.IGNORECASE)
+GLUE = frozenset("""a an the and or but nor so yet of in on at to for from by with without into onto over under
+about above below after before during while as than then that this these those there here it its it's is are was
+were be been being am do does did done has have had having i me my we our you your he she him her they them their
+what which who whom whose when where why how all any some each every both either neither no not only very too
+just also more most less least much many few lot lots bit little one ones can could should would will shall may
+might must let lets let's like please want need give find show play get make something anything everything
+someone somebody thing things kind sort type maybe perhaps really quite rather""".split())
+MEMO_SIZE = 10_000
+MIN_CAPTIONS_FOR_DF = 50  # below this, a word's caption share says nothing about it being structural
+
+
+class VocabularyBridge:
+    """Known words (``known``), the mapping targets with their unit MiniLM vectors, and the cosine threshold."""
+
+    def __init__(self, known: Iterable[str], targets: list[str], vectors: np.ndarray, threshold: float):
+        if len(targets) != len(vectors):
+            raise MuscallError(f"vocabulary bridge: {len(targets)} words but {len(vectors)} vectors; rebuild it")
+        self.known = frozenset(w.lower() for w in known)
+        self.targets, self.vectors, self.threshold = list(targets), np.asarray(vectors, np.float32), float(threshold)
+        self._memo: dict[str, str] = {}
+
+    def rewrite(self, text: str) -> str:
+        """``text`` with each unknown word that has a close enough known word replaced by it."""
+        return WORD.sub(lambda m: self.word(m.group(0)), text)
+
+    def rewrite_batch(self, texts: list[str]) -> list[str]:
+        """:meth:`rewrite` of every text; unknown words are embedded together, once each."""
+        fresh = sorted({w.lower() for t in texts for w in WORD.findall(t)
+                        if self._mappable(w.lower()) and w.lower() not in self._memo})
+        if fresh:
+            self._learn(fresh)
+        return [self.rewrite(t) for t in texts]
+
+    def word(self, word: str) -> str:
+        """The known word ``word`` stands for (itself when known, unmappable or without a close match)."""
+        lower = word.lower()
+        if not self._mappable(lower):
+            return word
+        if lower not in self._memo:
+            self._learn([lower])
+        return self._memo[lower]
+
+    def _mappable(self, lower: str) -> bool:
+        if lower in self.known or lower in GLUE or len(lower) <= 2 or lower.isdigit() or not self.targets:
+            return False
+        parts = re.split(r"['-]", lower)
+        return not (len(parts) > 1 and all(p in self.known or p.isdigit() for p in parts))
+
+    def _learn(self, words: list[str]) -> None:
+        from muscall.models.minilm import sentence_vectors  # lazy: an optional dependency
+
+        sims = sentence_vectors(words) @ self.vectors.T
+        if len(self._memo) + len(words) > MEMO_SIZE:
+            self._memo.clear()
+        for word, row in zip(words, sims):
+            best = int(row.argmax())
+            self._memo[word] = self.targets[best] if row[best] >= self.threshold else word
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``directory/vocabulary_bridge.npz`` atomically."""
+        import io
+
+        buf = io.BytesIO()
+        np.savez(buf, known=np.array(sorted(self.known)), targets=np.array(self.targets),
+                 vectors=self.vectors.astype(np.float16), threshold=np.array(self.threshold))
+        path = Path(directory) / BRIDGE_FILE
+        atomic_write_bytes(path, buf.getvalue())
+        return path
+
+    @classmethod
+    def load(cls, directory: str | Path) -> VocabularyBridge | None:
+        """The bridge saved in ``directory``, or None when there is none."""
+        path = Path(directory) / BRIDGE_FILE
+        if not path.is_file():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return cls(z["known"].tolist(), z["targets"].tolist(), z["vectors"].astype(np.float32),
+                           float(z["threshold"]))
+        except (OSError, KeyError, ValueError) as err:
+            raise MuscallError(f"{path}: not a readable vocabulary bridge ({err}); delete it and rebuild it with "
+                               "'muscall bridge --checkpoint CKPT --manifest M'") from err
+
+
+def build_bridge(captions: Iterable[str], extra_words: Iterable[str] = (), threshold: float = DEFAULT_THRESHOLD,
+                 max_df: float = 0.2) -> VocabularyBridge:
+    """A bridge over the words of ``captions`` (plus ``extra_words``, e.g. caption augmentation's lexicon)."""
+    from muscall.models.minilm import sentence_vectors  # lazy: an optional dependency
+
+    if not 0.0 < threshold <= 1.0:
+        raise MuscallError(f"vocabulary bridge threshold {threshold}: use a cosine in (0, 1]")
+    df: Counter[str] = Counter()
+    n = 0
+    for caption in captions:
+        df.update({w.lower() for w in WORD.findall(caption)})
+        n += 1
+    known = set(df) | {w.lower() for phrase in extra_words for w in WORD.findall(phrase)}
+    structural = {w for w, c in df.items() if c > max_df * n} if n >= MIN_CAPTIONS_FOR_DF else set()
+    targets = sorted(w for w in known if w not in structural and w not in GLUE and len(w) > 2 and not w.isdigit())
+    vectors = sentence_vectors(targets) if targets else np.zeros((0, 384), np.float32)
+    log.info("vocabulary bridge: %d known words, %d mapping targets, threshold %.2f", len(known), len(targets),
+             threshold)
+    return VocabularyBridge(known, targets, vectors, threshold)

@@ -1,0 +1,62 @@
+"""The vocabulary bridge: unseen query words become the nearest known word, at inference only."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from muscall.config import ConfigError, load_config
+from muscall.errors import MuscallError
+from muscall.models import build_tokenizer, minilm_available
+from muscall.models.bridge import BRIDGE_FILE, VocabularyBridge, build_bridge
+from muscall.models.tokenizer import CaptionTokenizer
+
+needs_minilm = pytest.mark.skipif(not minilm_available(), reason="optional MiniLM package not installed")
+CAPTIONS = ["a relaxed jazz tune with piano, reverberant and slow", "an angry metal song with electric guitar",
+            "a relaxed ambient piece with synth pads", "a fast techno track with drums"]
+
+
+def _fixed(threshold: float = 0.6) -> VocabularyBridge:
+    """A bridge whose unknown-word vectors are known in advance (no MiniLM): 'calming' is near 'relaxed'."""
+    bridge = VocabularyBridge(["relaxed", "piano", "with", "drum", "kit"], ["relaxed", "piano"],
+                              np.eye(2, dtype=np.float32), threshold)
+    bridge._memo.update({"calming": "relaxed", "bicycle": "bicycle"})
+    return bridge
+
+
+def test_unknown_words_map_and_known_glue_short_and_compound_words_stay():
+    bridge = _fixed()
+    assert bridge.rewrite("Calming piano with a bicycle") == "relaxed piano with a bicycle"
+    assert bridge.word("drum-kit") == "drum-kit"  # every part known: the tokenizer reads it as it is
+    assert bridge.word("something") == "something" and bridge.word("ok") == "ok" and bridge.word("120") == "120"
+
+
+@needs_minilm
+def test_built_bridge_maps_close_words_only_above_its_threshold():
+    bridge = build_bridge(CAPTIONS, threshold=0.6)
+    assert "with" not in bridge.targets  # in every caption: structural, never a target
+    assert bridge.rewrite_batch(["Guitars and drumming, techno-ish", "bicycle"]) == ["guitar and drums, techno",
+                                                                                       "bicycle"]
+    strict = build_bridge(CAPTIONS, threshold=1.0)
+    assert strict.rewrite("guitars") == "guitars"
+
+
+@needs_minilm
+def test_tokenizer_saves_the_bridge_and_uses_it_for_queries_not_training(tmp_path):
+    cfg = load_config("tiny", ["model.text.bridge_threshold=0.6"])
+    tokenizer = build_tokenizer(cfg, CAPTIONS)
+    assert tokenizer.bridge is not None
+    loaded = CaptionTokenizer.load(tokenizer.save(tmp_path))
+    assert (tmp_path / BRIDGE_FILE).is_file() and loaded.bridge.threshold == pytest.approx(0.6)
+    queries, _ = loaded.encode_queries(["angrily played pianos"], 16)
+    assert queries.tolist() == loaded.encode_batch(["angry played piano"], 16)[0].tolist()
+    assert loaded.encode_batch(["angrily played pianos"], 16)[0].tolist() != queries.tolist()
+
+
+def test_off_by_config_and_bad_thresholds_are_refused(tmp_path):
+    assert build_tokenizer(load_config("tiny"), CAPTIONS).bridge is None  # tiny: bridge_threshold 0
+    with pytest.raises(ConfigError, match="bridge_threshold"):
+        load_config("tiny", ["model.text.bridge_threshold=1.5"])
+    (tmp_path / BRIDGE_FILE).write_bytes(b"not a bridge")
+    with pytest.raises(MuscallError, match="muscall bridge"):
+        VocabularyBridge.load(tmp_path)
