@@ -85,7 +85,7 @@ def catalog_from_arrays(embeddings: np.ndarray, metadata: Sequence[TrackMeta | M
 def build_from_source(source: Source, factory: str = "auto", *, memory_budget_mb: float = 4096.0,
                       target_recall: float = 0.95, attribute_fields: Sequence[str] = (),
                       db_path: str | Path | None = None, mmap: bool = False, n_tune_queries: int = 500,
-                      k: int = 10, train_size: int | None = None, seed: int = 0, use_gpu: bool = True,
+                      k: int = 10, train_size: int | None = None, seed: int = 0, gpu: int | None = None,
                       progress: Progress | None = None) -> Catalog:
     """Choose (``factory="auto"``), train on a sample, add every row with its stable id, then tune.
 
@@ -97,12 +97,14 @@ def build_from_source(source: Source, factory: str = "auto", *, memory_budget_mb
         n_tune_queries: catalog rows used as leave-one-out tuning queries.
         train_size: training sample size (default: 40 points per IVF list, FAISS's minimum being 39, and at
             least 10,000 for PQ; k-means dominates the build time on small machines).
+        gpu: CUDA device number to search on (the auto choice then avoids HNSW, which FAISS cannot put on a
+            GPU); None, or a FAISS without GPU support (logged), keeps the index on CPU.
         progress: called as ``progress(stage, done, total)`` for long stages.
     """
     if source.n == 0:
         raise CatalogError("no tracks to index; the embedding catalog is empty")
     if factory == "auto":
-        choice = choose_index(source.n, source.dim, memory_budget_mb, mmap=mmap, gpu=use_gpu and _has_gpu())
+        choice = choose_index(source.n, source.dim, memory_budget_mb, mmap=mmap, gpu=gpu is not None and _has_gpu())
         log.info("auto index for %d x %d: %s (%s)", source.n, source.dim, choice.factory, choice.reason)
         factory = choice.factory
     index = new_index(factory, source.dim)
@@ -111,11 +113,11 @@ def build_from_source(source: Source, factory: str = "auto", *, memory_budget_mb
         _train(index, source, train_size, rng, seed, progress)
     db, work_dir = new_work_db(db_path, attribute_fields)
     catalog = Catalog(index, db, factory=factory, model_hash=source.model_hash, work_dir=work_dir,
-                      use_gpu=False)  # the GPU copy is made once, after adding and tuning
+                      gpu=None)  # the GPU copy is made once, after adding and tuning
     id_chunks = _add_all(catalog, source, progress)
     if target_recall and search_knob(index) is not None:
         _tune_held_out(catalog, source, id_chunks, target_recall, n_tune_queries, k, rng, progress)
-    catalog.set_gpu(use_gpu)
+    catalog.set_gpu(gpu)
     return catalog
 
 

@@ -51,7 +51,7 @@ class Catalog:
 
     def __init__(self, index: Any, db: MetadataDB, *, factory: str, model_hash: str = "",
                  tuned: TuneResult | None = None, read_only: bool = False, work_dir: Path | None = None,
-                 use_gpu: bool = True):
+                 gpu: int | None = None):
         self.index, self.db, self.factory = index, db, factory
         self.family = family_of(factory)
         self.dim = int(index.d)
@@ -63,7 +63,7 @@ class Catalog:
         self._removed = db.deleted_ids()
         self._tombstones = np.zeros(0, np.int64) if can_remove(index) else self._removed.copy()
         self._n_live = db.counts()[1]
-        self._gpu = gpu_replica(index) if use_gpu else None
+        self._gpu = gpu_replica(index, gpu) if gpu is not None else None  # gpu: a CUDA device number or None
         self._cleanup = weakref.finalize(self, _release, db, work_dir)
 
     # search -----------------------------------------------------------------------------------------------
@@ -261,15 +261,16 @@ class Catalog:
         params, _keep = search_params(self.index, None, knob_max(self.index), k)
         return self.index.search(q, k, params=params)[1]
 
-    def set_gpu(self, on: bool) -> None:
-        """Search through a GPU copy of the index when FAISS sees a GPU (unfiltered searches only)."""
+    def set_gpu(self, gpu: int | None) -> None:
+        """Search through a copy of the index on CUDA device ``gpu`` (unfiltered searches only) when FAISS has
+        GPU support and sees it; ``None``, or a FAISS without GPUs (logged), searches on CPU."""
         with self._lock.write():
-            self._gpu = gpu_replica(self.index) if on else None
+            self._gpu = gpu_replica(self.index, gpu) if gpu is not None else None
 
     def _refresh(self) -> None:
         """Re-copy the GPU replica after an update."""
         if self._gpu is not None:
-            self._gpu = gpu_replica(self.index)
+            self._gpu = gpu_replica(self.index, self._gpu.device)
 
     def _writable(self) -> None:
         """Raise CatalogError on a read-only (memory-mapped) catalog."""

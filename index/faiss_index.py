@@ -7,6 +7,7 @@ IVF indexes store the ids given to ``add_with_ids`` themselves; Flat and HNSW ar
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -235,16 +236,54 @@ def to_cpu(index: faiss.Index) -> faiss.Index:
     return index
 
 
-def gpu_replica(index: faiss.Index) -> faiss.Index | None:
-    """A GPU copy for unfiltered searches when FAISS sees a GPU (None otherwise or on failure)."""
-    if faiss.get_num_gpus() <= 0 or hnsw_of(index) is not None:
-        return None
-    try:
-        replica = faiss.index_cpu_to_all_gpus(index)
+class GpuReplica:
+    """A copy of an index on one GPU; its searches run one at a time (FAISS GPU indexes and their
+    StandardGpuResources are not thread-safe, even for searching)."""
+
+    def __init__(self, index: faiss.Index, device: int):
+        self.device = device
+        self._res, self._lock = _gpu_resources(device)
+        self.index = faiss.index_cpu_to_gpu(self._res, device, index)  # the index does not own self._res
         knob = get_knob(index)
         if knob is not None:
-            faiss.GpuParameterSpace().set_index_parameter(replica, "nprobe", knob)
-        return replica
-    except (RuntimeError, AttributeError) as exc:  # unsupported type on GPU, out of GPU memory, CPU-only build
+            faiss.GpuParameterSpace().set_index_parameter(self.index, "nprobe", knob)
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """``index.search`` on the GPU."""
+        with self._lock:
+            return self.index.search(queries, k)
+
+
+def gpu_replica(index: faiss.Index, device: int = 0) -> GpuReplica | None:
+    """A copy of ``index`` on GPU ``device`` for unfiltered searches; None (and a log line) when it stays on CPU.
+
+    It stays on CPU when this FAISS build has no GPU support (faiss-cpu: install the ``gpu`` extra) or does not
+    see GPU ``device``, for HNSW (FAISS has no GPU HNSW), and when the copy fails (a type without a GPU version,
+    out of GPU memory).
+    """
+    if faiss.get_num_gpus() <= device:
+        log.info("FAISS sees %d GPU(s), not GPU %d (faiss-cpu sees none; install muscall[gpu] for faiss-gpu): "
+                 "searching the index on CPU", faiss.get_num_gpus(), device)
+        return None
+    if hnsw_of(index) is not None:
+        log.info("FAISS has no GPU HNSW: searching the index on CPU (build Flat or IVF for GPU search)")
+        return None
+    try:
+        replica = GpuReplica(index, device)
+    except (RuntimeError, AttributeError) as exc:  # unsupported type on GPU, out of GPU memory
         log.warning("GPU copy of the index failed (%s); searching on CPU", exc)
         return None
+    log.info("searching the index on GPU %d", device)
+    return replica
+
+
+_GPU_RESOURCES: dict[int, tuple[Any, threading.Lock]] = {}  # per GPU and process: each reserves scratch memory
+_GPU_RESOURCES_LOCK = threading.Lock()
+
+
+def _gpu_resources(device: int) -> tuple[Any, threading.Lock]:
+    """The process's StandardGpuResources of GPU ``device`` and the lock that serialises its users."""
+    with _GPU_RESOURCES_LOCK:
+        if device not in _GPU_RESOURCES:
+            _GPU_RESOURCES[device] = (faiss.StandardGpuResources(), threading.Lock())
+        return _GPU_RESOURCES[device]

@@ -3,7 +3,8 @@
 A track's embedding is the L2-normalised mean of the embeddings of its fixed windows (``audio.clip_seconds``
 long, ``audio.window_hop_seconds`` apart, the last aligned to the end; see
 :func:`muscall.audio.windows.track_windows`), so the same audio always gives the same vector. Validation and
-evaluation embed (clip, caption) pairs with :func:`embed_pairs`, one caption rule for both.
+evaluation embed (clip, caption) pairs with :func:`embed_pairs`, one caption rule for both. On CUDA the towers
+run under bf16/fp16 autocast (:mod:`muscall.utils.accel`); on the CPU in float32, as always.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import torch.nn.functional as F
 
 from muscall.audio.windows import crop_frames, hop_frames, track_windows
 from muscall.data.manifest import ClipRow, caption_of
+from muscall.utils.accel import autocast
 
 
 @dataclass
@@ -65,7 +67,9 @@ def embed_texts(model, tokenizer, texts: Sequence[str], max_tokens: int, batch_s
     out = []
     for lo in range(0, len(texts), batch_size):
         tokens, mask = tokenizer.encode_queries(list(texts[lo:lo + batch_size]), max_tokens)
-        out.append(model.encode_text(tokens.to(device), mask.to(device), normalize=True).float().cpu())
+        with autocast(device):
+            emb = model.encode_text(tokens.to(device), mask.to(device), normalize=False)
+        out.append(F.normalize(emb.float(), dim=-1).cpu())  # normalised in float32 after bf16/fp16 autocast
     if not out:
         return np.zeros((0, model.embed_dim), np.float32)
     return torch.cat(out).numpy().astype(np.float32)
@@ -82,4 +86,6 @@ def embed_pairs(model, tokenizer, mels: Iterable[np.ndarray], rows: Sequence[Cli
 
 def _encode(model, windows: list[np.ndarray], device) -> torch.Tensor:
     x = torch.from_numpy(np.stack(windows)).to(device)
-    return model.encode_audio(x, normalize=True).float().cpu()
+    with autocast(device):
+        emb = model.encode_audio(x, normalize=False)
+    return F.normalize(emb.float(), dim=-1).cpu()  # normalised in float32 after bf16/fp16 autocast

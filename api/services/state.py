@@ -21,6 +21,7 @@ from muscall.checkpoint import Checkpoint, load_checkpoint
 from muscall.errors import MuscallError
 from muscall.scoring.predict import ScorerBundle, scorer_for
 from muscall.scoring.store import load_heads
+from muscall.utils.accel import faiss_gpu
 from muscall.zeroshot import load_label_sets
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ def load_state(settings: Settings) -> ServiceState:
         catalog = open_catalog(settings.index_dir, expected_dim=dim, expected_model_hash=ckpt.sha256)
     except CatalogError as err:
         raise MuscallError(f"--catalog: {err}") from err
+    catalog.set_gpu(faiss_gpu(device))  # with --device cuda and faiss-gpu, FAISS searches on that GPU too
     try:
         windows = WindowStore(settings.media, settings.windows_dir, ckpt.sha256, dim)
         labels = load_label_sets(settings.labels) if settings.labels else {}

@@ -21,6 +21,7 @@ from muscall.catalog.tag_db import check_same_model
 from muscall.checkpoint import Checkpoint
 from muscall.embedding import embed_texts
 from muscall.errors import MuscallError
+from muscall.utils.accel import faiss_gpu
 
 NOT_FILTERABLE = ("caption", "window_starts", "zeroshot")  # long or nested attributes never worth an SQL index
 
@@ -36,8 +37,9 @@ def user_errors() -> Iterator[None]:
 
 def build_index(catalog_dir: str | Path, out: str | Path, factory: str = "auto", memory_budget_mb: float = 4096.0,
                 target_recall: float = 0.95, attribute_fields: Sequence[str] | None = None,
-                overwrite: bool = False, progress: bool = True) -> dict[str, Any]:
-    """Build, tune and save an index of a finished embedding catalog; return its stats."""
+                overwrite: bool = False, progress: bool = True, gpu: int | None = None) -> dict[str, Any]:
+    """Build, tune and save an index of a finished embedding catalog; return its stats (``gpu``: the CUDA
+    device number it is built to be searched on, see ``index.build.build_from_source``)."""
     out = Path(out)
     if (out / INDEX_MANIFEST).exists() and not overwrite:
         raise MuscallError(f"'{out}' already holds an index; choose another --out or pass --overwrite")
@@ -50,7 +52,7 @@ def build_index(catalog_dir: str | Path, out: str | Path, factory: str = "auto",
             bar.update(done - bar.n)
 
         catalog = build_catalog(catalog_dir, factory, memory_budget_mb=memory_budget_mb, target_recall=target_recall,
-                                attribute_fields=fields, progress=report)
+                                attribute_fields=fields, progress=report, gpu=gpu)
         for bar in bars.values():
             bar.close()
         with catalog:
@@ -117,6 +119,7 @@ def search_text(index_dir: str | Path, ckpt: Checkpoint, text: str, k: int = 10,
         catalog = open_catalog(index_dir, expected_dim=int(ckpt.model.embed_dim), expected_model_hash=ckpt.sha256)
         with catalog:
             device = next(ckpt.model.parameters()).device
+            catalog.set_gpu(faiss_gpu(device))  # the index follows the model onto the GPU
             query = embed_texts(ckpt.model, ckpt.tokenizer, [text], ckpt.config.model.text.max_tokens, device=device)
             flt = TrackFilter(tags_any=list(tags) if tags else None, attributes={"genre": genre} if genre else {})
             return catalog.search_tracks(query, k, flt)[0]

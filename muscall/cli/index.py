@@ -33,6 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="comma-separated filterable attributes (default: every scalar attribute, e.g. genre)")
     b.add_argument("--overwrite", action="store_true", help="replace an index already in --out")
     b.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    b.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N: on a GPU (with faiss-gpu) the "
+                                                    "index is built to be searched there")
     b.set_defaults(func=run_build)
     a = verbs.add_parser("add", help="add another catalog's tracks to an index")
     a.add_argument("--index", required=True)
@@ -53,7 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--genre", default=None, help="only tracks of this genre (attribute 'genre')")
     s.add_argument("--tag", action="append", default=None, help="only tracks with this tag (repeat: any of them)")
     s.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    s.add_argument("--device", default="cpu")
+    s.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N: the model's device; on a GPU (with "
+                                                   "faiss-gpu) the index is searched there too")
     s.set_defaults(func=run_search)
     d = verbs.add_parser("duplicates", help="pairs of tracks that are the same recording (encodings, gains, trims)")
     d.add_argument("index", metavar="INDEX", help="index folder")
@@ -66,10 +69,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_build(args: argparse.Namespace) -> int:
     from muscall.catalog.indexing import build_index
+    from muscall.utils.accel import faiss_gpu
+    from muscall.utils.distributed import resolve_device
 
     fields = None if args.attribute_fields is None else [f for f in args.attribute_fields.split(",") if f]
     stats = build_index(args.catalog, args.out, args.factory, args.memory_budget_mb, args.target_recall, fields,
-                        overwrite=args.overwrite, progress=not args.no_progress)
+                        overwrite=args.overwrite, progress=not args.no_progress,
+                        gpu=faiss_gpu(resolve_device(args.device)))
     print(json.dumps(stats, indent=2))
     return 0
 

@@ -54,10 +54,26 @@ def _minilm_encoder():  # -> sentence_transformers.SentenceTransformer
     return SentenceTransformer(str(minilm_model_dir()), device="cpu", local_files_only=True)
 
 
+def minilm_embeddings(captions: list[str]) -> Tensor:
+    """``(B, 384)`` unit all-MiniLM-L6-v2 sentence embeddings (float32, CPU)."""
+    return _minilm_encoder().encode(list(captions), convert_to_tensor=True, normalize_embeddings=True).float().cpu()
+
+
 def minilm_similarity(captions: list[str]) -> Tensor:
     """``(B, B)`` cosine similarities of all-MiniLM-L6-v2 sentence embeddings (as MusCALL's trainer)."""
-    emb = _minilm_encoder().encode(list(captions), convert_to_tensor=True, normalize_embeddings=True)
-    return (emb @ emb.t()).float().cpu()
+    emb = minilm_embeddings(captions)
+    return emb @ emb.t()
+
+
+def similarity_method(method: str) -> str:
+    """``tfidf`` or ``minilm``: ``auto`` resolved by whether MiniLM is installed."""
+    if method not in METHODS:
+        raise MuscallError(f"caption similarity method '{method}': use one of {METHODS}")
+    if method == "auto":
+        from muscall.models.minilm import minilm_available
+
+        return "minilm" if minilm_available() else "tfidf"
+    return method
 
 
 def caption_similarity(captions: list[str], method: str = "auto", tfidf: TfidfSimilarity | None = None) -> Tensor:
@@ -65,12 +81,6 @@ def caption_similarity(captions: list[str], method: str = "auto", tfidf: TfidfSi
 
     ``tfidf`` may be a :class:`TfidfSimilarity` fitted on the whole corpus; otherwise IDF comes from the batch.
     """
-    if method not in METHODS:
-        raise MuscallError(f"caption similarity method '{method}': use one of {METHODS}")
-    if method == "auto":
-        from muscall.models.minilm import minilm_available
-
-        method = "minilm" if minilm_available() else "tfidf"
-    if method == "minilm":
+    if similarity_method(method) == "minilm":
         return minilm_similarity(captions)
     return (tfidf or TfidfSimilarity())(list(captions))

@@ -12,7 +12,7 @@ from muscall.config import Config
 from muscall.data.facts import FactTargets, FactVocab
 from muscall.errors import MuscallError
 from muscall.losses import (FactHeads, SSLHead, TfidfSimilarity, caption_similarity, caption_weights, fact_losses,
-                            infonce_loss, nt_xent_loss)
+                            infonce_loss, minilm_embeddings, nt_xent_loss, similarity_method)
 from muscall.utils import distributed as D
 
 
@@ -53,6 +53,8 @@ class Objective:
     def __init__(self, cfg: Config, captions: list[str], facts: FactTargets | None = None):
         self.cfg, self.captions, self.facts = cfg.loss, captions, facts
         self.tfidf = TfidfSimilarity(captions) if cfg.loss.caption_weighting else None  # IDF from the whole corpus
+        minilm = cfg.loss.caption_weighting and similarity_method(cfg.loss.caption_similarity) == "minilm"
+        self.minilm = RowEmbeddings(captions) if minilm else None
 
     def __call__(self, out: dict[str, Any], index: torch.Tensor, dist: D.DistInfo,
                  batch_captions: list[str] | None = None) -> dict[str, torch.Tensor]:
@@ -62,7 +64,8 @@ class Objective:
         if self.tfidf is not None:
             all_index = D.gather_with_grad(index.to(audio.device), dist).cpu().tolist()
             batch_captions = [self.captions[i] for i in all_index]
-            sim = caption_similarity(batch_captions, self.cfg.caption_similarity, self.tfidf).to(audio.device)
+            sim = (self.minilm.similarity(all_index) if self.minilm is not None else
+                   caption_similarity(batch_captions, self.cfg.caption_similarity, self.tfidf)).to(audio.device)
             weights = caption_weights(sim, self.cfg.caption_weight_temperature)
         contrastive = infonce_loss(audio, text, out["logit_scale"], weights)
         losses = {"contrastive": contrastive, "loss": contrastive,
@@ -82,6 +85,31 @@ class Objective:
         if captions is None:
             raise MuscallError("the fact heads need the batch's drawn captions: pass batch_captions")
         return _tower_targets(self.facts, index.cpu().numpy().astype(np.int64), captions)
+
+
+class RowEmbeddings:
+    """MiniLM embeddings of the training rows' captions, each encoded the first time its row is in a batch.
+
+    A row's weighting caption never changes, so this gives the similarities MiniLM gives per batch while
+    encoding each caption once per run instead of once per step (MiniLM runs on the CPU, beside a GPU model).
+    """
+
+    def __init__(self, captions: list[str]):
+        self.captions = captions
+        self.table: torch.Tensor | None = None  # (rows, 384) unit vectors, filled on demand
+        self.known = torch.zeros(len(captions), dtype=torch.bool)
+
+    def similarity(self, rows: list[int]) -> torch.Tensor:
+        """``(B, B)`` caption cosine similarities of the rows (as ``minilm_similarity`` of their captions)."""
+        index = torch.tensor(rows, dtype=torch.long)
+        missing = torch.unique(index[~self.known[index]])
+        if len(missing):
+            emb = minilm_embeddings([self.captions[i] for i in missing.tolist()])
+            if self.table is None:
+                self.table = torch.zeros(len(self.captions), emb.shape[1])
+            self.table[missing], self.known[missing] = emb, True
+        emb = self.table[index]
+        return emb @ emb.t()
 
 
 def _tower_targets(facts: FactTargets, rows: np.ndarray, captions: list[str]) -> dict[str, torch.Tensor]:

@@ -8,7 +8,6 @@ where a killed run stopped (same batches, same RNG, same optimizer state).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from muscall.training.data import Collate, CropDataset, epoch_order, rank_batche
 from muscall.training.objective import (Objective, TrainNet, build_fact_targets, fact_accuracies, fact_classes)
 from muscall.training.state import JsonlLog, lr_factor, rng_state, seed_everything, set_rng_state
 from muscall.utils import distributed as D
+from muscall.utils.accel import amp_dtype, autocast
 from muscall.utils.processes import loader_worker_init
 
 SMALL_VAL_POOL = 500  # below this many validation clips R@10 saturates early; select on MRR
@@ -125,7 +125,7 @@ class Trainer:
         self.total_steps = max(1, cfg.train.epochs * self.batches_per_epoch // cfg.train.accum_steps)
         self.budget_s = None if cfg.train.max_minutes is None else cfg.train.max_minutes * 60.0
         self._epoch_start = time.monotonic()  # the clock of the time budget (reset by each train_epoch)
-        self.amp_dtype = _amp_dtype(self.device, cfg.train.amp)
+        self.amp_dtype = amp_dtype(self.device, cfg.train.amp)  # bf16, or fp16 + GradScaler, on CUDA only
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
         self.best_r10, self.best_epoch, self.bad_epochs, self.elapsed = -1.0, -1, 0, 0.0
@@ -215,8 +215,6 @@ class Trainer:
     def _step(self, net, batch) -> dict[str, float]:
         cfg = self.cfg
         mel, tokens, mask = (t.to(self.device, non_blocking=True) for t in (batch.mel, batch.tokens, batch.mask))
-        autocast = (torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype is not None
-                    else contextlib.nullcontext())
         gen = torch.Generator().manual_seed(hash((cfg.train.seed, self.epoch, self.step_in_epoch)) % (2**63))
         # augmentations run in float32, outside autocast: the chain works on linear power, which fp16 overflows
         if self.chain is not None:  # a random recording chain on the contrastive crops (augment.chain)
@@ -225,7 +223,7 @@ class Trainer:
         if self.augment is not None:  # the first ssl_fraction of the (shuffled) batch gets an augmented view
             n_ssl = max(2, int(round(mel.shape[0] * cfg.loss.ssl_fraction)))
             view = self.augment(mel[:n_ssl], gen)
-        with autocast:
+        with autocast(self.device, self.amp_dtype is not None):
             losses = self.objective(net(mel, tokens, mask, view), batch.index, self.dist, batch.captions)
         loss = losses["loss"] / cfg.train.accum_steps
         self.scaler.scale(loss).backward()
@@ -303,13 +301,6 @@ def _param_groups(modules: list[torch.nn.Module], weight_decay: float, text_lr_s
     return [{"params": params, "weight_decay": weight_decay if decay else 0.0,
              "lr_scale": text_lr_scale if pretrained else 1.0}
             for (decay, pretrained), params in groups.items() if params or not pretrained]
-
-
-def _amp_dtype(device: torch.device, enabled: bool) -> torch.dtype | None:
-    """bf16 (or fp16) autocast on CUDA only: on CPU it is slower here."""
-    if not enabled or device.type != "cuda":
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
 def _augmenter(cfg: Config):

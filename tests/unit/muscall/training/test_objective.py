@@ -37,3 +37,31 @@ def test_without_ssl_the_loss_is_the_contrastive_one():
     assert "z1" not in out
     losses = Objective(cfg, ["a", "b", "c", "d"])(out, torch.arange(4), DistInfo())
     assert "ssl" not in losses and torch.equal(losses["loss"], losses["contrastive"])
+
+
+def test_minilm_weighting_encodes_each_row_caption_once_with_the_per_batch_similarities(monkeypatch):
+    from muscall.training import objective
+
+    captions = [f"caption number {i}" for i in range(6)]
+    encoded: list[str] = []
+
+    def embed(texts):  # a deterministic stand-in for the sentence encoder
+        emb = torch.stack([torch.tensor([len(t), sum(map(ord, t)) % 13, 1.0]) for t in texts])
+        return torch.nn.functional.normalize(emb, dim=-1)
+
+    monkeypatch.setattr(objective, "minilm_embeddings", lambda texts: encoded.extend(texts) or embed(texts))
+    rows = objective.RowEmbeddings(captions)
+    for batch in ([4, 1, 3], [1, 5, 4, 0], [3, 0]):
+        expected = embed([captions[i] for i in batch])
+        torch.testing.assert_close(rows.similarity(batch), expected @ expected.t())
+    assert sorted(encoded) == sorted(captions[i] for i in (0, 1, 3, 4, 5))  # each caption once, on first use
+
+
+def test_objective_uses_the_row_cache_only_for_minilm_weighting(monkeypatch):
+    from muscall.training import objective
+
+    monkeypatch.setattr(objective, "similarity_method", lambda method: "minilm")
+    assert Objective(load_config("tiny", ["loss.caption_weighting=true"]), ["a", "b"]).minilm is not None
+    assert Objective(load_config("tiny", ["loss.caption_weighting=false"]), ["a", "b"]).minilm is None
+    monkeypatch.setattr(objective, "similarity_method", lambda method: "tfidf")
+    assert Objective(load_config("tiny", ["loss.caption_weighting=true"]), ["a", "b"]).minilm is None
