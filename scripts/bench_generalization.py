@@ -60,6 +60,22 @@ def table(results: dict, command: str) -> str:
     return "\n".join(lines)
 
 
+def shift_of(run: Path, corpus: Path, bridge: bool) -> dict:
+    """The run's shift results (RUN/shift.json, or shift-nobridge.json with the vocabulary bridge off), computed
+    once; the genre temperature is fitted on the validation split first (the genre_ece_fitted column)."""
+    out = run / ("shift.json" if bridge else "shift-nobridge.json")
+    if not out.exists():
+        best, manifest = run / "checkpoints" / "best", corpus / "manifest.jsonl"
+        muscall("eval", "zeroshot", "--checkpoint", str(best), "--manifest", str(manifest), "--split", "val",
+                "--fit-temperature")
+        ckpt = load_checkpoint(best)
+        if not bridge:
+            ckpt.tokenizer.bridge = None
+        atomic_write_text(out, json.dumps(to_jsonable(evaluate_shift(ckpt, manifest,
+                                                                     load_label_sets(corpus / "labels.json"))), indent=1))
+    return json.loads(out.read_text())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", type=Path, default=Path("data/gen"))
@@ -68,6 +84,8 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=20.0)
     ap.add_argument("--runs", type=Path, default=Path("runs/gen"))
     ap.add_argument("--variant", action="append", default=[], help="NAME=CONFIG[:k=v,...][@CORPUS] (repeat)")
+    ap.add_argument("--without-bridge", action="store_true",
+                    help="also evaluate each variant with its vocabulary bridge off (a row '<name>, no bridge')")
     ap.add_argument("--markdown", default=None)
     args = ap.parse_args()
     results = {}
@@ -76,14 +94,9 @@ def main() -> None:
         make_corpus(corpus, args.n, args.holdout_soundfont)
         manifest, run = corpus / "manifest.jsonl", args.runs / name
         stats = train(run, manifest, args.minutes, overrides, config)
-        out = run / "shift.json"
-        if not out.exists():
-            muscall("eval", "zeroshot", "--checkpoint", str(run / "checkpoints" / "best"), "--manifest", str(manifest),
-                    "--split", "val", "--fit-temperature")  # the calibrated ECE column (genre_ece_fitted)
-            ckpt = load_checkpoint(run / "checkpoints" / "best")
-            shift = evaluate_shift(ckpt, manifest, load_label_sets(corpus / "labels.json"))
-            atomic_write_text(out, json.dumps(to_jsonable(shift), indent=1))
-        results[name] = {"train": stats, "shift": json.loads(out.read_text())}
+        results[name] = {"train": stats, "shift": shift_of(run, corpus, bridge=True)}
+        if args.without_bridge:
+            results[f"{name}, no bridge"] = {"train": stats, "shift": shift_of(run, corpus, bridge=False)}
     publish(lambda command: table(results, command), args.markdown)
 
 
