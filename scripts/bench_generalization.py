@@ -25,6 +25,7 @@ from index.fileio import atomic_write_text
 from muscall.checkpoint import load_checkpoint
 from muscall.eval.report import to_jsonable
 from muscall.eval.shift import evaluate_shift, shift_markdown
+from muscall.models.bridge import BRIDGE_FILE
 from muscall.zeroshot import load_label_sets
 
 
@@ -95,7 +96,7 @@ def main() -> None:
         manifest, run = corpus / "manifest.jsonl", args.runs / name
         stats = train(run, manifest, args.minutes, overrides, config)
         results[name] = {"train": stats, "shift": shift_of(run, corpus, bridge=True)}
-        if args.without_bridge:
+        if args.without_bridge and (run / "checkpoints" / "best" / "tokenizer" / BRIDGE_FILE).exists():
             results[f"{name}, no bridge"] = {"train": stats, "shift": shift_of(run, corpus, bridge=False)}
     publish(lambda command: table(results, command), args.markdown)
 
