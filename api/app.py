@@ -22,6 +22,7 @@ from api.metrics import Metrics, MetricsMiddleware
 from api.routers import admin, health, score, search, tags, tracks
 from api.services.state import ServiceState, configure_threads, load_state
 from api.settings import Settings
+from api.workers import WorkerHeaderMiddleware
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -61,6 +62,7 @@ def create_app(settings: Settings, loader: Callable[[Settings], ServiceState] = 
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes)
+    app.add_middleware(WorkerHeaderMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts 413s too
     return app
 

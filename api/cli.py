@@ -17,8 +17,9 @@ EPILOG = """examples:
   MUSCALL_API_KEY=s3cret muscall serve --catalog idx/ --checkpoint CKPT --host 0.0.0.0   # enables POST/DELETE /tracks
   muscall serve --catalog idx/ --checkpoint CKPT --workers 4 --set max_k=50 --set protect_reads=true
 
-Open http://HOST:PORT/ for the search page and http://HOST:PORT/docs for the API. With --workers > 1 each
-worker holds its own copy of the index, so adding and removing tracks is refused (use --workers 1 for that).
+Open http://HOST:PORT/ for the search page and http://HOST:PORT/docs for the API. With --workers N the workers
+share one memory-mapped copy of the index; a track added or removed through any worker is saved to the index
+folder and seen by every worker from its next request on.
 """
 
 
@@ -87,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         uvicorn.run(create_app(settings, loader=lambda _: state), host=serve.host, port=serve.port,
                     log_level=args.log_level)
         return 0
-    state.close()  # each worker loads its own copy in its lifespan
+    state.close()  # each worker maps the index in its lifespan (the pages are shared)
     os.environ[ENV_VAR] = settings.to_json()
     os.environ[PARENT_VAR] = str(os.getpid())  # uvicorn workers die with this process (see worker_app)
     uvicorn.run("api.cli:worker_app", factory=True, host=serve.host, port=serve.port, workers=serve.workers,

@@ -26,8 +26,11 @@ def get_settings(request: Request) -> Settings:
 
 
 def loaded_state(request: Request) -> ServiceState | None:
-    """The model, index and caches the lifespan loaded; None while it is still loading."""
-    return getattr(request.app.state, "service", None)
+    """The model, index and caches the lifespan loaded (index at its newest save); None while still loading."""
+    state = getattr(request.app.state, "service", None)
+    if state is not None:
+        state.follow()  # another worker's add or remove is seen by this request
+    return state
 
 
 def get_state(state: Annotated[ServiceState | None, Depends(loaded_state)]) -> ServiceState:

@@ -26,7 +26,7 @@ class Settings:
     windows_dir: Path | None = None  # embedding catalog (muscall embed) whose window vectors give "moments"
     media_dir: Path | None = None  # where uploaded tracks are kept; default INDEX_DIR/media
     device: str = "cpu"
-    persist: bool = True  # save the index to index_dir after every add/remove
+    persist: bool = True  # adds/removes are saved to index_dir (False: refused, the folder is never written)
 
     def __post_init__(self) -> None:
         for name in ("index_dir", "checkpoint", "labels", "heads", "windows_dir", "media_dir"):
@@ -46,8 +46,8 @@ class Settings:
 
     @property
     def writable(self) -> bool:
-        """Adds and removes are allowed only with one worker (each worker holds its own copy of the index)."""
-        return self.serve.workers <= 1
+        """Whether adds and removes are allowed (with any number of workers: they share the saved index)."""
+        return self.persist
 
     def to_json(self) -> str:
         """JSON for the environment of worker processes."""

@@ -16,6 +16,7 @@ Public API::
     cat = build_catalog("out/emb", "auto", memory_budget_mb=4096, target_recall=0.95, attribute_fields=("genre",))
     save_catalog(cat, "out/index")
     cat = open_catalog("out/index", expected_dim=512)
+    live = LiveCatalog("out/index", expected_dim=512)  # mapped read-only; follows saves of other processes
     scores, ids = cat.search(query_vecs, k=10, allowed_ids=cat.filter_ids(tags_any=["jazz"], duration_max=300))
     cat.add(new_vecs, new_meta); cat.remove(["track-17"])
     cat.set_tags(["track-3"], [["live"]], mode="add")  # in place: same internal id, index untouched
@@ -27,16 +28,17 @@ from index.build import build_catalog, catalog_from_arrays
 from index.catalog import Catalog, Hit
 from index.errors import CatalogError
 from index.faiss_index import configure_faiss
+from index.live import LiveCatalog
 from index.metadata import MetadataDB, TrackFilter
-from index.persist import open_catalog, save_catalog
+from index.persist import edit_catalog, open_catalog, save_catalog
 from index.shard_writer import ShardWriter
 from index.shards import Shard, ShardCatalog, iter_shards, load_catalog
 from index.tuning import TuneResult, exact_knn, recall_at_k, tune
 from index.types import TrackMeta, TrackRecord, normalize_tag
 
 __all__ = [
-    "Catalog", "CatalogError", "Hit", "IndexChoice", "MetadataDB", "Shard", "ShardCatalog", "ShardWriter",
-    "TrackFilter", "TrackMeta", "TrackRecord", "TuneResult", "build_catalog", "catalog_from_arrays",
-    "choose_factory", "choose_index", "configure_faiss", "exact_knn", "iter_shards", "load_catalog",
+    "Catalog", "CatalogError", "Hit", "IndexChoice", "LiveCatalog", "MetadataDB", "Shard", "ShardCatalog",
+    "ShardWriter", "TrackFilter", "TrackMeta", "TrackRecord", "TuneResult", "build_catalog", "catalog_from_arrays",
+    "choose_factory", "choose_index", "configure_faiss", "edit_catalog", "exact_knn", "iter_shards", "load_catalog",
     "normalize_tag", "open_catalog", "recall_at_k", "save_catalog", "tune",
 ]

@@ -220,10 +220,26 @@ def write_index(index: faiss.Index, path: Path) -> None:
 
 
 def read_index(path: Path, mmap: bool = False) -> faiss.Index:
-    """Read an index; with ``mmap`` map its vectors/lists from disk read-only where the type allows."""
-    flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if mmap else 0
+    """Read an index; with ``mmap`` map it from disk read-only, so processes reading one file share its pages.
+
+    FAISS 1.15 maps the vectors of Flat, the inverted lists of IVF (Flat, SQ, PQ) and the vectors of HNSW
+    through ``IO_FLAG_MMAP_IFC`` (``IO_FLAG_MMAP`` alone leaves Flat in private memory); an HNSW graph is still
+    read into each process. A build without that flag, or an index type it cannot map, is read into memory with
+    a log line. A mapped index must never be modified (FAISS aborts the process): the catalog refuses writes.
+    """
+    if mmap:
+        flag = getattr(faiss, "IO_FLAG_MMAP_IFC", None)
+        if flag is None:
+            log.warning("this FAISS build (%s) cannot map indexes zero-copy; %s is read into memory",
+                        getattr(faiss, "__version__", "?"), path)
+        else:
+            try:
+                return faiss.read_index(str(path), flag | faiss.IO_FLAG_READ_ONLY)
+            except RuntimeError as exc:
+                log.warning("FAISS cannot map %s (%s); reading it into memory", path,
+                            str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__)
     try:
-        return faiss.read_index(str(path), flags)
+        return faiss.read_index(str(path))
     except RuntimeError as exc:
         raise CatalogError(f"{path}: FAISS cannot read this index file ({str(exc).strip().splitlines()[-1]}); "
                            "it is corrupted or from an incompatible FAISS version; rebuild the catalog") from exc

@@ -6,6 +6,7 @@
 Layout::
 
     manifest.json                 format version, dim, factory, model hash, counts, tuned parameter, files
+    generation                    "<number of saves> <manifest sha256>", replaced after the manifest
     index.<sha16>.faiss           the FAISS index (ids are the internal track ids)
     metadata.<sha16>.sqlite       SQLite snapshot of the tracks, tags and attributes
 
@@ -15,7 +16,10 @@ snapshot loadable; files no manifest refers to are deleted after the new manifes
 Several processes may share one folder (the API service, ``muscall index add/remove``, ``muscall tag --write-db``):
 save holds an exclusive ``flock`` on ``<dir>/.lock`` and load a shared one, and a catalog remembers the sha256 of
 the manifest it loaded or last saved, so a save over a manifest another process has since replaced is refused
-instead of silently discarding that process's changes.
+instead of silently discarding that process's changes. ``edit_catalog`` is the way for several processes to
+write one folder: it loads the newest save under the exclusive lock, so no process's change is lost, and saves the
+next generation; readers notice a new generation by reading the small ``generation`` file (``generation_token``,
+which ``index.live.LiveCatalog`` checks before each use).
 """
 
 from __future__ import annotations
@@ -31,13 +35,15 @@ from typing import Any, Iterator
 from index.catalog import Catalog
 from index.errors import CatalogError
 from index.faiss_index import read_index, set_knob, write_index
-from index.fileio import atomic_write_json, read_versioned_json, sha256_file, write_content_addressed
+from index.fileio import (atomic_write_json, atomic_write_text, read_versioned_json, sha256_file,
+                          write_content_addressed)
 from index.metadata import MetadataDB, make_work_dir
 from index.tuning import TuneResult
 
 FORMAT = "muscall-catalog-index"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+GENERATION = "generation"
 LOCK = ".lock"
 _ROLES = {"index": ("index", ".faiss"), "metadata": ("metadata", ".sqlite")}
 
@@ -60,16 +66,64 @@ def save_catalog(catalog: Catalog, directory: str | Path) -> Path:
             raise CatalogError(f"{directory}: another process updated the index after this catalog was loaded; "
                                "saving would discard its changes. Reload the catalog (open_catalog) and apply "
                                "this change again")
-        files = _write_data_files(catalog, directory)
-        path = directory / MANIFEST
-        atomic_write_json(path, _manifest_for(catalog, files))
-        catalog.manifest_digests[key] = sha256_file(path)
-        keep = {f["name"] for f in files.values()}
-        for stem, suffix in _ROLES.values():
-            for old in directory.glob(f"{stem}.*{suffix}"):
-                if old.name not in keep:
-                    old.unlink(missing_ok=True)
-    return path
+        _save_unlocked(catalog, directory)
+    return directory / MANIFEST
+
+
+def _save_unlocked(catalog: Catalog, directory: Path) -> None:
+    """Data files, then the manifest, then the generation file; drop files no manifest refers to (lock held)."""
+    files = _write_data_files(catalog, directory)
+    path = directory / MANIFEST
+    atomic_write_json(path, _manifest_for(catalog, files))
+    digest = sha256_file(path)
+    catalog.manifest_digests[str(directory.resolve())] = digest
+    atomic_write_text(directory / GENERATION, f"{_generation_number(directory) + 1} {digest}\n")
+    keep = {f["name"] for f in files.values()}
+    for stem, suffix in _ROLES.values():
+        for old in directory.glob(f"{stem}.*{suffix}"):
+            if old.name not in keep:
+                old.unlink(missing_ok=True)
+
+
+@contextmanager
+def edit_catalog(directory: str | Path, expected_dim: int | None = None,
+                 expected_model_hash: str | None = None) -> Iterator[Catalog]:
+    """A writable copy of the newest saved catalog, saved back as the next generation when the block succeeds.
+
+    The folder stays locked exclusively from the load to the save, so writers in several processes take turns
+    and each applies its change on top of the one before (none is lost); when the block raises, nothing is
+    saved. The copy is closed on exit.
+    """
+    directory = Path(directory)
+    read_manifest(directory)  # the "not a saved catalog" error, before creating a lock file
+    with folder_lock(directory, exclusive=True):
+        catalog = _load_unlocked(directory, mmap=False, expected_dim=expected_dim,
+                                 expected_model_hash=expected_model_hash, verify=False)
+        try:
+            yield catalog
+            _save_unlocked(catalog, directory)
+        finally:
+            catalog.close()
+
+
+def generation_token(directory: Path) -> str | None:
+    """The folder's ``generation`` file ("<saves> <manifest sha256>"): it changes with every save. None before
+    the first save that wrote one. One small read (about 7 us), cheap enough to check before every request."""
+    try:
+        fd = os.open(directory / GENERATION, os.O_RDONLY)  # a third of open()'s cost; this runs per request
+    except FileNotFoundError:
+        return None
+    try:
+        return os.read(fd, 200).decode("ascii", "replace").strip()
+    finally:
+        os.close(fd)
+
+
+def _generation_number(directory: Path) -> int:
+    """How many saves the folder's generation file counts (0 when it has none or it is unreadable)."""
+    token = generation_token(directory) or "0"
+    head = token.split()[0] if token.split() else "0"
+    return int(head) if head.isdigit() else 0
 
 
 def _write_data_files(catalog: Catalog, directory: Path) -> dict[str, dict[str, Any]]:
@@ -142,7 +196,8 @@ def open_catalog(directory: str | Path, mmap: bool = False, expected_dim: int | 
                  expected_model_hash: str | None = None, verify: bool = True) -> Catalog:
     """Load a saved catalog under a shared folder lock, verifying format, checksums, counts and dimension.
 
-    With ``mmap`` the index is memory-mapped where its type allows and the catalog is read-only.
+    With ``mmap`` the catalog is read-only: the index is memory-mapped (see ``faiss_index.read_index``) and the
+    metadata snapshot opened read-only in place, so processes opening one folder share their pages.
     """
     directory = Path(directory)
     if not directory.is_dir():

@@ -75,9 +75,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def tiny_checkpoint(path: Path, seed: int = 0) -> Path:
-    """A randomly initialised ``tiny`` model (seeded) with a tokenizer trained on a few captions; nothing downloaded."""
-    cfg = load_config("tiny")
+def tiny_checkpoint(path: Path, seed: int = 0, overrides: list[str] | None = None) -> Path:
+    """A randomly initialised ``tiny`` model (seeded) with a tokenizer trained on a few captions; nothing downloaded.
+
+    ``overrides`` change the config first, e.g. ``["model.embed_dim=256"]`` for a wider embedding space."""
+    cfg = load_config("tiny", overrides)
     captions = [f"{g} music with a {w} tone" for g in GENRES for w in ("low", "high", "calm", "bright")]
     tokenizer = build_tokenizer(cfg, captions)
     torch.manual_seed(seed)

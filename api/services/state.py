@@ -1,4 +1,8 @@
-"""What the service loads once at start-up: model, tokenizer, index + metadata DB, label sets, scorer, caches."""
+"""What the service loads once at start-up: model, tokenizer, index + metadata DB, label sets, scorer, caches.
+
+The index and its metadata are memory-mapped read-only (``index.LiveCatalog``): the workers of ``muscall serve
+--workers N`` share one copy, and each picks up the others' adds and removes through ``ServiceState.follow``.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ import torch
 from api.services.cache import LRUCache
 from api.services.windows import WindowStore
 from api.settings import Settings
-from index import Catalog, CatalogError, configure_faiss, open_catalog
+from index import Catalog, CatalogError, LiveCatalog, configure_faiss
 from muscall.audio.features import MelFrontEnd
 from muscall.checkpoint import Checkpoint, load_checkpoint
 from muscall.errors import MuscallError
@@ -35,17 +39,29 @@ class ServiceState:
 
     settings: Settings
     checkpoint: Checkpoint
-    catalog: Catalog
+    live: LiveCatalog  # the index folder's newest save, mapped; writes go through ``live.edit()``
     windows: WindowStore
     label_sets: dict[str, list[str]]
     scorer: ScorerBundle
     front: MelFrontEnd  # file -> log-mel, the catalog's front end
     text_cache: LRUCache[np.ndarray]
     classifier_cache: LRUCache[np.ndarray] = field(default_factory=lambda: LRUCache(64))
-    write_lock: threading.Lock = field(default_factory=threading.Lock)  # add/remove + save, one at a time
+    write_lock: threading.Lock = field(default_factory=threading.Lock)  # this process's adds/removes, one at a time
     started_at: float = field(default_factory=time.time)
     _genres: set[str] | None = None
     _genres_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalog now open: one object for the length of a call, replaced (not changed) by ``follow``."""
+        return self.live.catalog
+
+    def follow(self) -> None:
+        """Reopen the index if another worker or process saved a newer generation (a few microseconds if not)."""
+        try:
+            self.live.refresh()
+        except (OSError, CatalogError) as err:  # e.g. the folder vanished: keep serving what is open
+            log.error("cannot check %s for a newer index: %s", self.live.directory, err)
 
     @property
     def device(self) -> torch.device:
@@ -83,8 +99,8 @@ class ServiceState:
                     self._genres.add(value)
 
     def close(self) -> None:
-        """Release the catalog's working copy."""
-        self.catalog.close()
+        """Close the open catalog."""
+        self.live.close()
 
 
 def load_state(settings: Settings) -> ServiceState:
@@ -93,7 +109,7 @@ def load_state(settings: Settings) -> ServiceState:
     ckpt = load_checkpoint(settings.checkpoint, device=device)
     dim = int(ckpt.model.embed_dim)
     try:
-        catalog = open_catalog(settings.index_dir, expected_dim=dim, expected_model_hash=ckpt.sha256)
+        live = LiveCatalog(settings.index_dir, expected_dim=dim, expected_model_hash=ckpt.sha256)
     except CatalogError as err:
         raise MuscallError(f"--catalog: {err}") from err
     catalog.set_gpu(faiss_gpu(device))  # with --device cuda and faiss-gpu, FAISS searches on that GPU too
@@ -102,12 +118,13 @@ def load_state(settings: Settings) -> ServiceState:
         labels = load_label_sets(settings.labels) if settings.labels else {}
         scorer = load_scorer(ckpt, settings.heads, device)
     except BaseException:
-        catalog.close()
+        live.close()
         raise
     front = MelFrontEnd(ckpt.config.audio, device=device)
     front.logmel  # built now, not on the first request
-    log.info("serving %d tracks from %s with %s (%s)", catalog.ntotal, settings.index_dir, settings.checkpoint, device)
-    return ServiceState(settings=settings, checkpoint=ckpt, catalog=catalog, windows=windows, label_sets=labels,
+    log.info("serving %d tracks from %s with %s (%s)", live.catalog.ntotal, settings.index_dir, settings.checkpoint,
+             device)
+    return ServiceState(settings=settings, checkpoint=ckpt, live=live, windows=windows, label_sets=labels,
                         scorer=scorer, front=front, text_cache=LRUCache(settings.serve.query_cache_size))
 
 

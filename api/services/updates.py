@@ -1,24 +1,27 @@
-"""Adding and removing tracks: embed, update the index, persist it; one update at a time, none ever lost.
+"""Adding and removing tracks: embed, update the index, save it; none ever lost, also across workers.
 
-An update is acknowledged only after the index was saved to the index folder (``save_catalog`` is atomic),
-so a restart never loses an acknowledged add or remove; a failed save rolls the in-memory change back.
-Updates are serialised by ``state.write_lock``; searches keep running beside them (the catalog's own
-readers-writer lock guards FAISS and SQLite).
+Every update goes through ``index.LiveCatalog.edit``: under the index folder's exclusive lock it loads the newest
+save (so a change another worker made a moment ago is kept), applies this one and saves the next generation,
+which every worker of ``muscall serve --workers N`` maps on its next request. An update is acknowledged only
+after that save (atomic), so a restart never loses an acknowledged add or remove; when anything fails before
+it, nothing is saved. ``state.write_lock`` orders the updates of one process; searches keep running beside them
+on the mapped catalog.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
-from api.services.errors import ApiError, Conflict
-from api.services.search import embed_wave, get_track, stored_vector
+from api.services.errors import ApiError, Conflict, NotFound
+from api.services.search import embed_wave
 from api.services.state import ServiceState
-from index import CatalogError, TrackMeta, TrackRecord, save_catalog
+from index import Catalog, CatalogError, TrackMeta, TrackRecord
 from index.fileio import atomic_write_bytes
 from muscall.audio.windows import frames_to_seconds
 
@@ -39,71 +42,54 @@ def add_track(state: ServiceState, data: bytes, wave: np.ndarray, fmt: str, trac
     path = state.settings.media / "audio" / f"{uuid.uuid4().hex}{EXTENSIONS.get(fmt.split('/')[0], '.audio')}"
     meta = TrackMeta(track_id, str(path), title or track_id, round(len(wave) / cfg.sample_rate, 3), list(tags),
                      {**attributes, "window_starts": starts})
-    with state.write_lock:
-        if state.catalog.db.ids_for([track_id]).size:
-            raise Conflict(f"track {track_id!r} is already in the catalog; DELETE /tracks/{track_id} first to "
-                           "replace it, or choose another track_id")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(path, data)
-        state.windows.put(track_id, emb.windows[0])
-        try:
-            state.catalog.add(emb.tracks, [meta])
-        except CatalogError as err:
+    stored = False
+    try:
+        with state.write_lock, _editing(state) as catalog:
+            if catalog.db.ids_for([track_id]).size:
+                raise Conflict(f"track {track_id!r} is already in the catalog; DELETE /tracks/{track_id} first to "
+                               "replace it, or choose another track_id")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(path, data)
+            state.windows.put(track_id, emb.windows[0])
+            stored = True
+            try:
+                record = catalog.tracks(catalog.add(emb.tracks, [meta]))[0]
+            except CatalogError as err:
+                raise ApiError(422, str(err)) from err
+    except BaseException:
+        if stored:  # nothing was saved: drop the files of the track that was not added
             _forget_files(state, track_id, path)
-            raise ApiError(422, str(err)) from err
-        try:
-            _persist(state)
-        except Exception:
-            state.catalog.remove([track_id])
-            _forget_files(state, track_id, path)
-            raise
+        raise
     state.note_genre(attributes.get("genre"))
-    return get_track(state, track_id)
+    return record
 
 
 def remove_track(state: ServiceState, track_id: str) -> TrackRecord:
     """Remove a track from the index (and its uploaded audio); NotFound for an unknown id."""
     _check_writable(state)
-    with state.write_lock:
-        record = get_track(state, track_id)
-        vector = stored_vector(state, record)  # to put the track back if the save fails
-        state.catalog.remove([track_id])
-        try:
-            _persist(state)
-        except Exception:
-            _restore(state, record, vector)
-            raise
-        if _is_upload(state, record):
-            _forget_files(state, track_id, Path(record.path))
-    return record
+    with state.write_lock, _editing(state) as catalog:
+        records = catalog.tracks(catalog.db.ids_for([track_id]))
+        if not records or records[0] is None:
+            raise NotFound(f"no track with id {track_id!r} in the catalog (removed already?); check the id")
+        catalog.remove([track_id])
+    if _is_upload(state, records[0]):
+        _forget_files(state, track_id, Path(records[0].path))
+    return records[0]
 
 
-def _persist(state: ServiceState) -> None:
-    """Save the index into its folder (atomic; the caller holds the write lock)."""
-    if not state.settings.persist:
-        return
+@contextmanager
+def _editing(state: ServiceState) -> Iterator[Catalog]:
+    """The newest saved catalog, writable, saved as the next generation when the block succeeds (503 when the
+    index cannot be loaded or saved; nothing is changed then)."""
     try:
-        save_catalog(state.catalog, state.settings.index_dir)
-    except CatalogError as err:
-        if "another process updated" not in str(err):
-            raise ApiError(503, f"the index could not be saved ({err}); the change was rolled back") from err
-        log.error("index %s changed on disk under the service: %s", state.settings.index_dir, err)
-        raise ApiError(409, "the index folder was changed by another process (e.g. 'muscall index add') while the "
-                            "service was running; the change was rolled back: restart the service to load the "
-                            "new index, then repeat the request") from err
-    except Exception as err:
-        log.exception("saving the index to %s failed", state.settings.index_dir)
-        raise ApiError(503, f"the index could not be saved ({type(err).__name__}: {err}); the change was rolled "
-                            "back, try again once the server's disk is writable") from err
-
-
-def _restore(state: ServiceState, record: TrackRecord, vector: np.ndarray | None) -> None:
-    """Put a removed track back after a failed save (its vector taken before the removal)."""
-    if vector is None:
-        log.error("could not restore track %r after a failed save", record.track_id)
-        return
-    meta = TrackMeta(record.track_id, record.path, record.title, record.duration, record.tags, record.attributes)
-    state.catalog.add(np.asarray(vector, dtype=np.float32)[None], [meta])
+        with state.live.edit() as catalog:
+            yield catalog
+    except ApiError:
+        raise
+    except (CatalogError, OSError) as err:
+        log.exception("updating the index in %s failed", state.settings.index_dir)
+        raise ApiError(503, f"the index could not be updated ({type(err).__name__}: {err}); nothing was changed, "
+                            "try again once the server's index folder is readable and writable") from err
 
 
 def _is_upload(state: ServiceState, record: TrackRecord) -> bool:
@@ -121,7 +107,7 @@ def _forget_files(state: ServiceState, track_id: str, path: Path) -> None:
 
 
 def _check_writable(state: ServiceState) -> None:
-    """Conflict when this server cannot change the index (several workers each hold their own copy)."""
+    """Conflict when this server was started not to change its index folder (``Settings.persist`` off)."""
     if not state.settings.writable:
-        raise Conflict(f"this server runs {state.settings.serve.workers} workers, each with its own copy of the index; "
-                       "adding and removing tracks needs a server started with --workers 1")
+        raise Conflict("this server was started with persist=False, so it never writes its index folder and cannot "
+                       "add or remove tracks; start it with persist on (as 'muscall serve' does)")

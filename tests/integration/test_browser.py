@@ -7,10 +7,8 @@ tags (written by `muscall tag --write-db`) as predicted, and an uploaded clip's 
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -18,22 +16,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support import serving
 from tests.support.tiny_service import build_tone_index, make_tiny_checkpoint, make_tiny_heads
 from muscall.cli.main import main as muscall_main
 
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-REPO = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-
-
-ADDRESS_IN_USE = "address already in use"  # uvicorn's bind error (errno 98), as the server logs it
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -51,56 +40,11 @@ def server(tmp_path):
     heads = make_tiny_heads(tmp_path / "rated", ckpt)
     cmd = [sys.executable, "-m", "muscall.cli.main", "serve", "--catalog", str(index_dir), "--checkpoint", str(ckpt),
            "--labels", str(labels), "--windows", str(shards), "--heads", str(heads), "--log-level", "warning"]
-    proc, url = _serve(cmd, tmp_path / "server.log")
+    proc, url = serving.serve(cmd, tmp_path / "server.log")
     try:
         yield url, tmp_path / "world"
     finally:
-        _stop(proc)
-
-
-def _serve(cmd: list[str], log: Path, attempts: int = 5) -> tuple[subprocess.Popen, str]:
-    """Start ``cmd --port P`` on a free port and wait until it is ready; retry when another process took P first.
-
-    The port is free when chosen but may be taken before the server binds it, so an "address already in use"
-    exit is retried on a fresh port.
-    """
-    for _ in range(attempts):
-        port = _free_port()
-        with open(log, "wb") as fh:  # the child keeps its own handle
-            proc = subprocess.Popen(cmd + ["--port", str(port)], cwd=REPO, stdout=fh, stderr=subprocess.STDOUT,
-                                    env={**os.environ, "PYTHONPATH": str(REPO)})
-        url = f"http://127.0.0.1:{port}"
-        try:
-            _wait_ready(url, proc, log)
-            return proc, url
-        except RuntimeError:
-            _stop(proc)
-            if ADDRESS_IN_USE not in log.read_text(errors="replace").lower():
-                raise
-    raise RuntimeError(f"server found its port taken {attempts} times:\n{log.read_text(errors='replace')}")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-def _wait_ready(url: str, proc: subprocess.Popen, log: Path, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"muscall serve exited with {proc.returncode}:\n{log.read_text(errors='replace')}")
-        try:
-            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"muscall serve not ready after {timeout} s:\n{log.read_text(errors='replace')}")
+        serving.stop(proc)
 
 
 FAKE_SERVER = """
@@ -115,7 +59,7 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[-1])), Ready).serve_forever()
 
 
 def test_server_start_retries_on_a_fresh_port_only_when_its_port_was_taken(tmp_path, monkeypatch):
-    real, picked = _free_port, []
+    real, picked = serving.free_port, []
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()  # another process won the race for the first port handed out
@@ -125,16 +69,16 @@ def test_server_start_retries_on_a_fresh_port_only_when_its_port_was_taken(tmp_p
             picked.append(real() if picked else busy)
             return picked[-1]
 
-        monkeypatch.setattr(sys.modules[__name__], "_free_port", first_busy)
-        proc, url = _serve([sys.executable, "-c", FAKE_SERVER], tmp_path / "fake.log")
+        monkeypatch.setattr(serving, "free_port", first_busy)
+        proc, url = serving.serve([sys.executable, "-c", FAKE_SERVER], tmp_path / "fake.log")
     try:
         assert picked[0] == busy and len(picked) == 2 and url == f"http://127.0.0.1:{picked[1]}"
         assert proc.poll() is None
     finally:
-        _stop(proc)
+        serving.stop(proc)
     picked.clear()
     with pytest.raises(RuntimeError, match="exited with 3"):  # any other failure is not retried
-        _serve([sys.executable, "-c", "raise SystemExit(3)"], tmp_path / "bad.log")
+        serving.serve([sys.executable, "-c", "raise SystemExit(3)"], tmp_path / "bad.log")
     assert len(picked) == 1
 
 

@@ -78,6 +78,26 @@ def writable(world, tmp_path):
         c.__exit__(None, None, None)
 
 
+@pytest.fixture
+def workers(world, tmp_path):
+    """``n`` TestClients (with their states) over ONE private copy of the index, as the workers of ``muscall serve
+    --workers n`` are: each app maps the folder and follows the others' saves."""
+    opened = []
+
+    def make(n: int = 2, **serve) -> list[tuple[TestClient, object]]:
+        index_dir = tmp_path / "shared-index"
+        shutil.copytree(world["index"], index_dir)
+        for _ in range(n):
+            c = TestClient(create_app(make_settings(world, index_dir, workers=n, **serve)))
+            c.__enter__()
+            opened.append(c)
+        return [(c, c.app.state.service) for c in opened]
+
+    yield make
+    for c in opened:
+        c.__exit__(None, None, None)
+
+
 @pytest.fixture(scope="session")
 def wav():
     """The ``wav_bytes`` helper (test modules cannot import conftest under --import-mode=importlib)."""

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-import api.services.updates
+import index.persist
 from index import open_catalog
 
 
@@ -97,25 +97,28 @@ def test_removed_track_is_gone_and_stays_gone(writable, wav, api_key):
     assert not list(audio.iterdir()) and state.windows.get(added["track_id"]) is None  # uploads are deleted too
 
 
-def test_several_workers_refuse_writes(writable, wav, api_key):
+def test_a_server_that_does_not_persist_refuses_writes(writable, wav, api_key):
     client, state = writable(workers=2)
+    state.settings.persist = False
     r = _add(client, wav(1.0, fmt="FLAC"), api_key, track_id="x")
-    assert r.status_code == 409 and "--workers 1" in r.json()["detail"]
+    assert r.status_code == 409 and "persist=False" in r.json()["detail"]
     assert client.delete("/tracks/jazz%2Ftone0.wav", headers={"X-API-Key": api_key}).status_code == 409
-    assert state.catalog.ntotal == 8
+    assert state.catalog.ntotal == 8 and client.get("/readyz").json()["writable"] is False
 
 
-def test_a_failed_save_rolls_the_change_back(writable, wav, api_key, monkeypatch):
+def test_a_failed_save_changes_nothing(writable, wav, api_key, monkeypatch):
     client, state = writable()
 
     def broken(catalog, directory):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(api.services.updates, "save_catalog", broken)
+    monkeypatch.setattr(index.persist, "_save_unlocked", broken)
     r = _add(client, wav(1.0, fmt="FLAC"), api_key, track_id="doomed")
-    assert r.status_code == 503 and "rolled back" in r.json()["detail"]
+    assert r.status_code == 503 and "nothing was changed" in r.json()["detail"]
     assert client.get("/tracks/doomed").status_code == 404
+    audio = state.settings.media / "audio"
+    assert not audio.exists() or not any(audio.iterdir())  # the upload's files went with it
     r = client.delete("/tracks/jazz%2Ftone0.wav", headers={"X-API-Key": api_key})
     assert r.status_code == 503
-    assert client.get("/tracks/jazz%2Ftone0.wav").status_code == 200  # put back
+    assert client.get("/tracks/jazz%2Ftone0.wav").status_code == 200  # still there
     assert state.catalog.ntotal == 8

@@ -32,7 +32,7 @@ def test_serve_arguments_become_settings(monkeypatch):
     assert s.serve.port == 9000 and s.serve.max_k == 50 and s.serve.protect_reads and s.serve.api_key == "from-env"
     assert str(s.windows_dir) == "cat" and s.writable
     assert build_settings(_args("--api-key", "flag")).serve.api_key == "flag"
-    assert not build_settings(_args("--workers", "3")).writable
+    assert build_settings(_args("--workers", "3")).writable  # workers share the saved index, writes too
     with pytest.raises(ConfigError, match="max_kk"):
         build_settings(_args("--set", "max_kk=1"))
     with pytest.raises(ConfigError, match="KEY=VALUE"):
