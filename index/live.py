@@ -30,12 +30,13 @@ class LiveCatalog:
     """The newest saved catalog of a folder, memory-mapped read-only and reopened when its generation changes."""
 
     def __init__(self, directory: str | Path, expected_dim: int | None = None,
-                 expected_model_hash: str | None = None, verify: bool = True):
+                 expected_model_hash: str | None = None, verify: bool = True, gpu: int | None = None):
         self.directory = Path(directory)
+        self.gpu = gpu  # CUDA device each opened catalog searches on (Catalog.set_gpu), None: CPU
         self._expected = {"expected_dim": expected_dim, "expected_model_hash": expected_model_hash}
         self._lock = threading.Lock()
         self._token = generation_token(self.directory) if self.directory.is_dir() else None
-        self.catalog: Catalog = open_catalog(self.directory, mmap=True, verify=verify, **self._expected)
+        self.catalog: Catalog = self._open(verify)
 
     @property
     def generation(self) -> int:
@@ -57,7 +58,7 @@ class LiveCatalog:
             if token == self._token:
                 return False  # another thread reopened it meanwhile
             try:
-                catalog = open_catalog(self.directory, mmap=True, verify=False, **self._expected)
+                catalog = self._open(verify=False)
             except CatalogError as err:
                 log.error("cannot open the new save of %s (%s); still serving the previous one", self.directory, err)
                 self._token = token
@@ -65,6 +66,12 @@ class LiveCatalog:
             self.catalog, self._token = catalog, token
             log.info("reopened %s at generation %d (%d tracks)", self.directory, self.generation, catalog.ntotal)
         return True
+
+    def _open(self, verify: bool) -> Catalog:
+        catalog = open_catalog(self.directory, mmap=True, verify=verify, **self._expected)
+        if self.gpu is not None:
+            catalog.set_gpu(self.gpu)
+        return catalog
 
     @contextmanager
     def edit(self) -> Iterator[Catalog]:

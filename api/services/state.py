@@ -109,10 +109,11 @@ def load_state(settings: Settings) -> ServiceState:
     ckpt = load_checkpoint(settings.checkpoint, device=device)
     dim = int(ckpt.model.embed_dim)
     try:
-        live = LiveCatalog(settings.index_dir, expected_dim=dim, expected_model_hash=ckpt.sha256)
+        # with --device cuda and faiss-gpu, FAISS searches on that GPU too (each reopened generation as well)
+        live = LiveCatalog(settings.index_dir, expected_dim=dim, expected_model_hash=ckpt.sha256,
+                           gpu=faiss_gpu(device))
     except CatalogError as err:
         raise MuscallError(f"--catalog: {err}") from err
-    catalog.set_gpu(faiss_gpu(device))  # with --device cuda and faiss-gpu, FAISS searches on that GPU too
     try:
         windows = WindowStore(settings.media, settings.windows_dir, ckpt.sha256, dim)
         labels = load_label_sets(settings.labels) if settings.labels else {}

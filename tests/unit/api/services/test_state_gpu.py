@@ -27,5 +27,8 @@ def test_cuda_service_searches_through_the_gpu_copy(world, monkeypatch):
         assert asked == ["cpu"] and state.catalog.stats()["gpu"] is True
         query, _ = embed_text(state, "calm jazz music")
         assert search(state, query, k=3) and record.copies[0].searches == 1
+        with state.live.edit():  # a write saves the next generation; the reopened catalog searches on the GPU too
+            pass
+        assert state.live.generation >= 1 and state.catalog.stats()["gpu"] is True
     finally:
         state.close()
