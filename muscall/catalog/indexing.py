@@ -13,7 +13,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from index import CatalogError, Hit, TrackFilter, build_catalog, open_catalog, save_catalog
+from index import CatalogError, Hit, TrackFilter, build_catalog, edit_catalog, open_catalog, save_catalog
 from index.persist import MANIFEST as INDEX_MANIFEST
 from index.persist import read_manifest as read_index_manifest
 from index.shards import iter_shards, load_catalog
@@ -79,24 +79,22 @@ def add_catalog(index_dir: str | Path, catalog_dir: str | Path) -> int:
         manifest = read_index_manifest(Path(index_dir))
         check_same_model(int(manifest["dim"]), str(manifest["model_hash"]), more.dim, more.model_hash,
                          f"index '{index_dir}'")
-        with open_catalog(index_dir) as catalog:
+        with edit_catalog(index_dir) as catalog:  # under the folder lock: a running service's writes are kept
             n = 0
             for shard in more.iter_shards():
                 n += len(catalog.add(np.asarray(shard.embeddings, dtype=np.float32), shard.metadata))
-            save_catalog(catalog, index_dir)
     return n
 
 
 def remove_tracks(index_dir: str | Path, track_ids: Sequence[str]) -> tuple[list[str], list[str]]:
     """Remove tracks by id from a saved index; return (removed, unknown) ids."""
-    with user_errors(), open_catalog(index_dir) as catalog:
+    with user_errors(), edit_catalog(index_dir) as catalog:  # saved as the next generation unless this raises
         live = {r.track_id for r in catalog.tracks(catalog.db.ids_for(list(track_ids))) if r is not None}
         unknown = [t for t in track_ids if t not in live]
         if not live:
             raise MuscallError(f"none of {list(track_ids)[:5]} is in index '{index_dir}'; check the track ids "
                                "(see 'muscall index search' output)")
         catalog.remove(sorted(live))
-        save_catalog(catalog, index_dir)
     return sorted(live), unknown
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import numpy as np
 import pytest
 
-from index import ShardWriter, TrackMeta
+from index import LiveCatalog, ShardWriter, TrackMeta
 from index.shards import load_catalog
 from muscall.catalog.indexing import detect_attribute_fields, format_hits, index_info
 from muscall.checkpoint import load_checkpoint
@@ -95,6 +97,27 @@ def test_add_and_remove(index_dir, ckpt, ckpt_dir, tmp_path, capsys):
     _, hits = _search(capsys, index_dir, ckpt_dir, "--text", "x", "--k", "9")
     assert len(hits) == 7 and not {"clip0", "new1"} & {h["track_id"] for h in hits}
     assert main(["index", "remove", "--index", str(index_dir), "--ids", "nope"]) == 2
+
+
+def test_cli_writes_wait_for_a_running_service_and_keep_its_change(index_dir):
+    served = LiveCatalog(index_dir)  # as `muscall serve` holds it
+    editing, done = threading.Event(), threading.Event()
+
+    def service_write() -> None:
+        with served.edit() as catalog:  # a POST/DELETE through the API, slow to save
+            catalog.remove(["clip1"])
+            editing.set()
+            time.sleep(0.5)
+        done.set()
+
+    writer = threading.Thread(target=service_write)
+    writer.start()
+    editing.wait(10)
+    assert main(["index", "remove", "--index", str(index_dir), "--ids", "clip0"]) == 0  # waits for the lock
+    writer.join(10)
+    assert done.is_set() and index_info(index_dir)["live"] == 4  # both removals kept, neither refused nor lost
+    assert served.refresh() and served.catalog.ntotal == 4  # the CLI save is a generation the service follows
+    served.close()
 
 
 def test_other_models_are_refused_with_the_reason(index_dir, tmp_path, capsys, ckpt):
