@@ -20,6 +20,7 @@ from api.errors import error_body, install_error_handlers
 from api.limits import BodyLimitMiddleware
 from api.metrics import Metrics, MetricsMiddleware
 from api.routers import admin, health, score, search, tags, tracks
+from api.routers.search import search_batcher
 from api.services.state import ServiceState, configure_threads, load_state
 from api.settings import Settings
 
@@ -41,15 +42,19 @@ def create_app(settings: Settings, loader: Callable[[Settings], ServiceState] = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service = await run_in_threadpool(loader, settings)
         app.state.service = service
+        search_batcher(app, service)  # its thread starts now (and bad batch settings fail here)
         try:
             yield
         finally:
             app.state.service = None
+            if app.state.batcher is not None:
+                app.state.batcher.close()
+                app.state.batcher = None
             service.close()
 
     app = FastAPI(title="muscall", version=_version(), description=DESCRIPTION, lifespan=lifespan)
     metrics = Metrics()
-    app.state.settings, app.state.metrics, app.state.service = settings, metrics, None
+    app.state.settings, app.state.metrics, app.state.service, app.state.batcher = settings, metrics, None, None
     install_error_handlers(app)
     _install_fallback_handler(app)
     for module in (search, tracks, admin, tags, score, health):

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from index import CatalogError, MetadataDB, TrackFilter, TrackMeta
+from index.types import normalize_tag
 
 
 @pytest.fixture
@@ -118,3 +119,17 @@ def test_concurrent_inserts_from_threads_get_distinct_ids(db):
         t.join()
     assert errors == []
     assert sorted(got) == list(range(301, 381))
+
+
+def test_records_of_a_page_come_from_one_query(db, metas):
+    rows = metas(300)
+    statements: list[str] = []
+    db._conn.set_trace_callback(statements.append)
+    try:
+        recs = db.get([7, 3, 250, 3, -1, 120, 9, 44, 61, 299])
+    finally:
+        db._conn.set_trace_callback(None)
+    assert len(statements) == 1 and "IN (" in statements[0]  # one IN query for the k ids (tags included)
+    assert [r.track_id if r else None for r in recs] == ["t6", "t2", "t249", "t2", None, "t119", "t8", "t43",
+                                                         "t60", "t298"]
+    assert recs[0].tags == sorted({normalize_tag(t) for t in rows[6].tags})
