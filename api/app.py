@@ -6,6 +6,7 @@ and reach the routes through ``api.deps.loaded_state``; tests override that depe
 
 from __future__ import annotations
 
+import gc
 import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -43,6 +44,8 @@ def create_app(settings: Settings, loader: Callable[[Settings], ServiceState] = 
         service = await run_in_threadpool(loader, settings)
         app.state.service = service
         search_batcher(app, service)  # its thread starts now (and bad batch settings fail here)
+        gc.collect()
+        gc.freeze()  # the loaded model and index are never garbage: keep them out of every later collection
         try:
             yield
         finally:

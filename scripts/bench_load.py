@@ -174,21 +174,18 @@ def drive(url: str, port: int, bodies: list[dict], args: argparse.Namespace, wor
         for body in bodies:
             client.post("/search/text", json=body).raise_for_status()
     runs = []
-    for fresh in (False, True):
-        for conns in (1, args.connections):
-            before = cache_counts(url)
-            tag = f"{label}{conns}{'f' if fresh else 'c'}{time.time_ns() % 10**6}"
-            if have_wrk():
-                result = wrk(url, bodies, conns, args.seconds, work, fresh, tag, args.k)
-            else:
-                load = fresh_bodies(tag, 50_000, args.k) if fresh else bodies
-                result = httpx_load(url, load, conns, args.seconds)
-            after = cache_counts(url)
-            runs.append(("fresh texts" if fresh else "cached texts", result, hit_rate(before, after)))
-    if exe is not None:
-        before = cache_counts(url)
-        result = openloop(exe, port, bodies, args.rate, args.seconds, 64, work)
-        runs.append(("cached texts", result, hit_rate(before, cache_counts(url))))
+    for fresh, conns in ((False, 1), (False, args.connections), (None, 64), (True, 1), (True, args.connections)):
+        before = cache_counts(url)  # the open loop (fresh None) runs before fresh texts evict the cached ones
+        tag = f"{label}{conns}{'f' if fresh else 'c'}{time.time_ns() % 10**6}"
+        if fresh is None:
+            if exe is None:
+                continue
+            result = openloop(exe, port, bodies, args.rate, args.seconds, conns, work)
+        elif have_wrk():
+            result = wrk(url, bodies, conns, args.seconds, work, fresh, tag, args.k)
+        else:
+            result = httpx_load(url, fresh_bodies(tag, 50_000, args.k) if fresh else bodies, conns, args.seconds)
+        runs.append(("fresh texts" if fresh else "cached texts", result, hit_rate(before, cache_counts(url))))
     return runs
 
 

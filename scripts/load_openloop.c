@@ -83,7 +83,8 @@ int main(int argc, char **argv) {
     for (long i = 0; i < total; i++) sched[i] = t0 + i / rate;
     while (done < total && now_s() < deadline) {
         double t = now_s();
-        for (int i = 0; i < nconn && head < total && sched[head] <= t; i++) {  /* due requests, to idle conns */
+        for (int j = 0; j < nconn && head < total && sched[head] <= t; j++) {  /* due requests, to idle conns */
+            int i = (int)((sent + j) % nconn);  /* in turn, so no connection idles into the keep-alive timeout */
             if (conns[i].busy) continue;
             const char *r = reqs[sent % nreq];
             if (write(conns[i].fd, r, strlen(r)) != (ssize_t)strlen(r)) { errors++; }
@@ -99,7 +100,16 @@ int main(int argc, char **argv) {
         for (int e = 0; e < n; e++) {
             Conn *c = &conns[evs[e].data.u32];
             ssize_t got = read(c->fd, c->buf + c->len, BUF - c->len);
-            if (got <= 0) { fprintf(stderr, "connection closed by the server\n"); return 3; }
+            if (got <= 0) {  /* closed by the server (an idle keep-alive timeout, or a failure): reconnect */
+                if (c->busy) errors++, lat[done++] = (now_s() - c->start) * 1000.0;
+                epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+                close(c->fd);
+                c->fd = dial(argv[1], port);
+                c->busy = 0, c->len = 0;
+                struct epoll_event ev = {.events = EPOLLIN, .data.u32 = evs[e].data.u32};
+                epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
+                continue;
+            }
             c->len += got;
             int status;
             size_t used;
