@@ -60,6 +60,12 @@ class _LiveCollector(Collector):
                                   value=values["cache_hits"])
         yield CounterMetricFamily("muscall_query_cache_misses", "Text queries embedded by the model",
                                   value=values["cache_misses"])
+        if "search_batches" in values:
+            yield CounterMetricFamily("muscall_search_batches", "Batches of concurrent text searches answered",
+                                      value=values["search_batches"])
+            yield CounterMetricFamily("muscall_search_batched_queries", "Text searches answered in batches "
+                                      "(divided by muscall_search_batches: the mean batch size)",
+                                      value=values["search_batched_queries"])
 
 
 class MetricsMiddleware(HttpMiddleware):
