@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
-from starlette.responses import Response
+from fastapi import APIRouter, Depends, FastAPI, File, Form, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
 
 from api.deps import StateDep, read_access
 from api.routers import check_page, error_responses, page_filter, page_out
@@ -44,10 +44,10 @@ async def search_text(body: TextSearchRequest, state: StateDep, request: Request
                     state.windows_available)
 
 
-def search_batcher(app: Any, state: ServiceState) -> SearchBatcher:
+def search_batcher(app: FastAPI, state: ServiceState) -> SearchBatcher:
     """The app's text-search batcher for the loaded ``state``, made on first use (the lifespan closes it)."""
     batcher = getattr(app.state, "batcher", None)
-    if batcher is None or batcher.state is not state:  # first use, or a test swapped the state
+    if batcher is None or batcher.state is not state:  # first use, or the state was replaced
         if batcher is not None:
             batcher.close()
         serve = state.settings.serve
