@@ -43,10 +43,10 @@ def create_app(settings: Settings, loader: Callable[[Settings], ServiceState] = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service = await run_in_threadpool(loader, settings)
         app.state.service = service
-        search_batcher(app, service)  # its thread starts now (and bad batch settings fail here)
-        gc.collect()
-        gc.freeze()  # the loaded model and index are never garbage: keep them out of every later collection
         try:
+            search_batcher(app, service)  # its thread starts now (and bad batch settings fail here)
+            gc.collect()
+            gc.freeze()  # the loaded model and index are never garbage: keep them out of every later collection
             yield
         finally:
             app.state.service = None
