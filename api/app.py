@@ -6,6 +6,7 @@ and reach the routes through ``api.deps.loaded_state``; tests override that depe
 
 from __future__ import annotations
 
+import gc
 import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,6 +21,7 @@ from api.errors import error_body, install_error_handlers
 from api.limits import BodyLimitMiddleware
 from api.metrics import Metrics, MetricsMiddleware
 from api.routers import admin, health, score, search, tags, tracks
+from api.routers.search import search_batcher
 from api.services.state import ServiceState, configure_threads, load_state
 from api.settings import Settings
 from api.workers import WorkerHeaderMiddleware
@@ -43,14 +45,20 @@ def create_app(settings: Settings, loader: Callable[[Settings], ServiceState] = 
         service = await run_in_threadpool(loader, settings)
         app.state.service = service
         try:
+            search_batcher(app, service)  # its thread starts now (and bad batch settings fail here)
+            gc.collect()
+            gc.freeze()  # the loaded model and index are never garbage: keep them out of every later collection
             yield
         finally:
             app.state.service = None
+            if app.state.batcher is not None:
+                app.state.batcher.close()
+                app.state.batcher = None
             service.close()
 
     app = FastAPI(title="muscall", version=_version(), description=DESCRIPTION, lifespan=lifespan)
     metrics = Metrics()
-    app.state.settings, app.state.metrics, app.state.service = settings, metrics, None
+    app.state.settings, app.state.metrics, app.state.service, app.state.batcher = settings, metrics, None, None
     install_error_handlers(app)
     _install_fallback_handler(app)
     for module in (search, tracks, admin, tags, score, health):

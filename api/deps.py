@@ -20,12 +20,12 @@ api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="A
                               description="the key the server was started with (--api-key or MUSCALL_API_KEY)")
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The app's settings."""
     return request.app.state.settings
 
 
-def loaded_state(request: Request) -> ServiceState | None:
+async def loaded_state(request: Request) -> ServiceState | None:
     """The model, index and caches the lifespan loaded (index at its newest save); None while still loading."""
     state = getattr(request.app.state, "service", None)
     if state is not None:
@@ -33,7 +33,7 @@ def loaded_state(request: Request) -> ServiceState | None:
     return state
 
 
-def get_state(state: Annotated[ServiceState | None, Depends(loaded_state)]) -> ServiceState:
+async def get_state(state: Annotated[ServiceState | None, Depends(loaded_state)]) -> ServiceState:
     """The loaded service state; 503 until the lifespan has loaded it."""
     if state is None:
         raise ApiError(503, "the service is still loading its model and index; retry in a moment (see /readyz)")
@@ -54,7 +54,7 @@ def require_api_key(settings: Annotated[Settings, Depends(get_settings)],
         raise ApiError(401, "wrong API key in X-API-Key", headers={"WWW-Authenticate": "ApiKey"})
 
 
-def read_access(request: Request, settings: Annotated[Settings, Depends(get_settings)]) -> None:
+async def read_access(request: Request, settings: Annotated[Settings, Depends(get_settings)]) -> None:
     """Reads are open unless serve.protect_reads is set; then they need the API key too.
 
     The header is read directly (not through the security scheme) so the schema shows reads as open. The web

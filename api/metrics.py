@@ -28,18 +28,23 @@ class Metrics:
         self.latency = Histogram("muscall_http_request_seconds", "HTTP request latency by route and method",
                                  ["method", "route"], buckets=LATENCY_BUCKETS, registry=self.registry)
 
+        self._live = _LiveCollector()
+        self.registry.register(self._live)
+
     def render(self, live: dict[str, float]) -> bytes:
-        """Prometheus text: the request metrics, then the service state's ``live`` values (none while loading)."""
-        scrape = CollectorRegistry(auto_describe=True)
-        scrape.register(_LiveCollector(live))
-        return generate_latest(self.registry) + generate_latest(scrape)
+        """Prometheus text: the request metrics and the service state's ``live`` values (none while loading).
+
+        Called from the event loop (no await inside), so one scrape's values cannot leak into another's.
+        """
+        self._live.values = live
+        return generate_latest(self.registry)
 
 
 class _LiveCollector(Collector):
-    """Gauges and counters of the service state's live values (index size, cache use) at one scrape."""
+    """Gauges and counters of the service state's live values (index size, cache use), set before each scrape."""
 
-    def __init__(self, values: dict[str, float]):
-        self.values = values
+    def __init__(self) -> None:
+        self.values: dict[str, float] = {}
 
     def collect(self) -> Iterator[Metric]:
         values = self.values
@@ -55,6 +60,12 @@ class _LiveCollector(Collector):
                                   value=values["cache_hits"])
         yield CounterMetricFamily("muscall_query_cache_misses", "Text queries embedded by the model",
                                   value=values["cache_misses"])
+        if "search_batches" in values:
+            yield CounterMetricFamily("muscall_search_batches", "Batches of concurrent text searches answered",
+                                      value=values["search_batches"])
+            yield CounterMetricFamily("muscall_search_batched_queries", "Text searches answered in batches "
+                                      "(divided by muscall_search_batches: the mean batch size)",
+                                      value=values["search_batched_queries"])
 
 
 class MetricsMiddleware(HttpMiddleware):

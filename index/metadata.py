@@ -22,6 +22,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 
 from index.errors import CatalogError
+from index.filter_cache import FilterCache, filter_key
 from index.fileio import fsync_file
 from index.types import TrackMeta, TrackRecord, normalize_tag
 
@@ -69,6 +70,7 @@ class MetadataDB:
         self.path = Path(path)
         self.read_only = read_only
         self._lock = threading.RLock()
+        self._filters = FilterCache()
         if read_only:
             uri = f"{self.path.resolve().as_uri()}?mode=ro&immutable=1"  # immutable: a snapshot never changes
             self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
@@ -102,11 +104,14 @@ class MetadataDB:
                 yield
                 return
             self._conn.execute("BEGIN IMMEDIATE")
+            self._filters.clear()  # any write may change which tracks pass a filter
             try:
                 yield
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
+            finally:
+                self._filters.clear()
             self._conn.execute("COMMIT")
 
     def insert(self, metas: Sequence[TrackMeta], added_at: float | None = None) -> np.ndarray:
@@ -195,7 +200,23 @@ class MetadataDB:
         return [found.get(i) for i in wanted]
 
     def filter_ids(self, flt: TrackFilter) -> np.ndarray:
-        """Sorted internal ids of the live tracks that pass ``flt``."""
+        """Sorted internal ids (read-only array) of the live tracks that pass ``flt``.
+
+        Answers are cached until the next write through this object (a search service asks for the same few
+        filters again and again: 65 ms of SQL for a genre over 100k tracks, microseconds from the cache). A
+        database written by another process is opened anew (read-only snapshots never change).
+        """
+        key = filter_key(flt)
+        with self._lock:
+            ids = self._filters.get(key)
+            if ids is None:
+                ids = self._filter_ids(flt)
+                ids.setflags(write=False)
+                self._filters.put(key, ids)
+        return ids
+
+    def _filter_ids(self, flt: TrackFilter) -> np.ndarray:
+        """``filter_ids`` from SQL."""
         where, args = ["deleted = 0"], []
         if flt.duration_min is not None:
             where.append("duration >= ?")
@@ -217,8 +238,7 @@ class MetadataDB:
                          f"({','.join('?' * len(values))}))")
             args += [key, *values]
         sql = f"SELECT id FROM tracks WHERE {' AND '.join(where)} ORDER BY id"
-        with self._lock:
-            rows = self._conn.execute(sql, args).fetchall()
+        rows = self._conn.execute(sql, args).fetchall()
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
     def live_ids(self) -> np.ndarray:

@@ -40,7 +40,8 @@ want embed && run python scripts/bench_embed.py --n "$(big 64 8)" --markdown "$R
 want index && run python scripts/bench_index.py --n "$(big 1000000 20000)" --from-embeddings bench-out/emb/tracks.npy \
   --queries bench-out/emb/queries.npy --markdown "$RES/45_index.md"
 want tag && run python scripts/bench_tag.py --n "$(big 100000 2000)" --markdown "$RES/50_tag.md"
-want load && run python scripts/bench_load.py --n "$(big 100000 2000)" --checkpoint "$BEST" --markdown "$RES/55_load.md"
+# shellcheck disable=SC2046  # the sizes are separate arguments
+want load && run python scripts/bench_load.py --n $(big "1000 100000 1000000" 2000) --checkpoint "$BEST" --markdown "$RES/55_load.md"
 if want scoring; then
   [ -f bench-out/quality-v2/manifest.jsonl ] || run muscall data degrade --corpus "$CORPUS" --out bench-out/quality-v2 \
     --clips "$(big 800 16)" --systems-per-clip 12 --seconds 5 --no-progress

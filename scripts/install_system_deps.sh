@@ -4,11 +4,17 @@
 #             MuseScore General Lite; muscall/data/synth/soundfonts.py), python3-venv when venv cannot bootstrap pip
 #             (fluid-soundfont-gs is not among them: it holds only GS sound effects, none of the GM programs)
 #   optional (--with-browser): chromium + chromedriver for the web page's browser test (it skips without them)
-# Usage: install_system_deps.sh [--with-browser]
+#   optional (--with-bench): wrk, the HTTP load generator of scripts/bench_load.py (it falls back to httpx without it)
+# Usage: install_system_deps.sh [--with-browser] [--with-bench]
 set -euo pipefail
 REQUIRED=(fluidsynth libfluidsynth3 fluid-soundfont-gm fluidr3mono-gm-soundfont musescore-general-soundfont-small)
 OPTIONAL=()
-[ "${1:-}" = "--with-browser" ] && OPTIONAL=(chromium chromium-driver)
+for arg in "$@"; do
+  case "$arg" in
+    --with-browser) OPTIONAL+=(chromium chromium-driver) ;;
+    --with-bench) OPTIONAL+=(wrk) ;;
+  esac
+done
 "${PYTHON:-python3}" -c "import ensurepip" 2>/dev/null || REQUIRED+=(python3-venv)
 
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
@@ -18,11 +24,11 @@ want=$(missing_of "${OPTIONAL[@]:-}")
 [ -z "$need$want" ] && exit 0
 if ! command -v apt-get >/dev/null; then
   [ -n "$need" ] && { echo "error: muscall needs the Debian packages: $need (no apt-get here; install them by hand)" >&2; exit 1; }
-  echo "note: optional packages missing ($want): the browser test will be skipped" >&2; exit 0
+  echo "note: optional packages missing ($want): the browser test or wrk load runs will be skipped" >&2; exit 0
 fi
 if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; else
   [ -n "$need" ] && { echo "error: missing Debian packages $need and no root/sudo; run: sudo apt-get install $need" >&2; exit 1; }
-  echo "note: optional packages missing ($want) and no root/sudo: the browser test will be skipped" >&2; exit 0
+  echo "note: optional packages missing ($want) and no root/sudo: the browser test or wrk load runs will be skipped" >&2; exit 0
 fi
 export DEBIAN_FRONTEND=noninteractive
 echo "installing system packages: $need $want"
@@ -34,6 +40,6 @@ if [ -n "$need" ] && ! $SUDO apt-get install -y -qq --no-install-recommends $nee
 fi
 # shellcheck disable=SC2086
 if [ -n "$want" ] && ! $SUDO apt-get install -y -qq --no-install-recommends $want >/dev/null; then
-  echo "note: could not install $want: the browser test will be skipped" >&2
+  echo "note: could not install $want: the browser test or wrk load runs will be skipped" >&2
 fi
 exit 0

@@ -39,4 +39,7 @@ async def readyz(state: LoadedStateDep) -> Ready | JSONResponse:
 async def metrics(request: Request, state: LoadedStateDep) -> Response:
     """Request counts and latencies per route, index size, query-cache hits and misses."""
     live = state.snapshot() if state is not None else {}
+    batcher = getattr(request.app.state, "batcher", None)
+    if live and batcher is not None:
+        live.update(search_batches=batcher.batches, search_batched_queries=batcher.queries)
     return Response(request.app.state.metrics.render(live), media_type=CONTENT_TYPE_LATEST)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path as PathParam, Query
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import StateDep, read_access
@@ -35,7 +35,7 @@ async def similar(
     track_id: TrackId,
     state: StateDep,
     page: Annotated[FilteredPage, Query()],
-) -> SearchResponse:
+) -> Response:
     """Tracks closest to this one in the joint embedding space (the track itself left out)."""
     t0 = time.perf_counter()
     flt = page_filter(state.settings, page)

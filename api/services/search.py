@@ -17,7 +17,7 @@ import torch
 from api.services.errors import ApiError, NotFound
 from api.services.state import ServiceState, thread_setup
 from api.services.windows import Moment, best_moment, window_start_seconds
-from index import CatalogError, TrackFilter, TrackRecord
+from index import CatalogError, Hit, TrackFilter, TrackRecord
 from muscall.embedding import TrackEmbeddings, embed_mels, embed_texts
 from muscall.errors import MuscallError
 
@@ -35,15 +35,20 @@ class ScoredTrack:
 
 def embed_text(state: ServiceState, text: str) -> tuple[np.ndarray, bool]:
     """Unit text embedding ``(D,)`` of a query and whether it came from the LRU cache."""
-    ckpt = state.checkpoint
 
     def compute() -> np.ndarray:
-        vec = embed_texts(ckpt.model, ckpt.tokenizer, [text], ckpt.config.model.text.max_tokens,
-                          device=state.device)[0]
+        vec = embed_many(state, [text])[0]
         vec.setflags(write=False)  # shared by every request that hits the cache
         return vec
 
     return state.text_cache.get_or_compute(text, compute)
+
+
+def embed_many(state: ServiceState, texts: Sequence[str]) -> np.ndarray:
+    """Unit text embeddings ``(N, D)`` of queries in one forward pass (no cache)."""
+    ckpt = state.checkpoint
+    return embed_texts(ckpt.model, ckpt.tokenizer, list(texts), ckpt.config.model.text.max_tokens,
+                       device=state.device)
 
 
 @torch.no_grad()
@@ -62,6 +67,12 @@ def search(state: ServiceState, query: np.ndarray, k: int, offset: int = 0, flt:
     thread_setup()
     want = offset + k + (1 if exclude is not None else 0)
     hits = state.catalog.search_tracks(np.asarray(query, dtype=np.float32)[None], want, flt)[0]
+    return page_of(state, hits, query, k, offset, with_moment, exclude)
+
+
+def page_of(state: ServiceState, hits: list[Hit], query: np.ndarray, k: int, offset: int = 0,
+            with_moment: bool = False, exclude: str | None = None) -> list[ScoredTrack]:
+    """The page ``offset .. offset + k`` of ranked ``hits`` (without ``exclude``), with moments when asked."""
     if exclude is not None:
         hits = [h for h in hits if h.track.track_id != exclude]
     page = [ScoredTrack(h.track, h.score) for h in hits[offset:offset + k]]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -24,6 +25,7 @@ from muscall.config import AudioConfig
 from muscall.errors import MuscallError
 
 log = logging.getLogger(__name__)
+RECHECK_S = 5.0  # another worker process may add the first windows: look at the media folder again after this
 
 
 @dataclass
@@ -43,6 +45,8 @@ class WindowStore:
         self._shards: list[Shard] = []
         self._rows: dict[str, tuple[int, int]] = {}
         self._lock = threading.Lock()
+        self._added: bool | None = None  # whether the media folder holds windows of added tracks (None: unknown)
+        self._checked_at = 0.0
         if shard_dir is not None:
             self._open_shards(shard_dir, model_hash, dim)
 
@@ -71,7 +75,13 @@ class WindowStore:
     @property
     def available(self) -> bool:
         """Whether any track has stored window embeddings."""
-        return bool(self._rows) or (self.media_dir.is_dir() and any(self.media_dir.glob("*.npy")))
+        if self._rows:
+            return True
+        now = time.monotonic()
+        if self._added is None or now - self._checked_at > RECHECK_S:  # not a directory scan per search
+            self._added = self.media_dir.is_dir() and any(self.media_dir.glob("*.npy"))
+            self._checked_at = now
+        return self._added
 
     def get(self, track_id: str) -> np.ndarray | None:
         """``(W, dim)`` float32 window embeddings of a track, or None when none are stored."""
@@ -90,10 +100,12 @@ class WindowStore:
             self.media_dir.mkdir(parents=True, exist_ok=True)
             with atomic_path(self._path(track_id)) as tmp, open(tmp, "wb") as fh:
                 np.save(fh, np.ascontiguousarray(windows, dtype=np.float32), allow_pickle=False)
+            self._added = True
 
     def drop(self, track_id: str) -> None:
         """Forget an added track's windows (shard rows are read-only and simply never asked for again)."""
         self._path(track_id).unlink(missing_ok=True)
+        self._added = None
 
     def _path(self, track_id: str) -> Path:
         return self.media_dir / f"{hashlib.sha1(track_id.encode('utf-8')).hexdigest()}.npy"

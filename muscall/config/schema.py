@@ -179,6 +179,8 @@ class ServeConfig:
     protect_reads: bool = False  # also require the API key for searches and track reads
     threads_per_request: int = 1  # torch / FAISS threads of one request; parallelism comes from concurrent requests
     tag_abstain_below: float | None = None  # /tag: no label when the top probability is below this (per request too)
+    search_batch: int = 32  # concurrent text searches answered in one text-tower forward and one FAISS search
+    search_batch_wait_ms: float = 2.0  # under load, wait this long for a batch to fill (a lone query never waits)
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi.testclient import TestClient
 
 from api import create_app
@@ -38,6 +40,10 @@ def test_metrics_count_requests_and_report_the_index(client, shared_state):
     assert 'muscall_http_request_seconds_bucket{le="0.005",method="POST",route="/search/text"}' in text
     assert f"muscall_index_tracks {float(shared_state.catalog.ntotal)}" in text
     assert "muscall_query_cache_misses_total" in text
+    batches = float(re.search(r"^muscall_search_batches_total (\S+)$", text, re.M).group(1))
+    batched = float(re.search(r"^muscall_search_batched_queries_total (\S+)$", text, re.M).group(1))
+    assert 1 <= batches <= batched  # the text search went through the batcher
+    assert text.count("# TYPE muscall_index_tracks gauge") == 1  # one live collector, however many scrapes
     assert client.get("/no-such-page").status_code == 404
     assert 'route="unmatched",status="404"' in client.get("/metrics").text
 

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from index import CatalogError, MetadataDB, TrackFilter, TrackMeta
+from index.filter_cache import FilterCache
+from index.types import normalize_tag
 
 
 @pytest.fixture
@@ -118,3 +120,45 @@ def test_concurrent_inserts_from_threads_get_distinct_ids(db):
         t.join()
     assert errors == []
     assert sorted(got) == list(range(301, 381))
+
+
+def test_records_of_a_page_come_from_one_query(db, metas):
+    rows = metas(300)
+    statements: list[str] = []
+    db._conn.set_trace_callback(statements.append)
+    try:
+        recs = db.get([7, 3, 250, 3, -1, 120, 9, 44, 61, 299])
+    finally:
+        db._conn.set_trace_callback(None)
+    assert len(statements) == 1 and "IN (" in statements[0]  # one IN query for the k ids (tags included)
+    assert [r.track_id if r else None for r in recs] == ["t6", "t2", "t249", "t2", None, "t119", "t8", "t43",
+                                                         "t60", "t298"]
+    assert recs[0].tags == sorted({normalize_tag(t) for t in rows[6].tags})
+
+
+def test_filter_answers_are_kept_until_a_write(db):
+    flt = TrackFilter(tags_any=["jazz", "live"], attributes={"genre": ["rock", "jazz"]})
+    statements: list[str] = []
+    db._conn.set_trace_callback(statements.append)
+    try:
+        first = db.filter_ids(flt)
+        again = db.filter_ids(TrackFilter(tags_any=["live", "jazz"], attributes={"genre": ["jazz", "rock"]}))
+        assert len(statements) == 1 and again is first and not first.flags.writeable  # same conditions: cached
+        db.mark_deleted([db.get(first[:1])[0].track_id])
+        after = db.filter_ids(flt)
+    finally:
+        db._conn.set_trace_callback(None)
+    assert after.tolist() == first[1:].tolist()  # the write dropped the cached answer
+    assert db.filter_ids(TrackFilter(attributes={"bpm": 120})).size  # numbers and strings are different keys
+    assert not db.filter_ids(TrackFilter(attributes={"bpm": "120"})).size
+
+
+def test_the_filter_cache_keeps_a_budget_of_ids():
+    cache = FilterCache(max_ids=10)
+    cache.put("a", np.arange(6))
+    cache.put("b", np.arange(4))
+    assert cache.get("a") is not None  # a is now the most recently used
+    cache.put("c", np.arange(3))
+    assert cache.get("b") is None and cache.get("a") is not None and cache.get("c") is not None
+    cache.put("huge", np.arange(11))
+    assert cache.get("huge") is None
