@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 from api.services import state as state_module
 from api.services.search import embed_text, search
 from api.services.state import load_state
@@ -18,11 +20,12 @@ def test_cpu_service_keeps_the_index_on_cpu_even_with_gpu_faiss(world, monkeypat
         state.close()
 
 
-def test_cuda_service_searches_through_the_gpu_copy(world, monkeypatch):
+def test_cuda_service_searches_through_the_gpu_copy(world, monkeypatch, tmp_path):
     record = fake_gpus(monkeypatch, 1)
     asked = []
     monkeypatch.setattr(state_module, "faiss_gpu", lambda device: asked.append(str(device)) or 0)  # as for cuda:0
-    state = load_state(make_settings(world))
+    shutil.copytree(world["index"], tmp_path / "index")  # this test writes to its index
+    state = load_state(make_settings(world, tmp_path / "index"))
     try:
         assert asked == ["cpu"] and state.catalog.stats()["gpu"] is True
         query, _ = embed_text(state, "calm jazz music")
