@@ -123,6 +123,8 @@ def load_state(settings: Settings) -> ServiceState:
         raise
     front = MelFrontEnd(ckpt.config.audio, device=device)
     front.logmel  # built now, not on the first request
+    if ckpt.tokenizer.bridge is not None:
+        ckpt.tokenizer.bridge.prime()  # MiniLM loaded now, not by the first query with a word the model never saw
     log.info("serving %d tracks from %s with %s (%s)", live.catalog.ntotal, settings.index_dir, settings.checkpoint,
              device)
     return ServiceState(settings=settings, checkpoint=ckpt, live=live, windows=windows, label_sets=labels,

@@ -74,6 +74,12 @@ class VocabularyBridge:
             self._learn([lower])
         return self._memo[lower]
 
+    def prime(self) -> None:
+        """Load the MiniLM word encoder now (about 2 s), so the first unknown word costs no more than the next."""
+        from muscall.models.minilm import sentence_vectors  # lazy: an optional dependency
+
+        sentence_vectors(["music"])
+
     def _mappable(self, lower: str) -> bool:
         if lower in self.known or lower in GLUE or len(lower) <= 2 or lower.isdigit() or not self.targets:
             return False

@@ -7,7 +7,8 @@ import pytest
 
 from muscall.config import ConfigError, load_config
 from muscall.errors import MuscallError
-from muscall.models import build_tokenizer, minilm_available
+from muscall.embedding import embed_texts
+from muscall.models import build_tokenizer, create_model, minilm_available
 from muscall.models.bridge import BRIDGE_FILE, VocabularyBridge, build_bridge
 from muscall.models.tokenizer import CaptionTokenizer
 
@@ -60,3 +61,15 @@ def test_off_by_config_and_bad_thresholds_are_refused(tmp_path):
     (tmp_path / BRIDGE_FILE).write_bytes(b"not a bridge")
     with pytest.raises(MuscallError, match="muscall bridge"):
         VocabularyBridge.load(tmp_path)
+
+
+def test_every_inference_text_path_reads_through_the_bridge():
+    cfg = load_config("tiny")
+    tokenizer = build_tokenizer(cfg, CAPTIONS)
+    model = create_model(cfg, vocab_size=tokenizer.vocab_size).eval()
+    tokenizer.bridge = _fixed()
+    bridged, known = embed_texts(model, tokenizer, ["calming piano", "relaxed piano"], 16)
+    np.testing.assert_allclose(bridged, known, atol=1e-6)  # search, tag and eval all embed through embed_texts
+    tokenizer.bridge = None
+    plain, _ = embed_texts(model, tokenizer, ["calming piano", "relaxed piano"], 16)
+    assert not np.allclose(plain, known, atol=1e-3)
