@@ -51,10 +51,12 @@ def create_app(settings: Settings, loader: Callable[[Settings], ServiceState] = 
             yield
         finally:
             app.state.service = None
-            if app.state.batcher is not None:
-                app.state.batcher.close()
-                app.state.batcher = None
-            service.close()
+            stopped = app.state.batcher is None or app.state.batcher.close()
+            app.state.batcher = None
+            if stopped:
+                service.close()
+            else:  # a batch still runs: leave the index open for it (the process is exiting anyway)
+                log.warning("the search batcher did not stop within its timeout; leaving the index open for it")
 
     app = FastAPI(title="muscall", version=_version(), description=DESCRIPTION, lifespan=lifespan)
     metrics = Metrics()

@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
+from starlette.concurrency import run_in_threadpool
 
 from api.services.errors import ApiError
 from api.services.state import ServiceState
@@ -28,8 +29,8 @@ async def get_settings(request: Request) -> Settings:
 async def loaded_state(request: Request) -> ServiceState | None:
     """The model, index and caches the lifespan loaded (index at its newest save); None while still loading."""
     state = getattr(request.app.state, "service", None)
-    if state is not None:
-        state.follow()  # another worker's add or remove is seen by this request
+    if state is not None and state.behind():  # another worker's add or remove is seen by this request; the
+        await run_in_threadpool(state.follow)  # reopen (a lock wait, an HNSW graph read) stays off the event loop
     return state
 
 

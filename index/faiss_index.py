@@ -259,7 +259,8 @@ class GpuReplica:
     def __init__(self, index: faiss.Index, device: int):
         self.device = device
         self._res, self._lock = _gpu_resources(device)
-        self.index = faiss.index_cpu_to_gpu(self._res, device, index)  # the index does not own self._res
+        with self._lock:  # the resources are shared by every replica on this GPU, and are not thread-safe
+            self.index = faiss.index_cpu_to_gpu(self._res, device, index)  # the index does not own self._res
         knob = get_knob(index)
         if knob is not None:
             faiss.GpuParameterSpace().set_index_parameter(self.index, "nprobe", knob)
@@ -268,6 +269,13 @@ class GpuReplica:
         """``index.search`` on the GPU."""
         with self._lock:
             return self.index.search(queries, k)
+
+    def __del__(self) -> None:
+        """Free the GPU copy under the lock (the thread dropping the last reference may not be a searcher's)."""
+        lock, index = getattr(self, "_lock", None), getattr(self, "index", None)
+        if lock is not None and index is not None:
+            with lock:
+                self.index = None
 
 
 def gpu_replica(index: faiss.Index, device: int = 0) -> GpuReplica | None:

@@ -14,6 +14,7 @@ callers already holding the old catalog finish on it, and it is closed once noth
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,6 +44,10 @@ class LiveCatalog:
         """How many saves the catalog now open had seen (0 for a folder saved before generations existed)."""
         head = (self._token or "0").split()[0]
         return int(head) if head.isdigit() else 0
+
+    def changed(self) -> bool:
+        """True when the folder's generation differs from the one open (one small read)."""
+        return generation_token(self.directory) != self._token
 
     def refresh(self) -> bool:
         """Reopen the catalog when the folder holds a newer save than the one open; True when it did.
@@ -79,7 +84,10 @@ class LiveCatalog:
         generation as soon as it is saved, so its next read sees the change."""
         with edit_catalog(self.directory, **self._expected) as catalog:
             yield catalog
-        self.refresh()
+        try:  # the change is saved; failing to map it here only delays it to the next refresh
+            self.refresh()
+        except (OSError, CatalogError, sqlite3.DatabaseError) as err:
+            log.error("saved %s, but cannot reopen it yet (%s); the next request retries", self.directory, err)
 
     def close(self) -> None:
         """Close the open catalog."""

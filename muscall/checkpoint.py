@@ -109,6 +109,15 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu", with_t
                       extra=extra, sha256=sha)
 
 
+def record_file(path: str | Path, rel: str) -> None:
+    """Checksum a file added to or rewritten in a checkpoint folder after it was saved into its meta.json."""
+    path = Path(path)
+    meta = _read_meta(path)
+    fsync_file(path / rel)
+    meta["files"][rel] = {"bytes": (path / rel).stat().st_size, "sha256": sha256_file(path / rel)}
+    atomic_write_json(path / "meta.json", meta)
+
+
 def verify_checkpoint(path: Path, meta: dict[str, Any] | None = None) -> None:
     """Check every file's size and checksum against meta.json; raise naming the first mismatch."""
     meta = meta or _read_meta(path)

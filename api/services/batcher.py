@@ -160,10 +160,11 @@ class SearchBatcher:
         self._queue.put(_Pending(query, loop, future))
         return await future
 
-    def close(self, timeout: float = 10.0) -> None:
-        """Answer what is queued, then stop the thread."""
+    def close(self, timeout: float = 10.0) -> bool:
+        """Answer what is queued, then stop the thread; False when it is still busy after ``timeout``."""
         self._queue.put(None)
         self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     def _run(self) -> None:
         """Take batches off the queue until ``close``."""

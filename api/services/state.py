@@ -7,6 +7,7 @@ The index and its metadata are memory-mapped read-only (``index.LiveCatalog``): 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
@@ -56,11 +57,18 @@ class ServiceState:
         """The catalog now open: one object for the length of a call, replaced (not changed) by ``follow``."""
         return self.live.catalog
 
+    def behind(self) -> bool:
+        """True when the index folder holds a newer save than the one open (one small read, microseconds)."""
+        try:
+            return self.live.changed()
+        except OSError:
+            return True  # let follow() log what is wrong
+
     def follow(self) -> None:
         """Reopen the index if another worker or process saved a newer generation (a few microseconds if not)."""
         try:
             self.live.refresh()
-        except (OSError, CatalogError) as err:  # e.g. the folder vanished: keep serving what is open
+        except (OSError, CatalogError, sqlite3.DatabaseError) as err:  # e.g. the folder vanished: keep serving
             log.error("cannot check %s for a newer index: %s", self.live.directory, err)
 
     @property

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from muscall.checkpoint import load_checkpoint
+from muscall.checkpoint import load_checkpoint, record_file
 from muscall.data.caption_augment import augmentation_vocabulary
 from muscall.data.manifest import captions_of, read_manifest
 from muscall.errors import MuscallError
@@ -47,5 +47,6 @@ def run(args: argparse.Namespace) -> int:
     threshold = args.threshold if args.threshold is not None else (cfg.model.text.bridge_threshold or DEFAULT_THRESHOLD)
     bridge = build_bridge(captions, augmentation_vocabulary() if cfg.text_augment.enabled else (), threshold)
     path = bridge.save(ckpt.path / "tokenizer")
+    record_file(ckpt.path, str(path.relative_to(ckpt.path)))  # verified with the rest from now on
     print(f"{path}: {len(bridge.known)} known words, {len(bridge.targets)} mapping targets, threshold {threshold:g}")
     return 0

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
+import zipfile
 from collections import Counter
 from pathlib import Path
 from typing import Iterable
@@ -70,9 +71,8 @@ class VocabularyBridge:
         lower = word.lower()
         if not self._mappable(lower):
             return word
-        if lower not in self._memo:
-            self._learn([lower])
-        return self._memo[lower]
+        known = self._memo.get(lower)  # another thread may clear the memo at any time
+        return known if known is not None else self._learn([lower])[lower]
 
     def prime(self) -> None:
         """Load the MiniLM word encoder now (about 2 s), so the first unknown word costs no more than the next."""
@@ -86,15 +86,18 @@ class VocabularyBridge:
         parts = re.split(r"['-]", lower)
         return not (len(parts) > 1 and all(p in self.known or p.isdigit() for p in parts))
 
-    def _learn(self, words: list[str]) -> None:
+    def _learn(self, words: list[str]) -> dict[str, str]:
         from muscall.models.minilm import sentence_vectors  # lazy: an optional dependency
 
         sims = sentence_vectors(words) @ self.vectors.T
-        if len(self._memo) + len(words) > MEMO_SIZE:
-            self._memo.clear()
+        learned = {}
         for word, row in zip(words, sims):
             best = int(row.argmax())
-            self._memo[word] = self.targets[best] if row[best] >= self.threshold else word
+            learned[word] = self.targets[best] if row[best] >= self.threshold else word
+        if len(self._memo) + len(words) > MEMO_SIZE:
+            self._memo.clear()
+        self._memo.update(learned)
+        return learned
 
     def save(self, directory: str | Path) -> Path:
         """Write ``directory/vocabulary_bridge.npz`` atomically."""
@@ -109,15 +112,21 @@ class VocabularyBridge:
 
     @classmethod
     def load(cls, directory: str | Path) -> VocabularyBridge | None:
-        """The bridge saved in ``directory``, or None when there is none."""
+        """The bridge saved in ``directory``, or None when there is none (or MiniLM is not installed: logged)."""
+        from muscall.models.minilm import INSTALL_HINT, minilm_available  # lazy: an optional dependency
+
         path = Path(directory) / BRIDGE_FILE
         if not path.is_file():
+            return None
+        if not minilm_available():
+            log.warning("%s is not used: the vocabulary bridge needs the optional MiniLM package, so queries with words "
+                        "this model never saw are read as they are; %s", path, INSTALL_HINT)
             return None
         try:
             with np.load(path, allow_pickle=False) as z:
                 return cls(z["known"].tolist(), z["targets"].tolist(), z["vectors"].astype(np.float32),
                            float(z["threshold"]))
-        except (OSError, KeyError, ValueError) as err:
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as err:
             raise MuscallError(f"{path}: not a readable vocabulary bridge ({err}); delete it and rebuild it with "
                                "'muscall bridge --checkpoint CKPT --manifest M'") from err
 

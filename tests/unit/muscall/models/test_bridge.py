@@ -5,12 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from muscall.checkpoint import load_checkpoint, save_checkpoint
+from muscall.cli.main import main
 from muscall.config import ConfigError, load_config
+from muscall.data.manifest import ClipRow, write_manifest
 from muscall.errors import MuscallError
 from muscall.embedding import embed_texts
 from muscall.models import build_tokenizer, create_model, minilm_available
 from muscall.models.bridge import BRIDGE_FILE, VocabularyBridge, build_bridge
 from muscall.models.tokenizer import CaptionTokenizer
+from tests.support.tiny_service import make_tiny_checkpoint
 
 needs_minilm = pytest.mark.skipif(not minilm_available(), reason="optional MiniLM package not installed")
 CAPTIONS = ["a relaxed jazz tune with piano, reverberant and slow", "an angry metal song with electric guitar",
@@ -73,3 +77,23 @@ def test_every_inference_text_path_reads_through_the_bridge():
     tokenizer.bridge = None
     plain, _ = embed_texts(model, tokenizer, ["calming piano", "relaxed piano"], 16)
     assert not np.allclose(plain, known, atol=1e-3)
+
+
+def test_a_bridge_is_skipped_with_a_warning_without_minilm(tmp_path, monkeypatch, caplog):
+    _fixed().save(tmp_path)
+    monkeypatch.setattr("muscall.models.minilm.minilm_available", lambda: False)
+    assert VocabularyBridge.load(tmp_path) is None  # the model still serves, reading queries as they are
+    assert "needs the optional MiniLM package" in caplog.text
+
+
+@needs_minilm
+def test_muscall_bridge_can_be_rerun_on_a_checkpoint_and_it_still_verifies(tmp_path):
+    ckpt = load_checkpoint(make_tiny_checkpoint(tmp_path / "tiny"))
+    ckpt.tokenizer.bridge = _fixed()  # trained with a bridge: its file is checksummed in meta.json
+    ckpt_dir = save_checkpoint(tmp_path / "ckpt", ckpt.model, ckpt.config, ckpt.tokenizer)
+    rows = [ClipRow(id=f"c{i}", audio_path=f"{i}.wav", caption=c, split="train") for i, c in enumerate(CAPTIONS)]
+    write_manifest(tmp_path / "manifest.jsonl", rows)
+    for threshold in ("0.6", "0.7"):
+        assert main(["bridge", "--checkpoint", str(ckpt_dir), "--manifest", str(tmp_path / "manifest.jsonl"),
+                     "--threshold", threshold]) == 0
+        assert load_checkpoint(ckpt_dir).tokenizer.bridge.threshold == pytest.approx(float(threshold))
