@@ -61,7 +61,8 @@ async def duplicates(
     by the recording fingerprints when the service's embedding catalog (``--windows``) stores them."""
     pairs = await run_in_threadpool(track_duplicates, state, track_id, threshold, k, fingerprint_threshold)
     others = [p.track_b if p.track_a == track_id else p.track_a for p in pairs]
-    records = await run_in_threadpool(lambda: state.catalog.tracks(state.catalog.db.ids_for(others)))
+    ids = await run_in_threadpool(state.catalog.db.id_map, others)  # ids_for sorts: pairs must keep their order
+    records = await run_in_threadpool(state.catalog.tracks, [ids.get(o, -1) for o in others])
     return DuplicatesResponse(track_id=track_id, threshold=threshold, duplicates=[
         Duplicate(track=track_out(r), score=p.score, track_cosine=p.track_cosine, window_cosine=p.window_cosine,
                   fingerprint=p.fingerprint, offset_s=p.offset_s)
