@@ -104,3 +104,14 @@ def test_fingerprints_confirm_the_copy_and_reject_look_alikes(look_alikes):
     lenient = catalog_duplicates(catalog, 0.95, confirm=Confirm(prints.get, threshold=0.0))
     rejected = [p for p in lenient if p.track_a in ("a0", "a1") and p.track_b == "b"]
     assert len(lenient) == 6 and len(rejected) == 2 and all(p.fingerprint < 0.6 for p in rejected)
+
+
+def test_a_shard_committed_before_its_manifest_update_keeps_its_fingerprints(tmp_path):
+    rng = np.random.default_rng(5)
+    prints = [random_print(rng, 40), random_print(rng, 60)]
+    writer = ShardWriter(tmp_path / "cat", shard_size=2, dtype="float32", model_hash="m")
+    writer.write_shard(0, rng.normal(size=(2, 4)), [TrackMeta("a"), TrackMeta("b")], fingerprints=prints)
+    (tmp_path / "cat" / "catalog.json").unlink()  # killed between the shard's files and the manifest
+    adopted = ShardWriter(tmp_path / "cat", shard_size=2, dtype="float32", model_hash="m").finalize()
+    assert adopted.shards[0].fingerprints == 100
+    np.testing.assert_array_equal(shard_fingerprints(tmp_path / "cat")("b"), prints[1])
