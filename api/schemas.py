@@ -103,6 +103,10 @@ class Duplicate(BaseModel):
     track_cosine: float = Field(description="cosine of the two track vectors")
     window_cosine: float | None = Field(None, description="best window alignment (robust to trims); null without "
                                                           "window vectors")
+    fingerprint: float | None = Field(None, description="recording fingerprint match, 1 - bit error rate at the best "
+                                                        "shift; null when either track has no fingerprint")
+    offset_s: float | None = Field(None, description="where the later-named track starts in the other, in seconds, "
+                                                     "by the fingerprints")
 
 
 class DuplicatesResponse(BaseModel):

@@ -6,6 +6,11 @@ of one sequence against the other) covering at least half of the shorter track, 
 one copy is trimmed. Candidates are each track's ``k`` nearest tracks in the index (one search per track;
 with window vectors every candidate is aligned, since a trimmed copy's track vector drifts), so a catalog
 is checked without comparing all pairs. numpy and FAISS only.
+
+The vectors say what music a track is, not which recording: distinct tracks of one album can score
+0.99. So where both tracks of a candidate pair have a recording fingerprint (``index.fingerprint``, stored by
+``muscall embed``), the pair is kept only when the fingerprints match too (``fingerprint_threshold`` on
+``1 - BER`` at the best time shift); pairs without fingerprints are judged by their vector score alone.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ import numpy as np
 
 from index.catalog import Catalog
 from index.errors import CatalogError
+from index.fingerprint import DEFAULT_THRESHOLD as FINGERPRINT_THRESHOLD
+from index.fingerprint import FingerprintLookup, match
 from index.shards import load_catalog
 
 DEFAULT_THRESHOLD = 0.95
@@ -36,6 +43,8 @@ class DuplicatePair:
     score: float
     track_cosine: float
     window_cosine: float | None
+    fingerprint: float | None = None  # 1 - bit error rate of the fingerprints; None when either has none
+    offset_s: float | None = None  # where track_b starts in track_a, by the fingerprints
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -54,33 +63,52 @@ def window_alignment(a: np.ndarray, b: np.ndarray, min_overlap: float = MIN_OVER
     return best
 
 
-def pair_score(a: str, b: str, cosine: float, windows: WindowLookup | None) -> DuplicatePair:
-    """The pair's evidence: track cosine and, where both have windows, their best alignment."""
+def pair_score(a: str, b: str, cosine: float, windows: WindowLookup | None,
+               fingerprints: FingerprintLookup | None = None) -> DuplicatePair:
+    """The pair's evidence: track cosine, where both have windows their best alignment, and where both have
+    fingerprints their match."""
+    first, second = sorted((a, b))
     wa = windows(a) if windows is not None else None
     wb = windows(b) if windows is not None else None
     aligned = window_alignment(wa, wb) if wa is not None and wb is not None and len(wa) and len(wb) else None
     score = cosine if aligned is None else max(cosine, aligned)
-    first, second = sorted((a, b))
-    return DuplicatePair(first, second, round(score, 6), round(cosine, 6), None if aligned is None else round(aligned, 6))
+    fa = fingerprints(first) if fingerprints is not None else None
+    fb = fingerprints(second) if fingerprints is not None else None
+    found = match(fa, fb) if fa is not None and fb is not None else None
+    return DuplicatePair(first, second, round(score, 6), round(cosine, 6), None if aligned is None else round(aligned, 6),
+                         None if found is None else found.score, None if found is None else found.offset_s)
+
+
+@dataclass(frozen=True)
+class Confirm:
+    """The fingerprint stage: a track id -> fingerprint lookup and the lowest ``1 - BER`` of a duplicate."""
+
+    fingerprints: FingerprintLookup
+    threshold: float = FINGERPRINT_THRESHOLD
+
+    def keeps(self, pair: DuplicatePair) -> bool:
+        """Whether the fingerprints confirm the pair (a pair they cannot judge stands on its vectors)."""
+        return pair.fingerprint is None or pair.fingerprint >= self.threshold
 
 
 def catalog_duplicates(catalog: Catalog, threshold: float = DEFAULT_THRESHOLD, windows: WindowLookup | None = None,
-                       k: int = 10) -> list[DuplicatePair]:
+                       k: int = 10, confirm: Confirm | None = None) -> list[DuplicatePair]:
     """Every duplicate pair among the catalog's live tracks, best first."""
     names = [r.track_id for r in catalog.tracks(catalog.db.live_ids()) if r is not None]
     if len(names) < 2:
         return []
-    return _pairs(catalog, names, catalog.vectors(names), threshold, windows, k)
+    return _pairs(catalog, names, catalog.vectors(names), threshold, windows, k, confirm)
 
 
 def duplicates_of(catalog: Catalog, track_id: str, threshold: float = DEFAULT_THRESHOLD,
-                  windows: WindowLookup | None = None, k: int = 10, vector: np.ndarray | None = None) -> list[DuplicatePair]:
+                  windows: WindowLookup | None = None, k: int = 10, vector: np.ndarray | None = None,
+                  confirm: Confirm | None = None) -> list[DuplicatePair]:
     """The tracks that duplicate ``track_id`` (``track_a`` or ``track_b`` of each pair), best first.
 
     ``vector`` is the track's embedding when the caller has it (a lossy index cannot give it back).
     """
     vector = catalog.vectors([track_id]) if vector is None else vector
-    return _pairs(catalog, [track_id], vector, threshold, windows, k)
+    return _pairs(catalog, [track_id], vector, threshold, windows, k, confirm)
 
 
 def shard_windows(catalog_dir: str | Path) -> WindowLookup:
@@ -99,13 +127,14 @@ def shard_windows(catalog_dir: str | Path) -> WindowLookup:
 
 
 def _pairs(catalog: Catalog, names: Sequence[str], vectors: np.ndarray, threshold: float,
-           windows: WindowLookup | None, k: int) -> list[DuplicatePair]:
+           windows: WindowLookup | None, k: int, confirm: Confirm | None) -> list[DuplicatePair]:
     if not -1.0 <= threshold <= 1.0:
         raise CatalogError(f"threshold {threshold} is not a cosine; give a value in [-1, 1] (default "
                            f"{DEFAULT_THRESHOLD})")
     scores, ids = catalog.search(_unit(vectors), min(k + 1, max(1, catalog.ntotal)))
     if windows is not None:  # each track's windows are read once, not once per candidate pair
         windows = functools.lru_cache(maxsize=None)(windows)
+    prints = functools.lru_cache(maxsize=None)(confirm.fingerprints) if confirm is not None else None
     found: dict[tuple[str, str], DuplicatePair] = {}
     for name, row_scores, row_ids in zip(names, scores, ids):
         for cosine, record in zip(row_scores, catalog.tracks(row_ids)):
@@ -113,8 +142,8 @@ def _pairs(catalog: Catalog, names: Sequence[str], vectors: np.ndarray, threshol
                 continue
             key = tuple(sorted((name, record.track_id)))
             if key not in found:
-                found[key] = pair_score(name, record.track_id, float(cosine), windows)
-    pairs = [p for p in found.values() if p.score >= threshold]
+                found[key] = pair_score(name, record.track_id, float(cosine), windows, prints)
+    pairs = [p for p in found.values() if p.score >= threshold and (confirm is None or confirm.keeps(p))]
     return sorted(pairs, key=lambda p: (-p.score, p.track_a, p.track_b))
 
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from index.errors import CatalogError
 from index.fileio import atomic_write_bytes, sha256_file
+from index.fingerprint import DTYPE as FINGERPRINT_DTYPE
 from index.shards import (DTYPES, MANIFEST, ShardCatalog, ShardInfo, _SHARD_RE, normalize_rows, read_manifest,
                           save_npy, shard_stem, write_manifest)
 from index.types import TrackMeta
@@ -55,13 +56,15 @@ class ShardWriter:
                 for i, start in enumerate(range(0, n_rows, size)) if i not in done]
 
     def write_shard(self, shard: int, embeddings: np.ndarray, metadata: Sequence[TrackMeta | Mapping[str, Any]],
-                    windows: Sequence[np.ndarray] | None = None) -> ShardInfo:
+                    windows: Sequence[np.ndarray] | None = None,
+                    fingerprints: Sequence[np.ndarray] | None = None) -> ShardInfo:
         """Commit shard ``shard``: arrays first, then the metadata file that marks it complete.
 
         Args:
             embeddings: ``(rows, dim)`` track embeddings; rows are L2-normalised here.
             metadata: one TrackMeta (or dict) per row.
             windows: optional per-track window embeddings, ``windows[i]`` of shape ``(W_i, dim)``.
+            fingerprints: optional per-track recording fingerprints (``index.fingerprint`` words).
         """
         if shard in self.completed_shards():
             raise CatalogError(f"{self.directory}: shard {shard} is already complete; skip it "
@@ -71,17 +74,18 @@ class ShardWriter:
         x = self._check_embeddings(embeddings, metas, stem.name)
         files = {f"{stem.name}.npy": self._save(Path(f"{stem}.npy"), x)}
         n_windows = None
-        for suffix in (".windows.npy", ".offsets.npy"):
+        for suffix in (".windows.npy", ".offsets.npy", ".fp.npy", ".fpoffsets.npy"):
             Path(f"{stem}{suffix}").unlink(missing_ok=True)  # left over from an interrupted attempt
         if windows is not None:
             wins, offsets = self._pack_windows(windows, metas, stem.name)
             files[f"{stem.name}.windows.npy"] = self._save(Path(f"{stem}.windows.npy"), wins)
             files[f"{stem.name}.offsets.npy"] = self._save(Path(f"{stem}.offsets.npy"), offsets)
             n_windows = int(offsets[-1])
+        n_prints = None if fingerprints is None else self._save_fingerprints(stem, fingerprints, metas, files)
         lines = "".join(json.dumps(m.to_dict(), ensure_ascii=False) + "\n" for m in metas)
         atomic_write_bytes(Path(f"{stem}.jsonl"), lines.encode("utf-8"))
         files[f"{stem.name}.jsonl"] = sha256_file(f"{stem}.jsonl")
-        info = ShardInfo(shard, len(metas), n_windows, files)
+        info = ShardInfo(shard, len(metas), n_windows, files, n_prints)
         self.catalog.shards.append(info)
         self.catalog.complete = False
         write_manifest(self.catalog)
@@ -125,13 +129,15 @@ class ShardWriter:
                 continue
             stem = path.with_suffix("")
             files = {p.name: sha256_file(p) for p in (Path(f"{stem}{s}") for s in
-                     (".npy", ".windows.npy", ".offsets.npy", ".jsonl")) if p.exists()}
+                     (".npy", ".windows.npy", ".offsets.npy", ".fp.npy", ".fpoffsets.npy", ".jsonl")) if p.exists()}
             emb = np.load(f"{stem}.npy", mmap_mode="r")
-            n_windows = None
+            n_windows = n_prints = None
             if Path(f"{stem}.offsets.npy").exists():
                 n_windows = int(np.load(f"{stem}.offsets.npy")[-1])
+            if Path(f"{stem}.fpoffsets.npy").exists():
+                n_prints = int(np.load(f"{stem}.fpoffsets.npy")[-1])
             self.catalog.dim = self.catalog.dim or int(emb.shape[1])
-            self.catalog.shards.append(ShardInfo(int(match.group(1)), int(emb.shape[0]), n_windows, files))
+            self.catalog.shards.append(ShardInfo(int(match.group(1)), int(emb.shape[0]), n_windows, files, n_prints))
             self.catalog.complete = False
 
     def _check_embeddings(self, embeddings: np.ndarray, metas: list[TrackMeta], where: str) -> np.ndarray:
@@ -160,6 +166,19 @@ class ShardWriter:
             owners = np.repeat(np.arange(len(arrays)), np.diff(offsets))
             packed = normalize_rows(packed, [metas[i].track_id for i in owners], f"{where} windows")
         return packed.astype(self.catalog.dtype), offsets
+
+    def _save_fingerprints(self, stem: Path, fingerprints: Sequence[np.ndarray], metas: list[TrackMeta],
+                           files: dict[str, str]) -> int:
+        """Write the per-track fingerprints and their offsets; return the total words."""
+        if len(fingerprints) != len(metas):
+            raise CatalogError(f"{stem.name}: got fingerprints for {len(fingerprints)} tracks, expected {len(metas)}")
+        arrays = [np.asarray(f, dtype=FINGERPRINT_DTYPE).reshape(-1) for f in fingerprints]
+        offsets = np.zeros(len(arrays) + 1, np.int64)
+        offsets[1:] = np.cumsum([len(a) for a in arrays])
+        packed = np.concatenate(arrays) if offsets[-1] else np.zeros(0, FINGERPRINT_DTYPE)
+        files[f"{stem.name}.fp.npy"] = self._save(Path(f"{stem}.fp.npy"), packed)
+        files[f"{stem.name}.fpoffsets.npy"] = self._save(Path(f"{stem}.fpoffsets.npy"), offsets)
+        return int(offsets[-1])
 
     def _save(self, path: Path, array: np.ndarray) -> str:
         """Write one array atomically; return its sha256."""

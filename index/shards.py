@@ -6,6 +6,8 @@ Layout of a catalog directory::
     shard-00000.npy               (rows, dim) L2-normalised embeddings, float16 or float32
     shard-00000.windows.npy       optional (total windows, dim) per-window embeddings of the shard's tracks
     shard-00000.offsets.npy       optional (rows + 1,) int64: track i's windows are windows[offsets[i]:offsets[i+1]]
+    shard-00000.fp.npy            optional (total words,) uint16 recording fingerprints (``index.fingerprint``)
+    shard-00000.fpoffsets.npy     optional (rows + 1,) int64: track i's fingerprint is fp[fpoffsets[i]:fpoffsets[i+1]]
     shard-00000.jsonl             row-aligned TrackMeta, one JSON object per line; written LAST, so its presence
                                   marks the shard complete
 
@@ -47,10 +49,12 @@ class ShardInfo:
     rows: int
     windows: int | None = None  # total window rows; None when the shard stores no window embeddings
     files: dict[str, str] = field(default_factory=dict)  # file name -> sha256
+    fingerprints: int | None = None  # total fingerprint words; None when the shard stores no fingerprints
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict for JSON."""
-        return {"index": self.index, "rows": self.rows, "windows": self.windows, "files": self.files}
+        """Plain dict for JSON (``fingerprints`` only when stored, so older manifests read back unchanged)."""
+        out = {"index": self.index, "rows": self.rows, "windows": self.windows, "files": self.files}
+        return out if self.fingerprints is None else {**out, "fingerprints": self.fingerprints}
 
 
 @dataclass
@@ -62,6 +66,14 @@ class Shard:
     metadata: list[TrackMeta]
     windows: np.ndarray | None = None
     window_offsets: np.ndarray | None = None
+    fingerprints: np.ndarray | None = None
+    fingerprint_offsets: np.ndarray | None = None
+
+    def track_fingerprint(self, row: int) -> np.ndarray | None:
+        """Fingerprint words of the shard's ``row``-th track, or None when the shard stores none."""
+        if self.fingerprints is None or self.fingerprint_offsets is None:
+            return None
+        return self.fingerprints[self.fingerprint_offsets[row]:self.fingerprint_offsets[row + 1]]
 
     def track_windows(self, row: int) -> np.ndarray:
         """Window embeddings ``(W, dim)`` of the shard's ``row``-th track (empty when none were stored)."""
@@ -129,7 +141,11 @@ def read_shard(directory: Path, info: ShardInfo) -> Shard:
     if info.windows is not None:
         windows = np.load(f"{stem}.windows.npy", mmap_mode="r")
         offsets = np.load(f"{stem}.offsets.npy")
-    return Shard(info.index, emb, meta, windows, offsets)
+    prints = print_offsets = None
+    if info.fingerprints is not None:
+        prints = np.load(f"{stem}.fp.npy", mmap_mode="r")
+        print_offsets = np.load(f"{stem}.fpoffsets.npy")
+    return Shard(info.index, emb, meta, windows, offsets, prints, print_offsets)
 
 
 def iter_shards(directory: str | Path, verify: bool = False) -> Iterator[Shard]:
@@ -161,7 +177,7 @@ def read_manifest(directory: Path) -> ShardCatalog:
     raw = read_versioned_json(path, version=FORMAT_VERSION, fmt=FORMAT, what="embedding catalog", fix=fix,
                               missing_fix="run the embedding job to create one", error=CatalogError)
     try:
-        shards = [ShardInfo(int(s["index"]), int(s["rows"]), s.get("windows"), dict(s["files"]))
+        shards = [ShardInfo(int(s["index"]), int(s["rows"]), s.get("windows"), dict(s["files"]), s.get("fingerprints"))
                   for s in raw["shards"]]
         return ShardCatalog(directory, str(raw["model_hash"]), int(raw["dim"]), str(raw["dtype"]),
                             int(raw["shard_size"]), shards, bool(raw["complete"]), raw["format_version"])

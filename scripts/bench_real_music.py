@@ -4,7 +4,8 @@ Imports SRC (``--format tags``: embedded tags; ``folder``: sidecar .txt captions
 kept track with PyAV (MP3 128 kb/s, Opus 64 kb/s, -6 dB gain FLAC), embeds originals and copies together,
 builds an index and runs the duplicate finder. Reports import failures, embedding tracks/s and real-time
 factor (audio seconds per wall second), peak memory, and duplicate recall/precision at ``--threshold`` with
-the margin between the lowest true-pair score and the highest other-pair score among the k nearest.
+the margin between the lowest true-pair score and the highest other-pair score among the k nearest: for the
+vectors alone, and for vector candidates confirmed by the recording fingerprints (``--fingerprint-threshold``).
 
     python scripts/bench_real_music.py --src /usr/share/games/warzone2100/music --format tags \\
         --checkpoint runs/small/checkpoints/best --markdown scripts/results/70_real_music.md
@@ -21,13 +22,16 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 
 from index import open_catalog
-from index.duplicates import catalog_duplicates, shard_windows
+from index.duplicates import Confirm, DuplicatePair, catalog_duplicates, shard_windows
 from index.fileio import atomic_write_text
+from index.fingerprint import DEFAULT_THRESHOLD as FINGERPRINT_THRESHOLD
+from index.fingerprint import shard_fingerprints
 from muscall.audio.decode import decode, resample
 from muscall.audio.ffmpeg import encode
 from muscall.catalog.indexing import build_index
@@ -75,15 +79,28 @@ def with_copies(rows: list[ClipRow], manifest: Path, work: Path) -> tuple[list[C
 
 
 def duplicate_scores(index_dir: Path, catalog_dir: Path, origin: dict[str, str], threshold: float,
-                     k: int) -> dict[str, float]:
-    """Recall, precision and threshold margin of the duplicate finder against the known copies."""
-    windows = shard_windows(catalog_dir)
-    with open_catalog(index_dir) as catalog:
-        scored = catalog_duplicates(catalog, -1.0, windows, k)
+                     k: int, fingerprint_threshold: float = FINGERPRINT_THRESHOLD) -> dict[str, float]:
+    """Recall, precision and threshold margin of the duplicate finder against the known copies: vectors alone
+    (keys as named) and vector candidates confirmed by fingerprints (keys prefixed ``fp_``)."""
+    windows, prints = shard_windows(catalog_dir), shard_fingerprints(catalog_dir)
+    with open_catalog(index_dir) as catalog:  # fingerprint threshold 0: every candidate scored, judged below
+        scored = catalog_duplicates(catalog, -1.0, windows, k, Confirm(prints, 0.0) if prints else None)
     truth = {tuple(sorted(p)) for group in _groups(origin).values() for p in itertools.combinations(group, 2)}
-    found = {(p.track_a, p.track_b) for p in scored if p.score >= threshold}
-    true_scores = [p.score for p in scored if (p.track_a, p.track_b) in truth]
-    other = [p.score for p in scored if (p.track_a, p.track_b) not in truth]
+    candidates = [p for p in scored if p.score >= threshold]
+    confirmed = [p for p in candidates if p.fingerprint is None or p.fingerprint >= fingerprint_threshold]
+    stats = _precision_recall(candidates, scored, truth, lambda p: p.score)
+    printed = [p for p in scored if p.fingerprint is not None]
+    stats.update({f"fp_{k}": v for k, v in _precision_recall(confirmed, printed, truth,
+                                                             lambda p: p.fingerprint or 0.0).items()})
+    return stats
+
+
+def _precision_recall(found_pairs: list[DuplicatePair], scored: list[DuplicatePair], truth: set[tuple[str, ...]],
+                      score: Callable[[DuplicatePair], float]) -> dict[str, float]:
+    """Recall and precision of ``found_pairs``; the lowest true and highest other ``score`` among ``scored``."""
+    found = {(p.track_a, p.track_b) for p in found_pairs}
+    true_scores = [score(p) for p in scored if (p.track_a, p.track_b) in truth]
+    other = [score(p) for p in scored if (p.track_a, p.track_b) not in truth]
     return {"recall": len(found & truth) / max(1, len(truth)), "precision": len(found & truth) / max(1, len(found)),
             "true_pairs": len(truth), "found": len(found),
             "lowest_true": min(true_scores) if true_scores else float("nan"),
@@ -114,7 +131,12 @@ def markdown(stats: dict[str, float], args: argparse.Namespace) -> str:
             ("peak memory (MiB)", f"{stats['peak_mib']:.0f}"),
             (f"duplicate recall @ {args.threshold:g}", f"{stats['recall']:.3f}"),
             (f"duplicate precision @ {args.threshold:g}", f"{stats['precision']:.3f}"),
-            ("lowest true-pair score / highest other", f"{stats['lowest_true']:.4f} / {stats['highest_other']:.4f}")]
+            ("lowest true-pair score / highest other", f"{stats['lowest_true']:.4f} / {stats['highest_other']:.4f}"),
+            (f"vector + fingerprint recall @ {args.threshold:g}, {args.fingerprint_threshold:g}", f"{stats['fp_recall']:.3f}"),
+            (f"vector + fingerprint precision @ {args.threshold:g}, {args.fingerprint_threshold:g}",
+             f"{stats['fp_precision']:.3f}"),
+            ("lowest true-pair fingerprint / highest other",
+             f"{stats['fp_lowest_true']:.4f} / {stats['fp_highest_other']:.4f}")]
     lines = [f"Command: `{cmd}`  ", f"{args.format} import of `{args.src}`, copies: MP3 128k, Opus 64k, -6 dB; "
              f"{torch.get_num_threads()} torch threads, {platform.processor() or platform.machine()}.", "",
              "| measure | value |", "|---|---:|", *[f"| {name} | {value} |" for name, value in rows]]
@@ -129,6 +151,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--checkpoint", help="checkpoint to embed with (default: random weights of --config)")
     parser.add_argument("--config", default="small", help="named config for random weights (default small)")
     parser.add_argument("--threshold", type=float, default=0.95, help="duplicate threshold (0.95)")
+    parser.add_argument("--fingerprint-threshold", type=float, default=FINGERPRINT_THRESHOLD,
+                        help=f"fingerprint match that confirms a pair ({FINGERPRINT_THRESHOLD})")
     parser.add_argument("--k", type=int, default=10, help="nearest tracks checked per track (10)")
     parser.add_argument("--workers", type=int, default=2, help="decode workers")
     parser.add_argument("--markdown", type=Path, help="also write the table as a markdown fragment here")
@@ -147,7 +171,8 @@ def main(argv: list[str] | None = None) -> None:
                                      workers=args.workers, progress=False))
         seconds = time.perf_counter() - start
         build_index(work / "catalog", work / "index", "Flat", target_recall=0, progress=False)
-        stats = duplicate_scores(work / "index", work / "catalog", origin, args.threshold, args.k)
+        stats = duplicate_scores(work / "index", work / "catalog", origin, args.threshold, args.k,
+                                 args.fingerprint_threshold)
     audio_seconds = sum(r.duration or 0.0 for r in report.kept) * (1 + len(COPIES))
     stats.update(kept=len(report.kept), failed=len(report.rejects), embedded=len(rows),
                  tracks_per_s=len(rows) / seconds, rtf=audio_seconds / seconds, peak_mib=peak_mib())

@@ -23,6 +23,7 @@ from api.schemas import Duplicate, DuplicatesResponse, FilteredPage, SearchRespo
 from api.services.duplicates import track_duplicates
 from api.services.errors import NotFound
 from api.services.search import get_track, search, track_vector
+from index.fingerprint import DEFAULT_THRESHOLD as FINGERPRINT_THRESHOLD
 
 router = APIRouter(prefix="/tracks", tags=["tracks"], dependencies=[Depends(read_access)],
                    responses=error_responses(401, 404, 422, 503))
@@ -53,13 +54,18 @@ async def duplicates(
     state: StateDep,
     threshold: Annotated[float, Query(ge=-1.0, le=1.0, description="lowest pair score (cosine)")] = 0.95,
     k: Annotated[int, Query(ge=1, le=100, description="nearest tracks checked")] = 10,
+    fingerprint_threshold: Annotated[float | None, Query(ge=0.0, le=1.0, description=(
+        f"lowest fingerprint match (1 - bit error rate) of one recording; default {FINGERPRINT_THRESHOLD}"))] = None,
 ) -> DuplicatesResponse:
-    """Tracks whose vectors (or best window alignment, when window vectors are loaded) match this one's."""
-    pairs = await run_in_threadpool(track_duplicates, state, track_id, threshold, k)
+    """Tracks whose vectors (or best window alignment, when window vectors are loaded) match this one's, confirmed
+    by the recording fingerprints when the service's embedding catalog (``--windows``) stores them."""
+    pairs = await run_in_threadpool(track_duplicates, state, track_id, threshold, k, fingerprint_threshold)
     others = [p.track_b if p.track_a == track_id else p.track_a for p in pairs]
-    records = await run_in_threadpool(lambda: state.catalog.tracks(state.catalog.db.ids_for(others)))
+    ids = await run_in_threadpool(state.catalog.db.id_map, others)  # ids_for sorts: pairs must keep their order
+    records = await run_in_threadpool(state.catalog.tracks, [ids.get(o, -1) for o in others])
     return DuplicatesResponse(track_id=track_id, threshold=threshold, duplicates=[
-        Duplicate(track=track_out(r), score=p.score, track_cosine=p.track_cosine, window_cosine=p.window_cosine)
+        Duplicate(track=track_out(r), score=p.score, track_cosine=p.track_cosine, window_cosine=p.window_cosine,
+                  fingerprint=p.fingerprint, offset_s=p.offset_s)
         for p, r in zip(pairs, records) if r is not None])
 
 

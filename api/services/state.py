@@ -21,7 +21,9 @@ from api.services.cache import LRUCache
 from api.services.windows import WindowStore
 from api.settings import Settings
 from index import Catalog, CatalogError, LiveCatalog, configure_faiss
+from index.duplicates import Confirm
 from muscall.audio.features import MelFrontEnd
+from muscall.catalog.duplicates import fingerprint_stage
 from muscall.checkpoint import Checkpoint, load_checkpoint
 from muscall.errors import MuscallError
 from muscall.scoring.predict import ScorerBundle, scorer_for
@@ -49,6 +51,7 @@ class ServiceState:
     classifier_cache: LRUCache[np.ndarray] = field(default_factory=lambda: LRUCache(64))
     write_lock: threading.Lock = field(default_factory=threading.Lock)  # this process's adds/removes, one at a time
     started_at: float = field(default_factory=time.time)
+    fingerprints: Confirm | None = None  # the --windows catalog's recording fingerprints, when it stores them
     _genres: set[str] | None = None
     _genres_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -126,6 +129,7 @@ def load_state(settings: Settings) -> ServiceState:
         windows = WindowStore(settings.media, settings.windows_dir, ckpt.sha256, dim)
         labels = load_label_sets(settings.labels) if settings.labels else {}
         scorer = load_scorer(ckpt, settings.heads, device)
+        fingerprints = fingerprint_stage(settings.windows_dir) if settings.windows_dir is not None else None
     except BaseException:
         live.close()
         raise
@@ -136,7 +140,8 @@ def load_state(settings: Settings) -> ServiceState:
     log.info("serving %d tracks from %s with %s (%s)", live.catalog.ntotal, settings.index_dir, settings.checkpoint,
              device)
     return ServiceState(settings=settings, checkpoint=ckpt, live=live, windows=windows, label_sets=labels,
-                        scorer=scorer, front=front, text_cache=LRUCache(settings.serve.query_cache_size))
+                        scorer=scorer, front=front, text_cache=LRUCache(settings.serve.query_cache_size),
+                        fingerprints=fingerprints)
 
 
 def load_scorer(ckpt: Checkpoint, heads: Path | None, device: torch.device) -> ScorerBundle:

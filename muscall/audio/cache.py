@@ -7,6 +7,9 @@ Layout of ``cache_dir``::
     lengths.npy    int64 (N,) valid frames per row
     index.json     format version, ids, audio-config hash, seconds, shapes and file sizes (written last)
 
+Rows may be segments of their files (``segments``, e.g. a MusicCaps caption's 10 s of a whole video); the
+index records a checksum of the segments, so changing one rebuilds the cache.
+
 A cache is valid only when ``index.json`` exists and agrees with the files beside it. A build writes into
 ``cache_dir/.building`` (resumable: progress is saved every chunk), deletes the old ``index.json``, moves
 the arrays in and writes the new ``index.json`` atomically, so an interrupted build never looks valid.
@@ -27,7 +30,7 @@ import torch
 from tqdm import tqdm
 
 from index.fileio import atomic_write_json, fsync_file, read_versioned_json
-from muscall.audio.decode import audio_info
+from muscall.audio.decode import Segment, audio_info
 from muscall.audio.features import FEATURE_FIELDS, LogMel, MelFrontEnd, feature_config_hash
 from muscall.audio.windows import num_frames, seconds_to_samples
 from muscall.config import AudioConfig
@@ -99,34 +102,49 @@ class FeatureCache:
 
 def build_feature_cache(ids: Sequence[str], paths: Sequence[str | Path], audio_cfg: AudioConfig,
                         cache_dir: str | Path, seconds: float | None = None, chunk: int = 32, progress: bool = True,
-                        device: str = "cpu", manifest: str | Path = "") -> FeatureCache:
+                        device: str = "cpu", manifest: str | Path = "",
+                        segments: Sequence[Segment | None] | None = None) -> FeatureCache:
     """Build (or reuse, or resume) the log-mel cache of the clips ``ids`` whose audio files are ``paths``.
 
     ``seconds`` keeps only the first ``seconds`` of each clip (``None``: whole clips). A cache already in
     ``cache_dir`` with the same audio settings, seconds and ids is returned as is; any other is rebuilt.
-    ``manifest`` (where the clips came from) is recorded in the index. Raises AudioLoadError naming the
-    first clip that cannot be decoded.
+    ``manifest`` (where the clips came from) is recorded in the index; ``segments`` (one per clip, None: the
+    whole file) cache only that part of each file. Raises AudioLoadError naming the first clip that cannot
+    be decoded.
     """
     cache_dir, ids, paths = Path(cache_dir), list(ids), [Path(p) for p in paths]
+    segments = list(segments) if segments is not None else [None] * len(ids)
+    if len(segments) != len(ids):
+        raise ValueError(f"{len(ids)} ids but {len(segments)} segments; give one segment (or None) per id")
+    digest = segments_digest(segments)
     if len(set(ids)) != len(ids):
         raise MuscallError("manifest ids are not unique; a feature cache needs one row per id")
     if len(paths) != len(ids):
         raise ValueError(f"{len(ids)} ids but {len(paths)} audio paths; give one path per id")
-    existing = _reusable(cache_dir, audio_cfg, ids, seconds)
+    existing = _reusable(cache_dir, audio_cfg, ids, seconds, digest)
     if existing is not None:
         return existing
-    max_frames = _max_frames(paths, audio_cfg, seconds)
-    key = _build_key(audio_cfg, ids, seconds, max_frames)
+    max_frames = _max_frames(paths, audio_cfg, seconds, segments)
+    key = _build_key(audio_cfg, ids, seconds, max_frames, digest)
     feats, lengths, done = _open_build(cache_dir / BUILD_DIR, key, (len(ids), audio_cfg.feature_rows, max_frames))
     front = MelFrontEnd(audio_cfg, max_seconds=seconds, device=device)
     with tqdm(total=len(ids), initial=done, desc="feature cache", unit="clip", disable=not progress) as bar:
         for lo in range(done, len(ids), chunk):
             hi = min(lo + chunk, len(ids))
-            _store(front.logmel, [front.wave(p) for p in paths[lo:hi]], feats, lengths, lo)
+            _store(front.logmel, [front.wave(p, segment=g) for p, g in zip(paths[lo:hi], segments[lo:hi])], feats,
+                   lengths, lo)
             _save_progress(cache_dir / BUILD_DIR, key, feats, lengths, hi)
             bar.update(hi - lo)
     del feats, lengths
-    return _commit(cache_dir, audio_cfg, ids, seconds, max_frames, manifest)
+    return _commit(cache_dir, audio_cfg, ids, seconds, max_frames, manifest, digest)
+
+
+def segments_digest(segments: Sequence[Segment | None]) -> str | None:
+    """Checksum of the clips' segments; None when every clip is a whole file (as caches before segments)."""
+    if all(g is None for g in segments):
+        return None
+    blob = json.dumps([None if g is None else [g.start, g.duration] for g in segments]).encode()
+    return hashlib.sha256(blob).hexdigest()
 
 
 def _store(logmel: LogMel, waves: list[np.ndarray], feats: np.ndarray, lengths: np.ndarray, offset: int) -> None:
@@ -144,20 +162,24 @@ def _store(logmel: LogMel, waves: list[np.ndarray], feats: np.ndarray, lengths: 
             lengths[offset + j] = frames
 
 
-def _max_frames(paths: list[Path], cfg: AudioConfig, seconds: float | None) -> int:
+def _max_frames(paths: list[Path], cfg: AudioConfig, seconds: float | None, segments: list[Segment | None]) -> int:
     """Frame count that fits every clip, from headers (soxr output length is round(n * ratio) <= ceil)."""
     longest = 0
-    for path in paths:
+    for path, segment in zip(paths, segments):
         info = audio_info(path)
-        samples = -(-info.frames * cfg.sample_rate // info.sample_rate)
+        frames = info.frames
+        if segment is not None:
+            first, count = segment.frames(info.sample_rate)
+            frames = max(0, frames - first) if count is None else count
+        samples = -(-frames * cfg.sample_rate // info.sample_rate)
         longest = max(longest, samples)
     if seconds is not None:
         longest = min(longest, seconds_to_samples(seconds, cfg.sample_rate))
     return num_frames(longest, cfg.hop_length)
 
 
-def _build_key(cfg: AudioConfig, ids: list[str], seconds: float | None, max_frames: int) -> str:
-    blob = json.dumps([FORMAT_VERSION, feature_config_hash(cfg), seconds, max_frames, ids]).encode()
+def _build_key(cfg: AudioConfig, ids: list[str], seconds: float | None, max_frames: int, segments: str | None) -> str:
+    blob = json.dumps([FORMAT_VERSION, feature_config_hash(cfg), seconds, max_frames, ids, segments]).encode()
     return hashlib.sha256(blob).hexdigest()
 
 
@@ -189,7 +211,7 @@ def _save_progress(build: Path, key: str, feats: np.ndarray, lengths: np.ndarray
 
 
 def _commit(cache_dir: Path, cfg: AudioConfig, ids: list[str], seconds: float | None, max_frames: int,
-            manifest_path: str | Path) -> FeatureCache:
+            manifest_path: str | Path, segments: str | None = None) -> FeatureCache:
     build = cache_dir / BUILD_DIR
     (cache_dir / INDEX).unlink(missing_ok=True)  # from here until the new index exists, no cache is valid
     for name in (FEATURES, LENGTHS):
@@ -208,12 +230,15 @@ def _commit(cache_dir: Path, cfg: AudioConfig, ids: list[str], seconds: float | 
         "manifest": str(manifest_path),
         "ids": ids,
     }
+    if segments is not None:
+        index["segments_sha256"] = segments
     atomic_write_json(cache_dir / INDEX, index)
     shutil.rmtree(build, ignore_errors=True)
     return FeatureCache(cache_dir, index)
 
 
-def _reusable(cache_dir: Path, cfg: AudioConfig, ids: list[str], seconds: float | None) -> FeatureCache | None:
+def _reusable(cache_dir: Path, cfg: AudioConfig, ids: list[str], seconds: float | None,
+              segments: str | None = None) -> FeatureCache | None:
     if not (cache_dir / INDEX).exists():
         return None
     try:
@@ -221,8 +246,9 @@ def _reusable(cache_dir: Path, cfg: AudioConfig, ids: list[str], seconds: float 
     except MuscallError as err:
         log.warning("rebuilding feature cache: %s", err)
         return None
-    if index["config_hash"] != feature_config_hash(cfg) or index["seconds"] != seconds or index["ids"] != ids:
-        log.warning("rebuilding feature cache in %s: audio settings, seconds or clips changed", cache_dir)
+    if index["config_hash"] != feature_config_hash(cfg) or index["seconds"] != seconds or index["ids"] != ids \
+            or index.get("segments_sha256") != segments:
+        log.warning("rebuilding feature cache in %s: audio settings, seconds, clips or segments changed", cache_dir)
         return None
     return FeatureCache(cache_dir, index)
 

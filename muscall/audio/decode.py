@@ -7,6 +7,10 @@ and resampled as it comes (:func:`decode_blocks`), so a long file never sits in 
 channel count. Checks, in order: readable (libsndfile, else FFmpeg), duration within ``[min_seconds,
 max_seconds]`` (read from the header, before decoding), decodes without error, not empty, only finite
 samples, not silent after the downmix to mono (peak below ``silence_threshold``).
+
+A :class:`Segment` (start, duration) decodes only that part of the file, e.g. the captioned 10 s of a longer
+MusicCaps video: libsndfile seeks to the start, FFmpeg decodes and drops what comes before it; the length checks
+then apply to the segment.
 """
 
 from __future__ import annotations
@@ -31,6 +35,24 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".a
 SUPPORTED = "wav, flac, ogg (vorbis/opus), mp3, m4a/aac, alac, wma or another format FFmpeg reads"
 RESAMPLE_QUALITY = "HQ"
 BLOCK_SECONDS = 20.0  # native-rate audio held at once while decoding
+
+
+@dataclass(frozen=True)
+class Segment:
+    """The part of a file to decode: ``start`` seconds in, ``duration`` seconds long (None: to the end)."""
+
+    start: float = 0.0
+    duration: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.start >= 0 or (self.duration is not None and not self.duration > 0):
+            raise ValueError(f"a segment needs start >= 0 and duration > 0, got start={self.start} "
+                             f"duration={self.duration}")
+
+    def frames(self, rate: int) -> tuple[int, int | None]:
+        """First frame and frame count (None: to the end) at ``rate``."""
+        count = None if self.duration is None else max(1, int(round(self.duration * rate)))
+        return int(round(self.start * rate)), count
 
 
 @dataclass(frozen=True)
@@ -59,22 +81,23 @@ def audio_info(source: str | Path | bytes, name: str = "upload") -> AudioInfo:
 
 
 def decode(source: str | Path | bytes, audio: AudioConfig, name: str = "upload",
-           silence_threshold: float = SILENCE_THRESHOLD) -> np.ndarray:
+           silence_threshold: float = SILENCE_THRESHOLD, segment: Segment | None = None) -> np.ndarray:
     """Decode a file (a path) or an in-memory file (bytes, labelled ``name`` in errors) to mono at the model's rate.
 
     Returns a 1-D float32 array at ``audio.sample_rate`` (soxr HQ resampling), its length within
-    ``[audio.min_seconds, audio.max_seconds]``.
+    ``[audio.min_seconds, audio.max_seconds]``; with ``segment``, only that part of the file.
 
     Raises:
-        AudioLoadError: missing, unreadable, corrupt, empty, non-finite, silent, too short or too long.
+        AudioLoadError: missing, unreadable, corrupt, empty, non-finite, silent, too short or too long, or a
+            segment that starts past the end.
     """
     if isinstance(source, bytes):
         if not source:
             raise AudioLoadError(name, f"the upload is empty (0 bytes); send a {SUPPORTED} file")
-        return _load(io.BytesIO(source), name, audio, silence_threshold)
+        return _load(io.BytesIO(source), name, audio, silence_threshold, segment)
     path = Path(source)
     _check_file(path)
-    return _load(path, str(path), audio, silence_threshold)
+    return _load(path, str(path), audio, silence_threshold, segment)
 
 
 def to_mono(samples: np.ndarray) -> np.ndarray:
@@ -98,26 +121,29 @@ def resample(wave: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     return soxr.resample(wave, orig_sr, target_sr, quality=RESAMPLE_QUALITY)
 
 
-def _load(source: Path | BinaryIO, label: str, audio: AudioConfig, silence_threshold: float) -> np.ndarray:
-    blocks = list(decode_blocks(source, audio, label, silence_threshold))
+def _load(source: Path | BinaryIO, label: str, audio: AudioConfig, silence_threshold: float,
+          segment: Segment | None = None) -> np.ndarray:
+    blocks = list(decode_blocks(source, audio, label, silence_threshold, segment))
     out = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
     return np.ascontiguousarray(out, dtype=np.float32)
 
 
 def decode_blocks(source: Path | BinaryIO, audio: AudioConfig, label: str,
-                  silence_threshold: float = SILENCE_THRESHOLD) -> Iterator[np.ndarray]:
-    """Mono float32 blocks at ``audio.sample_rate``; the whole-file checks (empty, silent, length) raise at the end."""
+                  silence_threshold: float = SILENCE_THRESHOLD, segment: Segment | None = None) -> Iterator[np.ndarray]:
+    """Mono float32 blocks at ``audio.sample_rate`` (of ``segment`` only, when given); the whole-file (or
+    whole-segment) checks (empty, silent, length) raise at the end."""
     sample_rate, min_seconds, max_seconds = audio.sample_rate, audio.min_seconds, audio.max_seconds
     if sample_rate <= 0:
         raise ValueError(f"sample_rate must be positive, got {sample_rate}")
     opened = _open(source, label)
     try:
         info = opened.info
-        _check_duration(label, info.duration, min_seconds, max_seconds)
+        _check_duration(label, _expected_seconds(label, info, segment), min_seconds, max_seconds)
         stream = soxr.ResampleStream(info.sample_rate, sample_rate, 1, dtype="float32", quality=RESAMPLE_QUALITY) \
             if info.sample_rate != sample_rate else None
         frames, peak = 0, 0.0
-        for block in _native_blocks(opened, label, max(1, int(BLOCK_SECONDS * info.sample_rate))):
+        blocks = _native_blocks(opened, label, max(1, int(BLOCK_SECONDS * info.sample_rate)))
+        for block in blocks if segment is None else _segment_blocks(opened, blocks, segment):
             mono = to_mono(block)
             if not np.isfinite(mono).all():
                 raise AudioLoadError(label, "the audio contains NaN or infinite samples; re-export it as 16-bit PCM "
@@ -133,6 +159,33 @@ def decode_blocks(source: Path | BinaryIO, audio: AudioConfig, label: str,
             yield stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
     finally:
         opened.close()
+
+
+def _expected_seconds(label: str, info: AudioInfo, segment: Segment | None) -> float:
+    """Seconds the header promises for the file, or for ``segment`` of it (which must start inside it)."""
+    if segment is None:
+        return info.duration
+    if info.frames > 0 and segment.start >= info.duration:
+        raise AudioLoadError(label, f"the segment starts at {segment.start:g} s but the file is {info.duration:.1f} s "
+                                    "long; fix the row's attributes.offset_s")
+    left = info.duration - segment.start if info.frames > 0 else segment.duration or 0.0
+    return left if segment.duration is None else min(segment.duration, left)
+
+
+def _segment_blocks(opened: "_Opened", blocks: Iterator[np.ndarray], segment: Segment) -> Iterator[np.ndarray]:
+    """The frames of ``segment`` from ``blocks``: after a seek where the reader can, else by dropping frames."""
+    first, left = segment.frames(opened.info.sample_rate)
+    skip = 0 if opened.seek(first) else first
+    for block in blocks:
+        if skip:
+            dropped = min(skip, block.shape[0])
+            block, skip = block[dropped:], skip - dropped
+        if left is not None:
+            block, left = block[:left], left - min(left, block.shape[0])
+        if block.shape[0]:
+            yield block
+        if left == 0:
+            return
 
 
 def _native_blocks(opened: "_Opened", label: str, block_frames: int) -> Iterator[np.ndarray]:
@@ -166,11 +219,13 @@ def _check_file(path: Path) -> None:
 
 @dataclass
 class _Opened:
-    """An open file: its header facts, a block reader ``blocks(frames)`` and ``close``."""
+    """An open file: its header facts, a block reader ``blocks(frames)``, ``close`` and ``seek(frame)`` (False
+    where the reader cannot seek, so the caller drops frames instead)."""
 
     info: AudioInfo
     blocks: Callable[[int], Iterator[np.ndarray]]
     close: Callable[[], None]
+    seek: Callable[[int], bool] = lambda _frame: False
 
 
 def _open(source: Path | BinaryIO, label: str) -> _Opened:
@@ -183,7 +238,8 @@ def _open(source: Path | BinaryIO, label: str) -> _Opened:
         info = AudioInfo(duration=fh.frames / fh.samplerate if fh.samplerate > 0 else 0.0,
                          sample_rate=int(fh.samplerate), channels=int(fh.channels), frames=int(fh.frames),
                          format=str(fh.format))
-        return _Opened(info, lambda n: fh.blocks(blocksize=n, dtype="float32", always_2d=True), fh.close)
+        return _Opened(info, lambda n: fh.blocks(blocksize=n, dtype="float32", always_2d=True), fh.close,
+                       lambda frame: _sf_seek(fh, frame))
     if not isinstance(source, Path):
         source.seek(0)
     try:
@@ -199,6 +255,14 @@ def _open(source: Path | BinaryIO, label: str) -> _Opened:
     info = AudioInfo(duration=reader.frames / reader.rate, sample_rate=reader.rate, channels=reader.channels,
                      frames=reader.frames, format=reader.format)
     return _Opened(info, reader.blocks, reader.close)
+
+
+def _sf_seek(fh: sf.SoundFile, frame: int) -> bool:
+    """Seek a libsndfile file to ``frame`` (True), or report that it cannot seek (False)."""
+    if not fh.seekable():
+        return False
+    fh.seek(min(frame, fh.frames))
+    return True
 
 
 def _check_duration(label: str, seconds: float, min_seconds: float | None, max_seconds: float | None) -> None:

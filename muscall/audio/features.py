@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from muscall.audio.decode import decode
+from muscall.audio.decode import Segment, decode
 from muscall.audio.signal import CHROMA_BAND_HZ, midi_number
 from muscall.audio.windows import num_frames, seconds_to_samples
 from muscall.config import CHROMA_ROWS, AudioConfig
@@ -202,15 +202,16 @@ class MelFrontEnd:
             self._logmel = LogMel.from_config(self.audio).to(self.device)
         return self._logmel
 
-    def wave(self, source: str | Path | bytes, name: str = "upload") -> np.ndarray:
-        """Mono float32 samples at the model's rate, the first ``max_seconds`` of them (raises AudioLoadError)."""
-        return decode(source, self.audio, name)[: self.max_samples]
+    def wave(self, source: str | Path | bytes, name: str = "upload", segment: Segment | None = None) -> np.ndarray:
+        """Mono float32 samples at the model's rate (of ``segment`` only, when given), the first ``max_seconds`` of
+        them (raises AudioLoadError)."""
+        return decode(source, self.audio, name, segment=segment)[: self.max_samples]
 
     @torch.no_grad()
     def mel(self, wave: np.ndarray) -> np.ndarray:
         """Log-mel ``(rows, frames)`` float32 of a mono float32 waveform."""
         return self.logmel(torch.from_numpy(wave).to(self.device)).cpu().numpy()
 
-    def __call__(self, source: str | Path | bytes, name: str = "upload") -> np.ndarray:
-        """Log-mel of a file (path) or in-memory file (bytes)."""
-        return self.mel(self.wave(source, name))
+    def __call__(self, source: str | Path | bytes, name: str = "upload", segment: Segment | None = None) -> np.ndarray:
+        """Log-mel of a file (path) or in-memory file (bytes), or of its ``segment``."""
+        return self.mel(self.wave(source, name, segment))

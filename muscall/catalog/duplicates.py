@@ -5,24 +5,47 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 from pathlib import Path
 
 from index import open_catalog
-from index.duplicates import DEFAULT_THRESHOLD, DuplicatePair, catalog_duplicates, shard_windows
+from index.duplicates import DEFAULT_THRESHOLD, Confirm, DuplicatePair, catalog_duplicates, shard_windows
+from index.fingerprint import DEFAULT_THRESHOLD as FINGERPRINT_THRESHOLD
+from index.fingerprint import shard_fingerprints
 from index.fileio import atomic_write_text
 from muscall.catalog.indexing import user_errors
 from muscall.errors import MuscallError
 
-FIELDS = ("track_a", "track_b", "score", "track_cosine", "window_cosine")
+FIELDS = ("track_a", "track_b", "score", "track_cosine", "window_cosine", "fingerprint", "offset_s")
+log = logging.getLogger(__name__)
 
 
 def index_duplicates(index_dir: str | Path, threshold: float = DEFAULT_THRESHOLD, windows_dir: str | Path | None = None,
-                     k: int = 10) -> list[DuplicatePair]:
-    """Every duplicate pair of a saved index; ``windows_dir`` (the embedding catalog) adds window alignment."""
+                     k: int = 10, catalog_dir: str | Path | None = None,
+                     fingerprint_threshold: float | None = None) -> list[DuplicatePair]:
+    """Every duplicate pair of a saved index: vector candidates, confirmed by the recording fingerprints of the
+    embedding catalog ``catalog_dir`` (default ``windows_dir``) when it stores them; ``windows_dir`` (the
+    embedding catalog) adds window alignment."""
     with user_errors():
         windows = shard_windows(windows_dir) if windows_dir is not None else None
+        confirm = fingerprint_stage(catalog_dir or windows_dir, fingerprint_threshold)
         with open_catalog(index_dir) as catalog:
-            return catalog_duplicates(catalog, threshold, windows, k)
+            return catalog_duplicates(catalog, threshold, windows, k, confirm)
+
+
+def fingerprint_stage(catalog_dir: str | Path | None, threshold: float | None = None) -> Confirm | None:
+    """Fingerprint confirmation over an embedding catalog's fingerprints; None (with a log line) without them."""
+    threshold = FINGERPRINT_THRESHOLD if threshold is None else threshold
+    if not 0.0 <= threshold <= 1.0:
+        raise MuscallError(f"--fingerprint-threshold {threshold} is not a 1 - bit error rate; give a value in "
+                           f"[0, 1] (default {FINGERPRINT_THRESHOLD})")
+    prints = shard_fingerprints(catalog_dir) if catalog_dir is not None else None
+    if prints is None:
+        where = f"embedding catalog '{catalog_dir}' stores" if catalog_dir is not None else "no --catalog given, so"
+        log.warning("%s no recording fingerprints: duplicates are judged by their vectors alone, which also pair "
+                    "distinct tracks that sound alike; re-embed with this muscall and pass --catalog CATALOG", where)
+        return None
+    return Confirm(prints, threshold)
 
 
 def write_pairs(pairs: list[DuplicatePair], out: str | Path) -> Path:
@@ -45,8 +68,11 @@ def format_pairs(pairs: list[DuplicatePair]) -> str:
     """A plain table of the pairs for the terminal."""
     if not pairs:
         return "no duplicate pairs at this threshold"
-    lines = [f"{'score':>7} {'track':>7} {'window':>7}  tracks"]
+    lines = [f"{'score':>7} {'track':>7} {'window':>7} {'print':>6} {'offset':>7}  tracks"]
     for p in pairs:
         window = "" if p.window_cosine is None else f"{p.window_cosine:.4f}"
-        lines.append(f"{p.score:7.4f} {p.track_cosine:7.4f} {window:>7}  {p.track_a}  ==  {p.track_b}")
+        printed = "" if p.fingerprint is None else f"{p.fingerprint:.3f}"
+        offset = "" if p.offset_s is None else f"{p.offset_s:+.1f}s"
+        lines.append(f"{p.score:7.4f} {p.track_cosine:7.4f} {window:>7} {printed:>6} {offset:>7}  "
+                     f"{p.track_a}  ==  {p.track_b}")
     return "\n".join(lines)

@@ -19,8 +19,9 @@ from torch.utils.data import DataLoader, Dataset
 
 from muscall.audio.decode import AUDIO_SUFFIXES
 from muscall.audio.features import MelFrontEnd
+from muscall.audio.fingerprint import fingerprint
 from muscall.config import AudioConfig
-from muscall.data.manifest import read_manifest, resolve_audio_path
+from muscall.data.manifest import clip_segment, read_manifest, resolve_audio_path
 from muscall.errors import AudioLoadError, MuscallError
 from muscall.utils.processes import loader_worker_init
 
@@ -40,12 +41,14 @@ class TrackInput:
 
 @dataclass
 class DecodedTrack:
-    """Reader output for input ``position``: a whole-track log-mel ``(n_mels, frames)``, or an error."""
+    """Reader output for input ``position``: a whole-track log-mel ``(n_mels, frames)`` and the track's recording
+    fingerprint (``muscall.audio.fingerprint``), or an error."""
 
     position: int
     mel: np.ndarray | None = None
     duration: float | None = None  # seconds of decoded audio
     error: str | None = None
+    fingerprint: np.ndarray | None = None
 
 
 def load_inputs(source: str | Path, split: str | None = None) -> list[TrackInput]:
@@ -123,8 +126,11 @@ class TrackReader(Dataset):
 
     def decode(self, pos: int) -> DecodedTrack:
         """Decode input ``pos`` to a whole-track log-mel; raises on unusable audio."""
-        wave = self._front.wave(self.inputs[pos].path)
-        return DecodedTrack(pos, self._front.mel(wave), duration=len(wave) / self.audio.sample_rate)
+        inp = self.inputs[pos]
+        wave = self._front.wave(inp.path, segment=clip_segment(inp.attributes, f"track '{inp.track_id}': "))
+        mel = self._front.mel(wave)
+        return DecodedTrack(pos, mel, duration=len(wave) / self.audio.sample_rate,
+                            fingerprint=fingerprint(mel, self.audio))
 
 
 def read_tracks(reader: TrackReader, workers: int = 0, prefetch: int = 4) -> Iterator[DecodedTrack]:

@@ -40,12 +40,13 @@ class PartStore:
         return self.writer.completed_shards() | empty
 
     def write(self, part: int, metas: Sequence[TrackMeta], tracks: np.ndarray,
-              windows: Sequence[np.ndarray] | None, failures: Sequence[dict[str, Any]]) -> None:
+              windows: Sequence[np.ndarray] | None, failures: Sequence[dict[str, Any]],
+              fingerprints: Sequence[np.ndarray] | None = None) -> None:
         """Commit one part: failures first, then the shard (or the empty marker) that marks it done."""
         lines = "".join(json.dumps(f, ensure_ascii=False) + "\n" for f in failures)
         atomic_write_text(self.directory / f"failures-{part:05d}.jsonl", lines)
         if metas:
-            self.writer.write_shard(part, tracks, metas, windows=windows)
+            self.writer.write_shard(part, tracks, metas, windows=windows, fingerprints=fingerprints)
         else:
             atomic_write_text(self.directory / f"part-{part:05d}.empty", json.dumps({"failed": len(failures)}))
 
@@ -75,9 +76,10 @@ def merge_parts(parts_dir: str | Path, out_dir: str | Path, n_parts: int, part_s
     if n_rows == 0:
         raise MuscallError(f"every one of the {len(failures)} track(s) failed to decode; see {out_dir / FAILURES}")
     final = ShardWriter(out_dir, shard_size=shard_size, dtype=dtype, model_hash=model_hash, dim=parts[0].embeddings.shape[1])
+    prints = all(p.fingerprints is not None for p in parts)  # parts of an older run may have none
     for shard, start, stop in final.pending(n_rows):
-        emb, metas, wins = _gather(parts, start, stop, keep_windows)
-        final.write_shard(shard, emb, metas, windows=wins)
+        emb, metas, wins, fps = _gather(parts, start, stop, keep_windows, prints)
+        final.write_shard(shard, emb, metas, windows=wins, fingerprints=fps)
         if progress:
             progress(stop - start)
     return final.finalize()
@@ -88,10 +90,10 @@ def remove_parts(parts_dir: str | Path) -> None:
     shutil.rmtree(parts_dir, ignore_errors=True)
 
 
-def _gather(parts: list[Shard], start: int, stop: int,
-            keep_windows: bool) -> tuple[np.ndarray, list[TrackMeta], list[np.ndarray] | None]:
-    """Rows ``[start, stop)`` of the concatenated parts: embeddings, metadata and per-track windows."""
-    embs, metas, wins = [], [], []
+def _gather(parts: list[Shard], start: int, stop: int, keep_windows: bool, prints: bool) -> tuple[
+        np.ndarray, list[TrackMeta], list[np.ndarray] | None, list[np.ndarray] | None]:
+    """Rows ``[start, stop)`` of the concatenated parts: embeddings, metadata, per-track windows and fingerprints."""
+    embs, metas, wins, fps = [], [], [], []
     offset = 0
     for part in parts:
         n = len(part.metadata)
@@ -101,7 +103,9 @@ def _gather(parts: list[Shard], start: int, stop: int,
             metas += part.metadata[lo:hi]
             if keep_windows:
                 wins += [np.asarray(part.track_windows(r), dtype=np.float32) for r in range(lo, hi)]
+            if prints:
+                fps += [np.asarray(part.track_fingerprint(r)) for r in range(lo, hi)]
         offset += n
         if offset >= stop:
             break
-    return np.concatenate(embs), metas, (wins if keep_windows else None)
+    return np.concatenate(embs), metas, (wins if keep_windows else None), (fps if prints else None)

@@ -14,6 +14,7 @@ EPILOG = """examples:
   muscall index info --index idx/
   muscall index search --index idx/ --checkpoint CKPT --text "calm piano with soft strings" --k 5 --genre jazz
   muscall index duplicates idx/ --threshold 0.95 --windows cat/ --out pairs.csv   # same recording, re-encoded/trimmed
+  muscall index duplicates idx/ --catalog cat/     # vector candidates confirmed by cat/'s recording fingerprints
 """
 
 
@@ -63,6 +64,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--threshold", type=float, default=0.95, help="lowest pair score (cosine) reported (0.95)")
     d.add_argument("--windows", default=None, help="embedding catalog with window vectors: align windows (trims)")
     d.add_argument("--k", type=int, default=10, help="nearest tracks checked per track (10)")
+    d.add_argument("--catalog", default=None, help="embedding catalog whose recording fingerprints confirm each pair "
+                                                   "(default: the --windows catalog)")
+    d.add_argument("--fingerprint-threshold", type=float, default=None,
+                   help="lowest fingerprint match (1 - bit error rate) of one recording (default: "
+                        "index.fingerprint.DEFAULT_THRESHOLD)")
     d.add_argument("--out", default=None, help="write the pairs to this .csv or .json file")
     d.set_defaults(func=run_duplicates)
 
@@ -121,7 +127,7 @@ def run_search(args: argparse.Namespace) -> int:
 def run_duplicates(args: argparse.Namespace) -> int:
     from muscall.catalog.duplicates import format_pairs, index_duplicates, write_pairs
 
-    pairs = index_duplicates(args.index, args.threshold, args.windows, args.k)
+    pairs = index_duplicates(args.index, args.threshold, args.windows, args.k, args.catalog, args.fingerprint_threshold)
     print(format_pairs(pairs))
     if args.out:
         print(f"{len(pairs)} pair(s) -> {write_pairs(pairs, args.out)}")

@@ -13,9 +13,10 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Mapping
 
 from index.fileio import atomic_path
+from muscall.audio.decode import Segment
 from muscall.errors import MuscallError
 
 SPLITS = ("train", "val", "test")
@@ -76,6 +77,19 @@ def _warn_unknown(extra: dict[str, Any], where: str) -> None:
         _warned_unknown = True
         log.warning("%skeeping unknown field(s) %s as the row's extra (shown in the catalog under attributes.extra)",
                     where, ", ".join(sorted(extra)))
+
+
+def clip_segment(attributes: Mapping[str, Any], where: str = "") -> Segment | None:
+    """The part of the file a row describes: ``attributes.offset_s`` / ``clip_seconds`` (MusicCaps imports of
+    whole videos), or None for the whole file."""
+    start, seconds = attributes.get("offset_s"), attributes.get("clip_seconds")
+    if start is None and seconds is None:
+        return None
+    try:
+        return Segment(float(start or 0.0), None if seconds is None else float(seconds))
+    except (TypeError, ValueError) as err:
+        raise MuscallError(f"{where}attributes.offset_s={start!r} / clip_seconds={seconds!r} is not a segment "
+                           f"({err}); give seconds, offset_s >= 0 and clip_seconds > 0") from err
 
 
 def caption_of(row: ClipRow, field: str = "caption") -> str:

@@ -3,6 +3,8 @@
 Training crops them, evaluation and validation window them; all read them through :class:`MelSource` and decode
 with :class:`muscall.audio.features.MelFrontEnd`. Training and validation see the first ``data.cache_max_seconds``
 of each clip (``MelSource.build``); evaluation builds its source without that cap, so it sees whole clips.
+A row whose ``attributes`` carry ``offset_s`` / ``clip_seconds`` (a MusicCaps caption of 10 s of a longer
+video) is read as that segment only, decoded or cached, so its caption meets the audio it describes.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from typing import Sequence
 import numpy as np
 
 from muscall.audio.cache import FeatureCache, build_feature_cache
+from muscall.audio.decode import Segment
 from muscall.audio.features import MelFrontEnd
 from muscall.config import AudioConfig, Config
-from muscall.data.manifest import ClipRow, resolve_audio_path
+from muscall.data.manifest import ClipRow, clip_segment, resolve_audio_path
 
 
 class MelSource:
@@ -36,7 +39,7 @@ class MelSource:
             cache_dir = Path(cache_dir or Path(manifest_path).parent / "cache")
             paths = [resolve_audio_path(row, manifest_path) for row in rows]
             cache = build_feature_cache([row.id for row in rows], paths, cfg.audio, cache_dir, seconds=seconds,
-                                        progress=progress, manifest=manifest_path)
+                                        progress=progress, manifest=manifest_path, segments=_segments(rows))
         return cls(rows, manifest_path, cfg.audio, cache, max_seconds=seconds)
 
     def __len__(self) -> int:
@@ -45,4 +48,10 @@ class MelSource:
     def __getitem__(self, i: int) -> np.ndarray:
         if self._positions is not None:
             return self.cache[self._positions[i]]
-        return self._front(resolve_audio_path(self.rows[i], self.manifest_path))
+        row = self.rows[i]
+        return self._front(resolve_audio_path(row, self.manifest_path), segment=_segments([row])[0])
+
+
+def _segments(rows: Sequence[ClipRow]) -> list[Segment | None]:
+    """Each row's segment of its file (None: the whole file)."""
+    return [clip_segment(row.attributes, f"manifest row '{row.id}': ") for row in rows]
