@@ -32,11 +32,13 @@ want generalization && run python scripts/bench_generalization.py --corpus data/
 # the open-world levers one at a time, at a fixed 8 epochs each (a time budget would not compare on a shared CPU);
 # the one-soundfont corpus is made first: muscall data synth --out data/gen-1sf --n 4400 --seconds 10
 #   --splits 0.8,0.06,0.14 --soundfont fluidr3-gm,musescore-general --holdout-soundfont musescore-general --holdout-wording
+# and the corpus without production chain: the same with --out data/gen-noprod --production none (default soundfonts)
 E8="train.epochs=$(big 8 1)"
 want ablation && run python scripts/bench_generalization.py --corpus data/gen --n "$(big 4400 120)" --minutes 600 \
   --runs "$(big runs/abl bench-out/runs-abl)" --variant "all=small:$E8" --variant "no-text-aug=small:$E8,text_augment.enabled=false" \
   --variant "no-facts=small:$E8,loss.facts.weight=0" --variant "chain=small:$E8,augment.chain.p=0.5" \
-  --variant "one-soundfont=small:$E8@data/gen-1sf" --markdown "$RES/38_ablation.md"
+  --variant "one-soundfont=small:$E8@data/gen-1sf" --variant "no-production=small:$E8@data/gen-noprod" \
+  --markdown "$RES/38_ablation.md"
 [ "$QUICK" = 1 ] && BEST=bench-out/runs/variant0/checkpoints/best
 if want index || want load; then
   [ -f bench-out/catalog/catalog.json ] || run muscall embed --checkpoint "$BEST" --source "$CORPUS/manifest.jsonl" \
