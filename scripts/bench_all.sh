@@ -46,7 +46,7 @@ if want index || want load; then
   run python scripts/export_embeddings.py --catalog bench-out/catalog --checkpoint "$BEST" \
     --manifest "$CORPUS/manifest.jsonl" --out bench-out/emb
 fi
-want embed && run python scripts/bench_embed.py --n "$(big 64 8)" --markdown "$RES/40_embed.md"
+want embed && run python scripts/bench_embed.py --n "$(big 320 8)" --markdown "$RES/40_embed.md"
 want index && run python scripts/bench_index.py --n "$(big 1000000 20000)" --from-embeddings bench-out/emb/tracks.npy \
   --queries bench-out/emb/queries.npy --markdown "$RES/45_index.md"
 want tag && run python scripts/bench_tag.py --n "$(big 100000 2000)" --markdown "$RES/50_tag.md"

@@ -9,6 +9,7 @@ a collective, so a long tail never hits a process-group timeout) and merges the 
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from contextlib import closing
@@ -22,6 +23,7 @@ from tqdm import tqdm
 from index import ShardCatalog, TrackMeta
 from index.shards import load_catalog
 from muscall.catalog.mapper import TrackMapper
+from muscall.catalog.pacing import CoreSplit, choose_split, torch_threads
 from muscall.catalog.plan import check_or_write_plan, mark_complete, read_plan, wait_for
 from muscall.catalog.reader import DecodedTrack, TrackInput, TrackReader, inputs_digest, load_inputs, read_tracks
 from muscall.catalog.writer import FAILURES, PARTS, PartStore, merge_parts, remove_parts
@@ -32,6 +34,7 @@ from muscall.utils.distributed import DistInfo, barrier
 PLAN = "job.json"
 PLAN_FORMAT = "muscall-embed-job"
 PartHook = Callable[[int], None]
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -44,14 +47,15 @@ class EmbedJob:
     shard_size: int = 10_000
     dtype: str | None = None  # float16 | float32; None: the checkpoint config's index.embedding_dtype
     keep_windows: bool | None = None  # None: the checkpoint config's index.keep_window_embeddings
-    workers: int = 2
+    workers: int | None = None  # decoding processes; None: sized to the machine (see ``pacing``)
+    threads: int | None = None  # torch threads of the forward pass; None: the cores the workers leave
     split: str | None = None  # manifest split to embed (default: every row)
     progress: bool = True
 
     def validate(self) -> None:
         """Raise MuscallError for a setting out of range."""
-        for name, low in (("batch_size", 1), ("shard_size", 1), ("workers", 0)):
-            if getattr(self, name) < low:
+        for name, low in (("batch_size", 1), ("shard_size", 1), ("workers", 0), ("threads", 1)):
+            if getattr(self, name) is not None and getattr(self, name) < low:
                 raise MuscallError(f"--{name.replace('_', '-')} must be >= {low}, got {getattr(self, name)}")
         if self.dtype not in (None, "float16", "float32"):
             raise MuscallError(f"--dtype must be float16 or float32, got {self.dtype!r}")
@@ -67,6 +71,7 @@ class EmbedResult:
     seconds: float
     catalog: ShardCatalog | None = None
     n_failed: int | None = None
+    split: CoreSplit | None = None  # how this rank shared its cores (None when it had nothing to embed)
 
     @property
     def tracks_per_second(self) -> float:
@@ -93,18 +98,20 @@ def run_embed_job(ckpt: Checkpoint, job: EmbedJob, dist: DistInfo | None = None,
     done = store.done()
     mine = [p for p in range(dist.rank, n_parts, dist.world_size) if p not in done]
     mapper = TrackMapper(ckpt.model, ckpt.config.audio, job.batch_size, _device_of(ckpt.model))
-    n = embed_parts(mapper, inputs, mine, store, job, settings["keep_windows"], dist.rank, on_part_done)
+    n, split = embed_parts(mapper, inputs, mine, store, job, settings["keep_windows"], dist.rank, on_part_done)
     if not dist.is_main:
         (out / PARTS / f"rank-{dist.rank}.done").touch()
         _wait_until_complete(out / PLAN)  # by file, not a barrier: the merge may outlast a collective's timeout
-        return EmbedResult(out, len(inputs), n, time.perf_counter() - t0)
+        return EmbedResult(out, len(inputs), n, time.perf_counter() - t0, split=split)
     wait_for([out / PARTS / f"rank-{r}.done" for r in range(1, dist.world_size)])
     with tqdm(unit="track", desc="merge shards", disable=not job.progress) as bar:
         merge_parts(out / PARTS, out, n_parts, job.shard_size, job.shard_size, settings["dtype"], ckpt.sha256,
                     settings["keep_windows"], progress=bar.update)
     mark_complete(out / PLAN)
     remove_parts(out / PARTS)
-    return _result(out, inputs, n, t0, dist)
+    result = _result(out, inputs, n, t0, dist)
+    result.split = split
+    return result
 
 
 def plan_settings(ckpt: Checkpoint, job: EmbedJob, inputs: Sequence[TrackInput]) -> dict[str, Any]:
@@ -117,15 +124,20 @@ def plan_settings(ckpt: Checkpoint, job: EmbedJob, inputs: Sequence[TrackInput])
 
 
 def embed_parts(mapper: TrackMapper, inputs: Sequence[TrackInput], parts: Sequence[int], store: PartStore,
-                job: EmbedJob, keep_windows: bool, rank: int = 0, on_part_done: PartHook | None = None) -> int:
-    """Decode, embed and commit ``parts`` in order; return the number of tracks embedded."""
+                job: EmbedJob, keep_windows: bool, rank: int = 0,
+                on_part_done: PartHook | None = None) -> tuple[int, CoreSplit | None]:
+    """Decode, embed and commit ``parts`` in order; return the number of tracks embedded and the core split."""
     size = job.shard_size
     spans = [range(p * size, min((p + 1) * size, len(inputs))) for p in parts]
     reader = TrackReader(inputs, mapper.audio, [i for span in spans for i in span])
+    if not len(reader):
+        return 0, None
+    split = choose_split(reader, mapper, job.workers, job.threads)
+    log.info("embed: %s", split.describe())
     embedded = 0
     desc = "embed" if rank == 0 else f"embed rank {rank}"
     # closing the stream stops its decoding workers now, not whenever the generator is collected
-    with closing(read_tracks(reader, job.workers)) as stream, \
+    with torch_threads(split.threads), closing(read_tracks(reader, split.workers)) as stream, \
             tqdm(total=len(reader), unit="track", desc=desc, position=rank, disable=not job.progress) as bar:
         for part, span in zip(parts, spans):
             decoded: list[DecodedTrack] = []
@@ -138,7 +150,7 @@ def embed_parts(mapper: TrackMapper, inputs: Sequence[TrackInput], parts: Sequen
             embedded += len(metas)
             if on_part_done is not None:
                 on_part_done(part)
-    return embedded
+    return embedded, split
 
 
 def _mels(stream: Iterator[DecodedTrack], count: int, inputs: Sequence[TrackInput], decoded: list[DecodedTrack],

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 
 EPILOG = """examples:
   muscall embed --checkpoint runs/small/checkpoints/best --source songs/ --out catalogs/songs
@@ -30,7 +29,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dtype", choices=["float16", "float32"], default=None,
                    help="shard dtype (default: the checkpoint config's index.embedding_dtype)")
     p.add_argument("--no-windows", action="store_true", help="do not keep per-window embeddings")
-    p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="decoding processes (0: inline)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="decoding processes (0: inline; default: sized to the machine from the measured costs of "
+                        "decoding and of the model)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads of the forward pass (default: the cores the decoding processes leave)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=run)
@@ -52,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     dist = init_distributed(device)
     job = EmbedJob(source=args.source, out=args.out, batch_size=args.batch_size, shard_size=args.shard_size,
                    dtype=args.dtype, keep_windows=False if args.no_windows else None, workers=args.workers,
-                   split=args.split, progress=not args.no_progress)
+                   threads=args.threads, split=args.split, progress=not args.no_progress)
     try:
         ckpt = load_checkpoint(args.checkpoint, device=device)
         result = run_embed_job(ckpt, job, dist)
@@ -65,5 +68,7 @@ def run(args: argparse.Namespace) -> int:
                           "shards": len(result.catalog.shards), "dim": result.catalog.dim,
                           "dtype": result.catalog.dtype, "model_hash": result.catalog.model_hash[:12],
                           "embedded_this_run": result.n_embedded,
-                          "tracks_per_s": round(result.tracks_per_second, 2)}, indent=2))
+                          "tracks_per_s": round(result.tracks_per_second, 2),
+                          "decode_workers": result.split.workers if result.split else None,
+                          "model_threads": result.split.threads if result.split else None}, indent=2))
     return 0
