@@ -107,6 +107,12 @@ class Duplicate(BaseModel):
                                                         "shift; null when either track has no fingerprint")
     offset_s: float | None = Field(None, description="where the later-named track starts in the other, in seconds, "
                                                      "by the fingerprints")
+    overlap_s: float | None = Field(None, description="seconds of the two fingerprints compared")
+    level_spread_db: float | None = Field(None, description="spread across frequency bands of the two tracks' level "
+                                                            "difference (dB): small for a copy, large for a remaster")
+    kind: Literal["copy", "version"] | None = Field(None, description=(
+        "copy: the same master (another encoding, gain or trim); version: the same performance in another master "
+        "or mix; null when the catalog stores no fingerprints or level profiles"))
 
 
 class DuplicatesResponse(BaseModel):

@@ -11,6 +11,9 @@ The vectors say what music a track is, not which recording: distinct tracks of o
 0.99. So where both tracks of a candidate pair have a recording fingerprint (``index.fingerprint``, stored by
 ``muscall embed``), the pair is kept only when the fingerprints match too (``fingerprint_threshold`` on
 ``1 - BER`` at the best time shift); pairs without fingerprints are judged by their vector score alone.
+A confirmed pair is a ``copy`` (the same master: another encoding, gain or trim, or one track contained in the
+other) or a ``version`` (the same performance in another master or mix), told apart by their level profiles
+(``index.fingerprint.level_spread``); ``kind`` is None where the catalog stores no profiles.
 """
 
 from __future__ import annotations
@@ -26,12 +29,13 @@ import numpy as np
 from index.catalog import Catalog
 from index.errors import CatalogError
 from index.fingerprint import DEFAULT_THRESHOLD as FINGERPRINT_THRESHOLD
-from index.fingerprint import FingerprintLookup, match
+from index.fingerprint import COPY, VERSION, FingerprintLookup, LevelsLookup, kind_of, level_spread, match
 from index.shards import load_catalog
 
 DEFAULT_THRESHOLD = 0.95
 MIN_OVERLAP = 0.5  # fraction of the shorter track's windows an alignment must cover
 WindowLookup = Callable[[str], "np.ndarray | None"]
+KINDS = (COPY, VERSION, "all")
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,9 @@ class DuplicatePair:
     window_cosine: float | None
     fingerprint: float | None = None  # 1 - bit error rate of the fingerprints; None when either has none
     offset_s: float | None = None  # where track_b starts in track_a, by the fingerprints
+    overlap_s: float | None = None  # seconds of the two fingerprints that were compared
+    level_spread_db: float | None = None  # spread across bands of their level difference (copy: small)
+    kind: str | None = None  # "copy" | "version" by the level spread; None without fingerprints and profiles
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -64,9 +71,9 @@ def window_alignment(a: np.ndarray, b: np.ndarray, min_overlap: float = MIN_OVER
 
 
 def pair_score(a: str, b: str, cosine: float, windows: WindowLookup | None,
-               fingerprints: FingerprintLookup | None = None) -> DuplicatePair:
-    """The pair's evidence: track cosine, where both have windows their best alignment, and where both have
-    fingerprints their match."""
+               fingerprints: FingerprintLookup | None = None, levels: LevelsLookup | None = None) -> DuplicatePair:
+    """The pair's evidence: track cosine, where both have windows their best alignment, where both have
+    fingerprints their match, and where both have level profiles too, whether it is a copy or a version."""
     first, second = sorted((a, b))
     wa = windows(a) if windows is not None else None
     wb = windows(b) if windows is not None else None
@@ -75,16 +82,22 @@ def pair_score(a: str, b: str, cosine: float, windows: WindowLookup | None,
     fa = fingerprints(first) if fingerprints is not None else None
     fb = fingerprints(second) if fingerprints is not None else None
     found = match(fa, fb) if fa is not None and fb is not None else None
+    la = levels(first) if levels is not None and found is not None else None
+    lb = levels(second) if levels is not None and found is not None else None
+    spread = level_spread(la, lb, found.offset_s) if la is not None and lb is not None else None
     return DuplicatePair(first, second, round(score, 6), round(cosine, 6), None if aligned is None else round(aligned, 6),
-                         None if found is None else found.score, None if found is None else found.offset_s)
+                         None if found is None else found.score, None if found is None else found.offset_s,
+                         None if found is None else found.overlap_s, spread, kind_of(spread))
 
 
 @dataclass(frozen=True)
 class Confirm:
-    """The fingerprint stage: a track id -> fingerprint lookup and the lowest ``1 - BER`` of a duplicate."""
+    """The fingerprint stage: a track id -> fingerprint lookup, the lowest ``1 - BER`` of a duplicate, and the
+    level profiles that tell a copy from a version (None: pairs get no ``kind``)."""
 
     fingerprints: FingerprintLookup
     threshold: float = FINGERPRINT_THRESHOLD
+    levels: LevelsLookup | None = None
 
     def keeps(self, pair: DuplicatePair) -> bool:
         """Whether the fingerprints confirm the pair (a pair they cannot judge stands on its vectors)."""
@@ -111,6 +124,14 @@ def duplicates_of(catalog: Catalog, track_id: str, threshold: float = DEFAULT_TH
     return _pairs(catalog, [track_id], vector, threshold, windows, k, confirm)
 
 
+def of_kind(pairs: list[DuplicatePair], kind: str) -> list[DuplicatePair]:
+    """The pairs of one ``kind``: ``copy``, ``version`` or ``all``. A pair without a verdict (a catalog without
+    level profiles) counts as a copy, as every pair did before profiles existed."""
+    if kind not in KINDS:
+        raise CatalogError(f"kind {kind!r}: choose one of {', '.join(KINDS)}")
+    return pairs if kind == "all" else [p for p in pairs if (p.kind or COPY) == kind]
+
+
 def shard_windows(catalog_dir: str | Path) -> WindowLookup:
     """A track id -> window vectors lookup over an embedding catalog's window shards."""
     where: dict[str, tuple[object, int]] = {}
@@ -135,6 +156,8 @@ def _pairs(catalog: Catalog, names: Sequence[str], vectors: np.ndarray, threshol
     if windows is not None:  # each track's windows are read once, not once per candidate pair
         windows = functools.lru_cache(maxsize=None)(windows)
     prints = functools.lru_cache(maxsize=None)(confirm.fingerprints) if confirm is not None else None
+    levels = confirm.levels if confirm is not None else None
+    levels = functools.lru_cache(maxsize=None)(levels) if levels is not None else None
     found: dict[tuple[str, str], DuplicatePair] = {}
     for name, row_scores, row_ids in zip(names, scores, ids):
         for cosine, record in zip(row_scores, catalog.tracks(row_ids)):
@@ -142,7 +165,7 @@ def _pairs(catalog: Catalog, names: Sequence[str], vectors: np.ndarray, threshol
                 continue
             key = tuple(sorted((name, record.track_id)))
             if key not in found:
-                found[key] = pair_score(name, record.track_id, float(cosine), windows, prints)
+                found[key] = pair_score(name, record.track_id, float(cosine), windows, prints, levels)
     pairs = [p for p in found.values() if p.score >= threshold and (confirm is None or confirm.keeps(p))]
     return sorted(pairs, key=lambda p: (-p.score, p.track_a, p.track_b))
 

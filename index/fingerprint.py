@@ -13,6 +13,13 @@ Two fingerprints match when, at the best time shift of one against the other (fo
 by FFT cross-correlation), their bit error rate over the reliable bits of the overlap is low. The score is
 ``1 - BER``: about 0.5 for unrelated audio (at most ~0.6 for the best of every shift), above 0.8 for the same
 recording re-encoded (MP3, Opus), gain-changed or trimmed by any amount that leaves half of the shorter copy.
+
+The bits leave out the levels themselves, so a remaster (the same performance with another EQ or mix) can match
+as well. Beside the words the catalog stores each track's level profile: the mean dB of the same ``BITS + 1``
+bands over every ``LEVEL_WORDS`` words (one row per second, ``shard-*.fplevels.npy``, float16). Over the aligned
+overlap of a matched pair the mean per-band level difference is flat for a copy (a gain change moves every band
+alike) and bent for another master: its spread across bands (the standard deviation, in dB) is at most
+``COPY_MAX_SPREAD_DB`` for a ``copy`` and above it for a ``version``.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from typing import Callable
 
 import numpy as np
 
-from index.shards import load_catalog
+from index.shards import LEVEL_WORDS, Shard, load_catalog
 
 BITS = 16  # slope bits per word (the level slopes between BITS + 1 bands), then as many reliability bits
 HOP_SECONDS = 0.1  # audio per word
@@ -34,7 +41,13 @@ DEFAULT_THRESHOLD = 0.75  # lowest 1 - BER of one recording; unrelated audio sta
 MIN_RELIABLE = 0.1  # a shift is judged only where this share of the overlap's bits is reliable in both
 MIN_OVERLAP = 0.5  # fraction of the shorter fingerprint a shift must cover
 MIN_OVERLAP_SECONDS = 5.0  # ... and never less audio than this (both tracks permitting)
+LEVEL_DTYPE = np.float16
+COPY_MAX_SPREAD_DB = 1.0  # spread of a copy's level difference across bands; copies measured <= 0.25 dB
+LEVEL_QUIET_DB = 40.0  # a row this far below the track's loudest is left out of the comparison
+MIN_LEVEL_ROWS = 5  # fewer comparable rows than this: no verdict
+COPY, VERSION = "copy", "version"
 FingerprintLookup = Callable[[str], "np.ndarray | None"]
+LevelsLookup = Callable[[str], "np.ndarray | None"]
 
 
 @dataclass(frozen=True)
@@ -84,18 +97,62 @@ def match(a: np.ndarray, b: np.ndarray, min_overlap: float = MIN_OVERLAP) -> Fin
                             round(float(overlap[best]) * HOP_SECONDS, 3))
 
 
+def level_rows(n_words: int) -> int:
+    """Rows of the level profile stored for a fingerprint of ``n_words`` words."""
+    return -(-int(n_words) // LEVEL_WORDS)
+
+
+def level_spread(a: np.ndarray, b: np.ndarray, offset_s: float) -> float | None:
+    """dB spread across bands of the mean level difference of two profiles, ``b`` starting ``offset_s`` into
+    ``a`` (as :func:`match` reports it); None when fewer than ``MIN_LEVEL_ROWS`` loud rows overlap."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    shift = int(round(offset_s / (LEVEL_WORDS * HOP_SECONDS)))
+    a0, b0 = max(0, shift), max(0, -shift)
+    n = min(len(a) - a0, len(b) - b0)
+    if n < MIN_LEVEL_ROWS:
+        return None
+    a, b = a[a0:a0 + n], b[b0:b0 + n]
+    loud_a, loud_b = a.mean(axis=1), b.mean(axis=1)
+    loud = (loud_a > loud_a.max() - LEVEL_QUIET_DB) & (loud_b > loud_b.max() - LEVEL_QUIET_DB)
+    if loud.sum() < MIN_LEVEL_ROWS:
+        return None
+    # the mean, not the median, over rows: a time misalignment of up to half a row cancels in the sum (each row's
+    # error is undone by its neighbour's), while the median keeps it
+    return round(float(np.std((a[loud] - b[loud]).mean(axis=0))), 4)
+
+
+def kind_of(spread_db: float | None) -> str | None:
+    """``copy`` or ``version`` for a fingerprint-matched pair by its level spread; None when it has no verdict."""
+    if spread_db is None:
+        return None
+    return COPY if spread_db <= COPY_MAX_SPREAD_DB else VERSION
+
+
 def shard_fingerprints(catalog_dir: str | Path) -> FingerprintLookup | None:
     """A track id -> fingerprint lookup over an embedding catalog's shards; None when it stores none."""
-    where: dict[str, tuple[object, int]] = {}
+    return _shard_lookup(catalog_dir, lambda shard: shard.fingerprints is not None,
+                         lambda shard, row: np.asarray(shard.track_fingerprint(row)))
+
+
+def shard_levels(catalog_dir: str | Path) -> LevelsLookup | None:
+    """A track id -> level profile lookup over an embedding catalog's shards; None when it stores none."""
+    return _shard_lookup(catalog_dir, lambda shard: shard.levels is not None,
+                         lambda shard, row: np.asarray(shard.track_levels(row), np.float32))
+
+
+def _shard_lookup(catalog_dir: str | Path, stores: Callable[[Shard], bool],
+                  read: Callable[[Shard, int], np.ndarray]) -> Callable[[str], "np.ndarray | None"] | None:
+    """A track id -> ``read(shard, row)`` lookup over the shards that ``stores`` something; None when none does."""
+    where: dict[str, tuple[Shard, int]] = {}
     for shard in load_catalog(catalog_dir, verify=False).iter_shards():
-        if shard.fingerprints is not None:
+        if stores(shard):
             where.update({meta.track_id: (shard, row) for row, meta in enumerate(shard.metadata)})
     if not where:
         return None
 
     def lookup(track_id: str) -> np.ndarray | None:
         found = where.get(track_id)
-        return None if found is None else np.asarray(found[0].track_fingerprint(found[1]))
+        return None if found is None else read(*found)
     return lookup
 
 

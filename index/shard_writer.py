@@ -20,8 +20,9 @@ import numpy as np
 from index.errors import CatalogError
 from index.fileio import atomic_write_bytes, sha256_file
 from index.fingerprint import DTYPE as FINGERPRINT_DTYPE
-from index.shards import (DTYPES, MANIFEST, ShardCatalog, ShardInfo, _SHARD_RE, normalize_rows, read_manifest,
-                          save_npy, shard_stem, write_manifest)
+from index.fingerprint import LEVEL_DTYPE, level_rows
+from index.shards import (DTYPES, LEVEL_WORDS, MANIFEST, ShardCatalog, ShardInfo, _SHARD_RE, normalize_rows,
+                          read_manifest, save_npy, shard_stem, write_manifest)
 from index.types import TrackMeta
 
 
@@ -57,7 +58,8 @@ class ShardWriter:
 
     def write_shard(self, shard: int, embeddings: np.ndarray, metadata: Sequence[TrackMeta | Mapping[str, Any]],
                     windows: Sequence[np.ndarray] | None = None,
-                    fingerprints: Sequence[np.ndarray] | None = None) -> ShardInfo:
+                    fingerprints: Sequence[np.ndarray] | None = None,
+                    levels: Sequence[np.ndarray] | None = None) -> ShardInfo:
         """Commit shard ``shard``: arrays first, then the metadata file that marks it complete.
 
         Args:
@@ -65,6 +67,7 @@ class ShardWriter:
             metadata: one TrackMeta (or dict) per row.
             windows: optional per-track window embeddings, ``windows[i]`` of shape ``(W_i, dim)``.
             fingerprints: optional per-track recording fingerprints (``index.fingerprint`` words).
+            levels: optional per-track level profiles beside them, ``(level_rows(words), bands)`` each.
         """
         if shard in self.completed_shards():
             raise CatalogError(f"{self.directory}: shard {shard} is already complete; skip it "
@@ -74,7 +77,7 @@ class ShardWriter:
         x = self._check_embeddings(embeddings, metas, stem.name)
         files = {f"{stem.name}.npy": self._save(Path(f"{stem}.npy"), x)}
         n_windows = None
-        for suffix in (".windows.npy", ".offsets.npy", ".fp.npy", ".fpoffsets.npy"):
+        for suffix in (".windows.npy", ".offsets.npy", ".fp.npy", ".fpoffsets.npy", ".fplevels.npy"):
             Path(f"{stem}{suffix}").unlink(missing_ok=True)  # left over from an interrupted attempt
         if windows is not None:
             wins, offsets = self._pack_windows(windows, metas, stem.name)
@@ -82,6 +85,8 @@ class ShardWriter:
             files[f"{stem.name}.offsets.npy"] = self._save(Path(f"{stem}.offsets.npy"), offsets)
             n_windows = int(offsets[-1])
         n_prints = None if fingerprints is None else self._save_fingerprints(stem, fingerprints, metas, files)
+        if levels is not None:
+            self._save_levels(stem, levels, fingerprints, files)
         lines = "".join(json.dumps(m.to_dict(), ensure_ascii=False) + "\n" for m in metas)
         atomic_write_bytes(Path(f"{stem}.jsonl"), lines.encode("utf-8"))
         files[f"{stem.name}.jsonl"] = sha256_file(f"{stem}.jsonl")
@@ -129,7 +134,8 @@ class ShardWriter:
                 continue
             stem = path.with_suffix("")
             files = {p.name: sha256_file(p) for p in (Path(f"{stem}{s}") for s in
-                     (".npy", ".windows.npy", ".offsets.npy", ".fp.npy", ".fpoffsets.npy", ".jsonl")) if p.exists()}
+                     (".npy", ".windows.npy", ".offsets.npy", ".fp.npy", ".fpoffsets.npy", ".fplevels.npy", ".jsonl"))
+                     if p.exists()}
             emb = np.load(f"{stem}.npy", mmap_mode="r")
             n_windows = n_prints = None
             if Path(f"{stem}.offsets.npy").exists():
@@ -179,6 +185,22 @@ class ShardWriter:
         files[f"{stem.name}.fp.npy"] = self._save(Path(f"{stem}.fp.npy"), packed)
         files[f"{stem.name}.fpoffsets.npy"] = self._save(Path(f"{stem}.fpoffsets.npy"), offsets)
         return int(offsets[-1])
+
+    def _save_levels(self, stem: Path, levels: Sequence[np.ndarray], fingerprints: Sequence[np.ndarray] | None,
+                     files: dict[str, str]) -> None:
+        """Write the per-track level profiles, ``level_rows(words)`` rows per track, beside the fingerprints."""
+        if fingerprints is None or len(levels) != len(fingerprints):
+            raise CatalogError(f"{stem.name}: level profiles come with the fingerprints, one per track; got "
+                               f"{len(levels)} for {0 if fingerprints is None else len(fingerprints)} fingerprints")
+        arrays = [np.asarray(x, dtype=LEVEL_DTYPE) for x in levels]
+        for i, (array, words) in enumerate(zip(arrays, fingerprints)):
+            want = level_rows(len(np.asarray(words).reshape(-1)))
+            if array.ndim != 2 or len(array) != want:
+                raise CatalogError(f"{stem.name} row {i}: level profile of shape {array.shape}, expected {want} rows "
+                                   f"(one per {LEVEL_WORDS} fingerprint words)")
+        bands = arrays[0].shape[1] if arrays else 0
+        packed = np.concatenate(arrays) if sum(len(a) for a in arrays) else np.zeros((0, bands), LEVEL_DTYPE)
+        files[f"{stem.name}.fplevels.npy"] = self._save(Path(f"{stem}.fplevels.npy"), packed)
 
     def _save(self, path: Path, array: np.ndarray) -> str:
         """Write one array atomically; return its sha256."""

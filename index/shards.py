@@ -8,6 +8,8 @@ Layout of a catalog directory::
     shard-00000.offsets.npy       optional (rows + 1,) int64: track i's windows are windows[offsets[i]:offsets[i+1]]
     shard-00000.fp.npy            optional (total words,) uint16 recording fingerprints (``index.fingerprint``)
     shard-00000.fpoffsets.npy     optional (rows + 1,) int64: track i's fingerprint is fp[fpoffsets[i]:fpoffsets[i+1]]
+    shard-00000.fplevels.npy      optional (total rows, bands) float16 level profiles beside the fingerprints,
+                                  ``level_rows(words)`` rows per track, in track order (``index.fingerprint``)
     shard-00000.jsonl             row-aligned TrackMeta, one JSON object per line; written LAST, so its presence
                                   marks the shard complete
 
@@ -28,6 +30,8 @@ import numpy as np
 from index.errors import CatalogError
 from index.fileio import atomic_path, atomic_write_json, read_versioned_json, sha256_file
 from index.types import TrackMeta
+
+LEVEL_WORDS = 10  # fingerprint words per level-profile row (one row per second of fingerprint)
 
 FORMAT = "muscall-shards"
 FORMAT_VERSION = 1
@@ -68,12 +72,20 @@ class Shard:
     window_offsets: np.ndarray | None = None
     fingerprints: np.ndarray | None = None
     fingerprint_offsets: np.ndarray | None = None
+    levels: np.ndarray | None = None
 
     def track_fingerprint(self, row: int) -> np.ndarray | None:
         """Fingerprint words of the shard's ``row``-th track, or None when the shard stores none."""
         if self.fingerprints is None or self.fingerprint_offsets is None:
             return None
         return self.fingerprints[self.fingerprint_offsets[row]:self.fingerprint_offsets[row + 1]]
+
+    def track_levels(self, row: int) -> np.ndarray | None:
+        """Level profile ``(rows, bands)`` of the shard's ``row``-th track, or None when the shard stores none."""
+        if self.levels is None or self.fingerprint_offsets is None:
+            return None
+        starts = level_offsets(self.fingerprint_offsets)
+        return self.levels[starts[row]:starts[row + 1]]
 
     def track_windows(self, row: int) -> np.ndarray:
         """Window embeddings ``(W, dim)`` of the shard's ``row``-th track (empty when none were stored)."""
@@ -141,11 +153,19 @@ def read_shard(directory: Path, info: ShardInfo) -> Shard:
     if info.windows is not None:
         windows = np.load(f"{stem}.windows.npy", mmap_mode="r")
         offsets = np.load(f"{stem}.offsets.npy")
-    prints = print_offsets = None
+    prints = print_offsets = levels = None
     if info.fingerprints is not None:
         prints = np.load(f"{stem}.fp.npy", mmap_mode="r")
         print_offsets = np.load(f"{stem}.fpoffsets.npy")
-    return Shard(info.index, emb, meta, windows, offsets, prints, print_offsets)
+        if f"{stem.name}.fplevels.npy" in info.files:  # catalogs written before level profiles have none
+            levels = np.load(f"{stem}.fplevels.npy", mmap_mode="r")
+    return Shard(info.index, emb, meta, windows, offsets, prints, print_offsets, levels)
+
+
+def level_offsets(fingerprint_offsets: np.ndarray) -> np.ndarray:
+    """Row offsets of each track's level profile, from its fingerprint word offsets."""
+    rows = -(-np.diff(np.asarray(fingerprint_offsets, np.int64)) // LEVEL_WORDS)
+    return np.concatenate([[0], np.cumsum(rows)]).astype(np.int64)
 
 
 def iter_shards(directory: str | Path, verify: bool = False) -> Iterator[Shard]:

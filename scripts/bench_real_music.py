@@ -28,10 +28,10 @@ import numpy as np
 import torch
 
 from index import open_catalog
-from index.duplicates import Confirm, DuplicatePair, catalog_duplicates, shard_windows
+from index.duplicates import Confirm, DuplicatePair, catalog_duplicates, of_kind, shard_windows
 from index.fileio import atomic_write_text
 from index.fingerprint import DEFAULT_THRESHOLD as FINGERPRINT_THRESHOLD
-from index.fingerprint import shard_fingerprints
+from index.fingerprint import COPY_MAX_SPREAD_DB, shard_fingerprints, shard_levels
 from muscall.audio.decode import decode, resample
 from muscall.audio.ffmpeg import encode
 from muscall.catalog.indexing import build_index
@@ -79,12 +79,14 @@ def with_copies(rows: list[ClipRow], manifest: Path, work: Path) -> tuple[list[C
 
 
 def duplicate_scores(index_dir: Path, catalog_dir: Path, origin: dict[str, str], threshold: float,
-                     k: int, fingerprint_threshold: float = FINGERPRINT_THRESHOLD) -> dict[str, float]:
+                     k: int, fingerprint_threshold: float = FINGERPRINT_THRESHOLD
+                     ) -> tuple[dict[str, float], list[DuplicatePair]]:
     """Recall, precision and threshold margin of the duplicate finder against the known copies: vectors alone
-    (keys as named) and vector candidates confirmed by fingerprints (keys prefixed ``fp_``)."""
-    windows, prints = shard_windows(catalog_dir), shard_fingerprints(catalog_dir)
+    (keys as named), vector candidates confirmed by fingerprints (keys prefixed ``fp_``) and those of them judged
+    copies by their level profiles (``copy_``); and the confirmed pairs that are not known copies."""
+    windows, prints, levels = shard_windows(catalog_dir), shard_fingerprints(catalog_dir), shard_levels(catalog_dir)
     with open_catalog(index_dir) as catalog:  # fingerprint threshold 0: every candidate scored, judged below
-        scored = catalog_duplicates(catalog, -1.0, windows, k, Confirm(prints, 0.0) if prints else None)
+        scored = catalog_duplicates(catalog, -1.0, windows, k, Confirm(prints, 0.0, levels) if prints else None)
     truth = {tuple(sorted(p)) for group in _groups(origin).values() for p in itertools.combinations(group, 2)}
     candidates = [p for p in scored if p.score >= threshold]
     confirmed = [p for p in candidates if p.fingerprint is None or p.fingerprint >= fingerprint_threshold]
@@ -92,7 +94,12 @@ def duplicate_scores(index_dir: Path, catalog_dir: Path, origin: dict[str, str],
     printed = [p for p in scored if p.fingerprint is not None]
     stats.update({f"fp_{k}": v for k, v in _precision_recall(confirmed, printed, truth,
                                                              lambda p: p.fingerprint or 0.0).items()})
-    return stats
+    copies = of_kind(confirmed, "copy")
+    spread = [p for p in confirmed if p.level_spread_db is not None]  # lower spread = more of a copy: negate
+    stats.update({f"copy_{k}": v for k, v in _precision_recall(copies, spread, truth,
+                                                               lambda p: -(p.level_spread_db or 0.0)).items()})
+    others = [p for p in confirmed if (p.track_a, p.track_b) not in truth]
+    return stats, others
 
 
 def _precision_recall(found_pairs: list[DuplicatePair], scored: list[DuplicatePair], truth: set[tuple[str, ...]],
@@ -121,8 +128,9 @@ def peak_mib() -> float:
     return max(own, kids) / 1024
 
 
-def markdown(stats: dict[str, float], args: argparse.Namespace) -> str:
-    """A markdown fragment: command, machine, and one table of the numbers."""
+def markdown(stats: dict[str, float], others: list[DuplicatePair], args: argparse.Namespace) -> str:
+    """A markdown fragment: command, machine, one table of the numbers and one of the confirmed pairs that are not
+    known copies."""
     cmd = " ".join(shlex.quote(a) for a in [Path(sys.executable).name, *sys.argv])
     rows = [("tracks imported / failed", f"{stats['kept']:.0f} / {stats['failed']:.0f}"),
             ("tracks embedded (with 3 copies each)", f"{stats['embedded']:.0f}"),
@@ -136,10 +144,21 @@ def markdown(stats: dict[str, float], args: argparse.Namespace) -> str:
             (f"vector + fingerprint precision @ {args.threshold:g}, {args.fingerprint_threshold:g}",
              f"{stats['fp_precision']:.3f}"),
             ("lowest true-pair fingerprint / highest other",
-             f"{stats['fp_lowest_true']:.4f} / {stats['fp_highest_other']:.4f}")]
+             f"{stats['fp_lowest_true']:.4f} / {stats['fp_highest_other']:.4f}"),
+            (f"copies (level spread <= {COPY_MAX_SPREAD_DB:g} dB): recall", f"{stats['copy_recall']:.3f}"),
+            (f"copies (level spread <= {COPY_MAX_SPREAD_DB:g} dB): precision", f"{stats['copy_precision']:.3f}"),
+            ("highest true-pair level spread / lowest other (dB)",
+             f"{-stats['copy_lowest_true']:.3f} / {-stats['copy_highest_other']:.3f}")]
     lines = [f"Command: `{cmd}`  ", f"{args.format} import of `{args.src}`, copies: MP3 128k, Opus 64k, -6 dB; "
              f"{torch.get_num_threads()} torch threads, {platform.processor() or platform.machine()}.", "",
              "| measure | value |", "|---|---:|", *[f"| {name} | {value} |" for name, value in rows]]
+    if others:
+        lines += ["", "Confirmed pairs that are not copies made by this benchmark:", "",
+                  "| track a | track b | fingerprint | offset s | overlap s | level spread dB | kind |",
+                  "|---|---|---:|---:|---:|---:|---|"]
+        lines += [f"| {p.track_a} | {p.track_b} | {p.fingerprint:.4f} | {p.offset_s:+.1f} | {p.overlap_s:.0f} | "
+                  f"{p.level_spread_db if p.level_spread_db is not None else float('nan'):.2f} | {p.kind} |"
+                  for p in others]
     return "\n".join(lines) + "\n"
 
 
@@ -154,7 +173,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fingerprint-threshold", type=float, default=FINGERPRINT_THRESHOLD,
                         help=f"fingerprint match that confirms a pair ({FINGERPRINT_THRESHOLD})")
     parser.add_argument("--k", type=int, default=10, help="nearest tracks checked per track (10)")
-    parser.add_argument("--workers", type=int, default=2, help="decode workers")
+    parser.add_argument("--workers", type=int, default=None, help="decode workers (default: sized to the machine)")
     parser.add_argument("--markdown", type=Path, help="also write the table as a markdown fragment here")
     args = parser.parse_args(argv)
     ckpt = model(args)
@@ -163,7 +182,7 @@ def main(argv: list[str] | None = None) -> None:
         audio = ckpt.config.audio
         report = import_source(args.src, work / "imported.jsonl", sample_rate=audio.sample_rate,
                                min_seconds=audio.min_seconds, max_seconds=None, fmt=args.format,
-                               options=FormatOptions(allow_untagged=True), workers=args.workers, progress=False)
+                               options=FormatOptions(allow_untagged=True), workers=args.workers or 2, progress=False)
         rows, origin = with_copies(report.kept, work / "imported.jsonl", work)
         write_manifest(work / "all.jsonl", rows)
         start = time.perf_counter()
@@ -171,15 +190,18 @@ def main(argv: list[str] | None = None) -> None:
                                      workers=args.workers, progress=False))
         seconds = time.perf_counter() - start
         build_index(work / "catalog", work / "index", "Flat", target_recall=0, progress=False)
-        stats = duplicate_scores(work / "index", work / "catalog", origin, args.threshold, args.k,
-                                 args.fingerprint_threshold)
+        stats, others = duplicate_scores(work / "index", work / "catalog", origin, args.threshold, args.k,
+                                         args.fingerprint_threshold)
     audio_seconds = sum(r.duration or 0.0 for r in report.kept) * (1 + len(COPIES))
     stats.update(kept=len(report.kept), failed=len(report.rejects), embedded=len(rows),
                  tracks_per_s=len(rows) / seconds, rtf=audio_seconds / seconds, peak_mib=peak_mib())
     for name, value in stats.items():
-        print(f"{name:15s} {value}")
+        print(f"{name:22s} {value}")
+    for p in others:
+        print(f"not a made copy: {p.track_a} == {p.track_b} fingerprint {p.fingerprint} spread {p.level_spread_db} "
+              f"kind {p.kind}")
     if args.markdown:
-        atomic_write_text(args.markdown, markdown(stats, args))
+        atomic_write_text(args.markdown, markdown(stats, others, args))
         print(f"wrote {args.markdown}", file=sys.stderr)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Path as PathParam, Query
 from fastapi.responses import Response, StreamingResponse
@@ -56,16 +56,19 @@ async def duplicates(
     k: Annotated[int, Query(ge=1, le=100, description="nearest tracks checked")] = 10,
     fingerprint_threshold: Annotated[float | None, Query(ge=0.0, le=1.0, description=(
         f"lowest fingerprint match (1 - bit error rate) of one recording; default {FINGERPRINT_THRESHOLD}"))] = None,
+    kind: Annotated[Literal["copy", "version", "all"], Query(description=(
+        "copy: the same master only; version: other masters or mixes of the same performance; all: both"))] = "all",
 ) -> DuplicatesResponse:
     """Tracks whose vectors (or best window alignment, when window vectors are loaded) match this one's, confirmed
     by the recording fingerprints when the service's embedding catalog (``--windows``) stores them."""
-    pairs = await run_in_threadpool(track_duplicates, state, track_id, threshold, k, fingerprint_threshold)
+    pairs = await run_in_threadpool(track_duplicates, state, track_id, threshold, k, fingerprint_threshold, kind)
     others = [p.track_b if p.track_a == track_id else p.track_a for p in pairs]
     ids = await run_in_threadpool(state.catalog.db.id_map, others)  # ids_for sorts: pairs must keep their order
     records = await run_in_threadpool(state.catalog.tracks, [ids.get(o, -1) for o in others])
     return DuplicatesResponse(track_id=track_id, threshold=threshold, duplicates=[
         Duplicate(track=track_out(r), score=p.score, track_cosine=p.track_cosine, window_cosine=p.window_cosine,
-                  fingerprint=p.fingerprint, offset_s=p.offset_s)
+                  fingerprint=p.fingerprint, offset_s=p.offset_s, overlap_s=p.overlap_s,
+                  level_spread_db=p.level_spread_db, kind=p.kind)
         for p, r in zip(pairs, records) if r is not None])
 
 

@@ -10,11 +10,11 @@ from dataclasses import replace
 
 from api.services.search import get_track, track_vector
 from api.services.state import ServiceState
-from index.duplicates import DuplicatePair, duplicates_of
+from index.duplicates import DuplicatePair, duplicates_of, of_kind
 
 
 def track_duplicates(state: ServiceState, track_id: str, threshold: float, k: int,
-                     fingerprint_threshold: float | None = None) -> list[DuplicatePair]:
+                     fingerprint_threshold: float | None = None, kind: str = "all") -> list[DuplicatePair]:
     """Pairs with ``track_id``, best first; window alignment where the service has window vectors, fingerprint
     confirmation where it has fingerprints (``fingerprint_threshold``: None for the default)."""
     record = get_track(state, track_id)
@@ -22,4 +22,5 @@ def track_duplicates(state: ServiceState, track_id: str, threshold: float, k: in
     confirm = state.fingerprints
     if confirm is not None and fingerprint_threshold is not None:
         confirm = replace(confirm, threshold=fingerprint_threshold)
-    return duplicates_of(state.catalog, record.track_id, threshold, windows, k, track_vector(state, record), confirm)
+    pairs = duplicates_of(state.catalog, record.track_id, threshold, windows, k, track_vector(state, record), confirm)
+    return of_kind(pairs, kind)

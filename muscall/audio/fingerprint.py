@@ -4,30 +4,47 @@ The mel bands (chroma rows, if any, are left out) are grouped into ``BITS + 1`` 
 each band's dB level is averaged over ``SMOOTH_SECONDS`` around every ``HOP_SECONDS`` grid point, and word ``n``
 packs the slope changes ``(E[n, m] - E[n, m + 1]) - (E[n - 1, m] - E[n - 1, m + 1])`` (their signs, and whether
 each is reliable). The grid is in seconds, not frames, so one recording's fingerprints agree whatever the hop
-of the front end.
+of the front end. :func:`levels` gives the level profile stored beside it: the same band levels averaged over
+every ``LEVEL_WORDS`` words, which tells a copy from another master of a matching recording.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from index.fingerprint import BITS, DTYPE, HOP_SECONDS, SMOOTH_SECONDS, pack_bits
+from index.fingerprint import BITS, DTYPE, HOP_SECONDS, LEVEL_DTYPE, LEVEL_WORDS, SMOOTH_SECONDS, level_rows, pack_bits
 from muscall.config import AudioConfig
 from muscall.errors import MuscallError
 
 
 def fingerprint(mel: np.ndarray, audio: AudioConfig) -> np.ndarray:
     """``(words,)`` uint32 fingerprint of a whole-track log-mel ``(rows, frames)`` made with ``audio``."""
+    energy = _energy(mel, audio)
+    if energy.shape[1] < 2:
+        return np.zeros(0, DTYPE)
+    slope = energy[:-1] - energy[1:]  # (BITS, words + 1): band m minus band m + 1
+    return pack_bits((slope[:, 1:] - slope[:, :-1]).T)
+
+
+def levels(mel: np.ndarray, audio: AudioConfig) -> np.ndarray:
+    """``(level_rows(words), BITS + 1)`` float16 level profile: word ``w``'s band levels (grid point ``w + 1``)
+    averaged over each run of ``LEVEL_WORDS`` words, aligned with :func:`fingerprint`'s words."""
+    energy = _energy(mel, audio)[:, 1:]  # word w compares grid points w and w + 1: its levels are point w + 1's
+    rows = level_rows(energy.shape[1])
+    out = np.zeros((rows, BITS + 1), np.float64)
+    for row in range(rows):
+        out[row] = energy[:, row * LEVEL_WORDS:(row + 1) * LEVEL_WORDS].mean(axis=1)
+    return out.astype(LEVEL_DTYPE)
+
+
+def _energy(mel: np.ndarray, audio: AudioConfig) -> np.ndarray:
+    """The checked log-mel's band energies (see :func:`band_energies`)."""
     if mel.ndim != 2 or mel.shape[0] < audio.n_mels:
         raise ValueError(f"fingerprint needs a (rows >= {audio.n_mels}, frames) log-mel, got {mel.shape}")
     if audio.n_mels < BITS + 1:
         raise MuscallError(f"audio.n_mels={audio.n_mels} is too few for a {BITS}-bit fingerprint; it needs "
                            f"at least {BITS + 1} mel bands")
-    energy = band_energies(np.asarray(mel[: audio.n_mels], np.float64), audio)
-    if energy.shape[1] < 2:
-        return np.zeros(0, DTYPE)
-    slope = energy[:-1] - energy[1:]  # (BITS, words + 1): band m minus band m + 1
-    return pack_bits((slope[:, 1:] - slope[:, :-1]).T)
+    return band_energies(np.asarray(mel[: audio.n_mels], np.float64), audio)
 
 
 def band_energies(db: np.ndarray, audio: AudioConfig) -> np.ndarray:

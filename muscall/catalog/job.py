@@ -146,7 +146,7 @@ def embed_parts(mapper: TrackMapper, inputs: Sequence[TrackInput], parts: Sequen
             metas, keep = _metas(mapper, inputs, decoded, emb.starts, emb.tracks, failures, keep_windows)
             windows = [emb.windows[i] for i in keep] if keep_windows else None
             prints = [decoded[i].fingerprint for i in keep]
-            store.write(part, metas, emb.tracks[keep], windows, failures, prints)
+            store.write(part, metas, emb.tracks[keep], windows, failures, prints, [decoded[i].levels for i in keep])
             embedded += len(metas)
             if on_part_done is not None:
                 on_part_done(part)

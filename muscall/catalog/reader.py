@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from muscall.audio.decode import AUDIO_SUFFIXES
 from muscall.audio.features import MelFrontEnd
-from muscall.audio.fingerprint import fingerprint
+from muscall.audio.fingerprint import fingerprint, levels
 from muscall.config import AudioConfig
 from muscall.data.manifest import clip_segment, read_manifest, resolve_audio_path
 from muscall.errors import AudioLoadError, MuscallError
@@ -42,13 +42,14 @@ class TrackInput:
 @dataclass
 class DecodedTrack:
     """Reader output for input ``position``: a whole-track log-mel ``(n_mels, frames)`` and the track's recording
-    fingerprint (``muscall.audio.fingerprint``), or an error."""
+    fingerprint and level profile (``muscall.audio.fingerprint``), or an error."""
 
     position: int
     mel: np.ndarray | None = None
     duration: float | None = None  # seconds of decoded audio
     error: str | None = None
     fingerprint: np.ndarray | None = None
+    levels: np.ndarray | None = None
 
 
 def load_inputs(source: str | Path, split: str | None = None) -> list[TrackInput]:
@@ -130,7 +131,7 @@ class TrackReader(Dataset):
         wave = self._front.wave(inp.path, segment=clip_segment(inp.attributes, f"track '{inp.track_id}': "))
         mel = self._front.mel(wave)
         return DecodedTrack(pos, mel, duration=len(wave) / self.audio.sample_rate,
-                            fingerprint=fingerprint(mel, self.audio))
+                            fingerprint=fingerprint(mel, self.audio), levels=levels(mel, self.audio))
 
 
 def read_tracks(reader: TrackReader, workers: int = 0, prefetch: int = 4) -> Iterator[DecodedTrack]:

@@ -41,12 +41,12 @@ class PartStore:
 
     def write(self, part: int, metas: Sequence[TrackMeta], tracks: np.ndarray,
               windows: Sequence[np.ndarray] | None, failures: Sequence[dict[str, Any]],
-              fingerprints: Sequence[np.ndarray] | None = None) -> None:
+              fingerprints: Sequence[np.ndarray] | None = None, levels: Sequence[np.ndarray] | None = None) -> None:
         """Commit one part: failures first, then the shard (or the empty marker) that marks it done."""
         lines = "".join(json.dumps(f, ensure_ascii=False) + "\n" for f in failures)
         atomic_write_text(self.directory / f"failures-{part:05d}.jsonl", lines)
         if metas:
-            self.writer.write_shard(part, tracks, metas, windows=windows, fingerprints=fingerprints)
+            self.writer.write_shard(part, tracks, metas, windows=windows, fingerprints=fingerprints, levels=levels)
         else:
             atomic_write_text(self.directory / f"part-{part:05d}.empty", json.dumps({"failed": len(failures)}))
 
@@ -77,9 +77,10 @@ def merge_parts(parts_dir: str | Path, out_dir: str | Path, n_parts: int, part_s
         raise MuscallError(f"every one of the {len(failures)} track(s) failed to decode; see {out_dir / FAILURES}")
     final = ShardWriter(out_dir, shard_size=shard_size, dtype=dtype, model_hash=model_hash, dim=parts[0].embeddings.shape[1])
     prints = all(p.fingerprints is not None for p in parts)  # parts of an older run may have none
+    levels = prints and all(p.levels is not None for p in parts)
     for shard, start, stop in final.pending(n_rows):
-        emb, metas, wins, fps = _gather(parts, start, stop, keep_windows, prints)
-        final.write_shard(shard, emb, metas, windows=wins, fingerprints=fps)
+        emb, metas, wins, fps, lvls = _gather(parts, start, stop, keep_windows, prints, levels)
+        final.write_shard(shard, emb, metas, windows=wins, fingerprints=fps, levels=lvls)
         if progress:
             progress(stop - start)
     return final.finalize()
@@ -90,10 +91,11 @@ def remove_parts(parts_dir: str | Path) -> None:
     shutil.rmtree(parts_dir, ignore_errors=True)
 
 
-def _gather(parts: list[Shard], start: int, stop: int, keep_windows: bool, prints: bool) -> tuple[
-        np.ndarray, list[TrackMeta], list[np.ndarray] | None, list[np.ndarray] | None]:
-    """Rows ``[start, stop)`` of the concatenated parts: embeddings, metadata, per-track windows and fingerprints."""
-    embs, metas, wins, fps = [], [], [], []
+def _gather(parts: list[Shard], start: int, stop: int, keep_windows: bool, prints: bool, levels: bool) -> tuple[
+        np.ndarray, list[TrackMeta], list[np.ndarray] | None, list[np.ndarray] | None, list[np.ndarray] | None]:
+    """Rows ``[start, stop)`` of the concatenated parts: embeddings, metadata, per-track windows, fingerprints and
+    level profiles."""
+    embs, metas, wins, fps, lvls = [], [], [], [], []
     offset = 0
     for part in parts:
         n = len(part.metadata)
@@ -105,7 +107,10 @@ def _gather(parts: list[Shard], start: int, stop: int, keep_windows: bool, print
                 wins += [np.asarray(part.track_windows(r), dtype=np.float32) for r in range(lo, hi)]
             if prints:
                 fps += [np.asarray(part.track_fingerprint(r)) for r in range(lo, hi)]
+            if levels:
+                lvls += [np.asarray(part.track_levels(r)) for r in range(lo, hi)]
         offset += n
         if offset >= stop:
             break
-    return np.concatenate(embs), metas, (wins if keep_windows else None), (fps if prints else None)
+    return (np.concatenate(embs), metas, (wins if keep_windows else None), (fps if prints else None),
+            (lvls if levels else None))

@@ -15,6 +15,7 @@ EPILOG = """examples:
   muscall index search --index idx/ --checkpoint CKPT --text "calm piano with soft strings" --k 5 --genre jazz
   muscall index duplicates idx/ --threshold 0.95 --windows cat/ --out pairs.csv   # same recording, re-encoded/trimmed
   muscall index duplicates idx/ --catalog cat/     # vector candidates confirmed by cat/'s recording fingerprints
+  muscall index duplicates idx/ --catalog cat/ --kind copy   # only copies of one master, not remasters/versions
 """
 
 
@@ -70,6 +71,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="lowest fingerprint match (1 - bit error rate) of one recording (default: "
                         "index.fingerprint.DEFAULT_THRESHOLD)")
     d.add_argument("--out", default=None, help="write the pairs to this .csv or .json file")
+    d.add_argument("--kind", choices=["copy", "version", "all"], default="all",
+                   help="copy: the same master (another encoding, gain or trim); version: the same performance in "
+                        "another master or mix, told apart by the tracks' level profiles (default all)")
     d.set_defaults(func=run_duplicates)
 
 
@@ -127,7 +131,8 @@ def run_search(args: argparse.Namespace) -> int:
 def run_duplicates(args: argparse.Namespace) -> int:
     from muscall.catalog.duplicates import format_pairs, index_duplicates, write_pairs
 
-    pairs = index_duplicates(args.index, args.threshold, args.windows, args.k, args.catalog, args.fingerprint_threshold)
+    pairs = index_duplicates(args.index, args.threshold, args.windows, args.k, args.catalog, args.fingerprint_threshold,
+                             args.kind)
     print(format_pairs(pairs))
     if args.out:
         print(f"{len(pairs)} pair(s) -> {write_pairs(pairs, args.out)}")

@@ -67,5 +67,6 @@ def test_cli_writes_pairs(library, tmp_path, capsys):
     save_catalog(catalog, tmp_path / "idx")
     assert main(["index", "duplicates", str(tmp_path / "idx"), "--out", str(tmp_path / "pairs.csv")]) == 0
     lines = (tmp_path / "pairs.csv").read_text().splitlines()
-    assert lines[0] == "track_a,track_b,score,track_cosine,window_cosine,fingerprint,offset_s" and lines[1].startswith("t0,t0-mp3,")
+    assert lines[0] == ("track_a,track_b,kind,score,track_cosine,window_cosine,fingerprint,offset_s,overlap_s,"
+                        "level_spread_db") and lines[1].startswith("t0,t0-mp3,")
     assert len(lines) == 2 and "t0  ==  t0-mp3" in capsys.readouterr().out

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from index import ShardWriter, TrackMeta, catalog_from_arrays
-from index.duplicates import Confirm, catalog_duplicates, duplicates_of
-from index.fingerprint import BITS, DEFAULT_THRESHOLD, HOP_SECONDS, match, pack_bits, shard_fingerprints, unpack_bits
+from index.duplicates import Confirm, catalog_duplicates, duplicates_of, of_kind
+from index.errors import CatalogError
+from index.fingerprint import (BITS, COPY, COPY_MAX_SPREAD_DB, DEFAULT_THRESHOLD, HOP_SECONDS, VERSION, kind_of,
+                               level_rows, level_spread, match, pack_bits, shard_fingerprints, shard_levels, unpack_bits)
 from index.shards import load_catalog
 
 
@@ -115,3 +117,72 @@ def test_a_shard_committed_before_its_manifest_update_keeps_its_fingerprints(tmp
     adopted = ShardWriter(tmp_path / "cat", shard_size=2, dtype="float32", model_hash="m").finalize()
     assert adopted.shards[0].fingerprints == 100
     np.testing.assert_array_equal(shard_fingerprints(tmp_path / "cat")("b"), prints[1])
+
+
+def profile(rng: np.random.Generator, rows: int) -> np.ndarray:
+    """A level profile: loud music whose band levels wander (dB), one row per second."""
+    return (-30 + 6 * rng.normal(size=(rows, BITS + 1))).astype(np.float32)
+
+
+def test_a_copy_has_a_flat_level_difference_and_a_remaster_a_bent_one():
+    rng = np.random.default_rng(6)
+    a = profile(rng, 60)
+    gained = a[5:] - 6.0 + 0.05 * rng.normal(size=a[5:].shape)  # -6 dB, 5 s trimmed, a little codec noise
+    assert level_spread(a, gained, 5.0) <= 0.1 and kind_of(level_spread(a, gained, 5.0)) == COPY
+    tilt = np.linspace(-4.0, 4.0, BITS + 1)  # another master: 8 dB more treble against bass
+    assert level_spread(a, a + tilt, 0.0) == pytest.approx(np.std(tilt), abs=1e-3)
+    assert kind_of(level_spread(a, a + tilt, 0.0)) == VERSION and COPY_MAX_SPREAD_DB < np.std(tilt)
+
+
+def test_quiet_rows_and_short_overlaps_give_no_level_verdict():
+    rng = np.random.default_rng(7)
+    a = profile(rng, 30)
+    b = a.copy()
+    b[10:20] = -120.0  # a dropout in one copy: those rows are left out, not read as another master
+    assert level_spread(a, b, 0.0) == pytest.approx(0.0, abs=1e-6)
+    assert level_spread(a, a[:4], 0.0) is None and kind_of(None) is None  # under MIN_LEVEL_ROWS rows
+    assert level_spread(a, a, 28.0) is None  # they overlap by 2 rows at this offset
+
+
+def test_shards_store_level_profiles_beside_the_fingerprints(tmp_path):
+    rng = np.random.default_rng(8)
+    prints = [random_print(rng, n) for n in (25, 0, 10)]
+    levels = [profile(rng, level_rows(len(p))) for p in prints]
+    assert [len(x) for x in levels] == [3, 0, 1]
+    writer = ShardWriter(tmp_path / "cat", shard_size=3, dtype="float32", model_hash="m")
+    metas = [TrackMeta(f"t{i}") for i in range(3)]
+    writer.write_shard(0, rng.normal(size=(3, 4)), metas, fingerprints=prints, levels=levels)
+    writer.finalize()
+    lookup = shard_levels(tmp_path / "cat")
+    for i, want in enumerate(levels):
+        np.testing.assert_allclose(lookup(f"t{i}"), want.astype(np.float16), atol=0)
+    assert lookup("missing") is None
+    other = ShardWriter(tmp_path / "bad", shard_size=3, dtype="float32", model_hash="m")
+    with pytest.raises(CatalogError, match="expected 3 rows"):
+        other.write_shard(0, rng.normal(size=(3, 4)), metas, fingerprints=prints, levels=[levels[0][:2]] + levels[1:])
+    with pytest.raises(CatalogError, match="come with the fingerprints"):
+        other.write_shard(0, rng.normal(size=(3, 4)), metas, levels=levels)
+    no_levels = ShardWriter(tmp_path / "old", shard_size=3, dtype="float32", model_hash="m")
+    no_levels.write_shard(0, rng.normal(size=(3, 4)), metas, fingerprints=prints)  # written before profiles
+    no_levels.finalize()
+    assert shard_levels(tmp_path / "old") is None
+
+
+def test_confirmed_pairs_are_copies_or_versions_and_can_be_filtered(look_alikes):
+    catalog, prints = look_alikes
+    rng = np.random.default_rng(9)
+    base = profile(rng, level_rows(300))
+    tilt = np.linspace(-3.0, 3.0, BITS + 1)
+    levels = {"a0": base, "a1": base[2:] - 3.0, "b": profile(rng, level_rows(300))}
+    pairs = catalog_duplicates(catalog, 0.95, confirm=Confirm(prints.get, levels=levels.get))
+    copy = next(p for p in pairs if (p.track_a, p.track_b) == ("a0", "a1"))
+    assert copy.kind == COPY and copy.level_spread_db <= 0.01 and copy.overlap_s == pytest.approx(28.0)
+    assert all(p.kind is None for p in pairs if p is not copy)  # c has no fingerprint, so no verdict
+    levels["a1"] = base[2:] + tilt  # a1 is now another master of a0's recording
+    pairs = catalog_duplicates(catalog, 0.95, confirm=Confirm(prints.get, levels=levels.get))
+    assert next(p for p in pairs if p.track_b == "a1").kind == VERSION
+    assert ("a0", "a1") not in {(p.track_a, p.track_b) for p in of_kind(pairs, COPY)}
+    assert [(p.track_a, p.track_b) for p in of_kind(pairs, VERSION)] == [("a0", "a1")]
+    assert len(of_kind(pairs, COPY)) == 3  # no verdict counts as a copy, as before level profiles
+    with pytest.raises(CatalogError, match="choose one of"):
+        of_kind(pairs, "remix")

@@ -73,3 +73,34 @@ def test_index_duplicates_confirms_with_fingerprints(ckpt, tmp_path, embed, capl
     with caplog.at_level(logging.WARNING):  # no fingerprints to read: the vectors alone, and a line saying so
         assert main(["index", "duplicates", str(tmp_path / "idx"), "--threshold", "-1", "--out", str(out)]) == 0
     assert len(json.loads(out.read_text())) == 10 and "re-embed" in caplog.text
+
+
+def test_copies_and_other_masters_are_told_apart_by_their_level_profiles(ckpt, tmp_path, embed):
+    src = tmp_path / "music"
+    src.mkdir()
+    song = melody(0, seconds=16.0)
+    sf.write(src / "song.wav", song, SR)
+    sf.write(src / "song-quiet-trimmed.wav", 0.4 * song[int(1.35 * SR):], SR)  # a copy: gain and trim
+    remaster = np.concatenate([[0.0], song[1:] - 0.9 * song[:-1]]).astype(np.float32)  # another EQ: +19 dB tilt
+    sf.write(src / "song-remaster.wav", remaster, SR)
+    sf.write(src / "other.wav", melody(5, seconds=16.0), SR)
+    embed(ckpt, src, tmp_path / "cat", shard_size=3)
+    shards = list(load_catalog(tmp_path / "cat").iter_shards())
+    for shard in shards:  # one level row per LEVEL_WORDS fingerprint words, per track
+        for row in range(len(shard.metadata)):
+            assert len(shard.track_levels(row)) == -(-len(shard.track_fingerprint(row)) // 10)
+    build_index(tmp_path / "cat", tmp_path / "idx", "Flat", target_recall=0, progress=False)
+    out = tmp_path / "pairs.json"
+    assert main(["index", "duplicates", str(tmp_path / "idx"), "--threshold", "-1", "--catalog",
+                 str(tmp_path / "cat"), "--out", str(out)]) == 0
+    kinds = {(p["track_a"], p["track_b"]): (p["kind"], p["level_spread_db"]) for p in json.loads(out.read_text())}
+    assert set(kinds) == {("song-quiet-trimmed.wav", "song.wav"), ("song-remaster.wav", "song.wav"),
+                          ("song-quiet-trimmed.wav", "song-remaster.wav")}
+    assert kinds[("song-quiet-trimmed.wav", "song.wav")][0] == "copy"
+    assert kinds[("song-quiet-trimmed.wav", "song.wav")][1] <= 0.5
+    assert kinds[("song-remaster.wav", "song.wav")][0] == "version"
+    assert kinds[("song-remaster.wav", "song.wav")][1] >= 2.0
+    assert main(["index", "duplicates", str(tmp_path / "idx"), "--threshold", "-1", "--catalog",
+                 str(tmp_path / "cat"), "--kind", "copy", "--out", str(out)]) == 0
+    assert [(p["track_a"], p["track_b"]) for p in json.loads(out.read_text())] == [("song-quiet-trimmed.wav",
+                                                                                    "song.wav")]
