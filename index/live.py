@@ -22,7 +22,7 @@ from typing import Iterator
 
 from index.catalog import Catalog
 from index.errors import CatalogError
-from index.persist import edit_catalog, generation_token, open_catalog
+from index.persist import edit_catalog, generation_number, generation_token, open_catalog
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +42,7 @@ class LiveCatalog:
     @property
     def generation(self) -> int:
         """How many saves the catalog now open had seen (0 for a folder saved before generations existed)."""
-        head = (self._token or "0").split()[0]
-        return int(head) if head.isdigit() else 0
+        return generation_number(self._token)
 
     def changed(self) -> bool:
         """True when the folder's generation differs from the one open (one small read)."""

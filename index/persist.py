@@ -121,9 +121,13 @@ def generation_token(directory: Path) -> str | None:
 
 def _generation_number(directory: Path) -> int:
     """How many saves the folder's generation file counts (0 when it has none or it is unreadable)."""
-    token = generation_token(directory) or "0"
-    head = token.split()[0] if token.split() else "0"
-    return int(head) if head.isdigit() else 0
+    return generation_number(generation_token(directory))
+
+
+def generation_number(token: str | None) -> int:
+    """The save count at the head of a generation token (0 for None or an unreadable token)."""
+    head = (token or "").split()[:1] or ["0"]
+    return int(head[0]) if head[0].isdigit() else 0
 
 
 def _write_data_files(catalog: Catalog, directory: Path) -> dict[str, dict[str, Any]]:

@@ -53,6 +53,7 @@ class ServiceState:
     started_at: float = field(default_factory=time.time)
     fingerprints: Confirm | None = None  # the --windows catalog's recording fingerprints, when it stores them
     _genres: set[str] | None = None
+    _genres_at: int = -1  # the catalog generation _genres was read at: another worker's save makes it stale
     _genres_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -96,14 +97,17 @@ class ServiceState:
                 "cache_hits": self.text_cache.hits, "cache_misses": self.text_cache.misses}
 
     def genres(self) -> list[str]:
-        """Genre names for the page's menu: the 'genres' label set and the catalog's 'genre' attribute values."""
+        """Genre names for the page's menu: the 'genres' label set and the catalog's 'genre' attribute values, read
+        again whenever the catalog open is a newer save (another worker's add shows here too)."""
         with self._genres_lock:
-            if self._genres is None:
+            generation = self.live.generation
+            if self._genres is None or self._genres_at != generation:
                 self._genres = set(self.label_sets.get("genres", [])) | _attribute_values(self.catalog, "genre")
+                self._genres_at = generation
             return sorted(self._genres, key=str.casefold)
 
     def note_genre(self, value: Any) -> None:
-        """Add the genre of a newly added track to the menu."""
+        """Add the genre of a track this process added to the menu (an index kept in memory has no generations)."""
         if isinstance(value, str) and value:
             with self._genres_lock:
                 if self._genres is not None:

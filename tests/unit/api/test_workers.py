@@ -40,3 +40,15 @@ def test_a_taken_id_is_refused_by_every_worker(workers, wav, api_key):
     r = b.post("/tracks", files=files, data={"track_id": "x"}, headers=headers)
     assert r.status_code == 409 and "already in the catalog" in r.json()["detail"]
     assert state_b.catalog.ntotal == 9
+
+
+def test_a_genre_added_through_one_worker_joins_the_others_menu(workers, wav, api_key):
+    (a, state_a), (b, state_b) = workers(2)
+    before = state_b.genres()  # read and kept until the catalog changes
+    assert "zydeco" not in before
+    files = {"file": ("n.flac", wav(1.0, fmt="FLAC"), "audio/flac")}
+    assert a.post("/tracks", files=files, data={"track_id": "z", "attributes": '{"genre": "zydeco"}'},
+                  headers={"X-API-Key": api_key}).status_code == 201
+    assert "zydeco" in state_a.genres()
+    assert b.get("/readyz").status_code == 200  # b's next request maps the new save
+    assert "zydeco" in state_b.genres() and set(before) < set(state_b.genres())
