@@ -34,6 +34,8 @@ def test_unknown_words_map_and_known_glue_short_and_compound_words_stay():
     assert bridge.rewrite("Calming piano with a bicycle") == "relaxed piano with a bicycle"
     assert bridge.word("drum-kit") == "drum-kit"  # every part known: the tokenizer reads it as it is
     assert bridge.word("something") == "something" and bridge.word("ok") == "ok" and bridge.word("120") == "120"
+    for word in ("80s", "take-2031", "op47"):  # a word with a digit is never looked up (no MiniLM pass)
+        assert bridge.word(word) == word and word not in bridge._memo
 
 
 @needs_minilm
