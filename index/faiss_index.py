@@ -21,7 +21,9 @@ log = logging.getLogger(__name__)
 
 BLAS_THRESHOLD = 16  # FAISS 1.15 ships 128000, so batched Flat search would skip BLAS (about 3x slower)
 _BITMAP_MAX_ID = 1 << 25  # above this id an IDSelectorBatch (hash set) is used instead of a bitmap
-SUPPORTED = "Flat, HNSW<M>, IVF<nlist>,Flat, IVF<nlist>,SQ8, [OPQ<m>,]IVF<nlist>,PQ<m> or auto"
+SUPPORTED = ("Flat, HNSW<M>, IVF<nlist>[_HNSW<M>],Flat, IVF<nlist>[_HNSW<M>],SQ8 (or SQfp16), "
+             "[OPQ<m>,]IVF<nlist>,PQ<m> or auto")
+QUANTIZER_EF_SEARCH = 128  # an HNSW coarse quantizer's search depth: FAISS's default (16) loses recall at nprobe 50
 
 
 def configure_faiss(blas_threshold: int = BLAS_THRESHOLD, omp_threads: int | None = None) -> None:
@@ -65,6 +67,10 @@ def new_index(factory: str, d: int) -> faiss.Index:
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)
         raise CatalogError(f"FAISS cannot build {factory!r} for d={d} ({first}); use {SUPPORTED}") from exc
+    ivf = ivf_of(base)
+    quantizer = faiss.downcast_index(ivf.quantizer) if ivf is not None else None
+    if quantizer is not None and hasattr(quantizer, "hnsw"):
+        quantizer.hnsw.efSearch = QUANTIZER_EF_SEARCH  # saved with the index
     return base if family in ("ivf", "ivfpq") else faiss.IndexIDMap2(base)
 
 

@@ -68,3 +68,26 @@ def test_estimates_grow_with_n():
 def test_chosen_factories_are_valid_faiss_strings(n, budget):
     index = new_index(choose_factory(n, 512, budget), 512)
     assert index.d == 512 and index.metric_type == 0  # METRIC_INNER_PRODUCT
+
+
+def test_ivf_keeps_half_floats_and_walks_a_graph_of_many_centroids():
+    assert choose_factory(1_000_000, 512, 4096) == "IVF4096_HNSW32,SQfp16"
+    assert choose_factory(1_000_000, 512, 4096, gpu=True) == "IVF4096,SQfp16"  # FAISS has no GPU HNSW
+    assert choose_factory(20_000, 256, 4096, mmap=True) == "IVF512,SQfp16"  # few lists: scanning them is cheaper
+    assert estimate_bytes("ivf", 1000, 64, nlist=16) == 1000 * (2 * 64 + 8) + 16 * 64 * 4
+
+
+def test_an_hnsw_quantizer_searches_deep_enough_and_keeps_it_when_saved(tmp_path):
+    import faiss
+    import numpy as np
+
+    from index import TrackMeta, catalog_from_arrays, open_catalog, save_catalog
+    from index.faiss_index import QUANTIZER_EF_SEARCH, ivf_of
+
+    x = np.random.default_rng(0).normal(size=(800, 16)).astype(np.float32)
+    with catalog_from_arrays(x, [TrackMeta(f"t{i}") for i in range(800)], "IVF16_HNSW32,SQfp16",
+                             target_recall=0) as cat:
+        save_catalog(cat, tmp_path / "idx")
+    with open_catalog(tmp_path / "idx", mmap=True) as cat:
+        quantizer = faiss.downcast_index(ivf_of(cat.index).quantizer)
+        assert quantizer.hnsw.efSearch == QUANTIZER_EF_SEARCH > 16

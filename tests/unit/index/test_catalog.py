@@ -11,7 +11,7 @@ from index import Catalog, CatalogError, TrackFilter, TrackMeta, catalog_from_ar
 from index.faiss_index import new_index
 from index.metadata import new_work_db
 
-FACTORIES = ["Flat", "HNSW16", "IVF64,Flat"]
+FACTORIES = ["Flat", "HNSW16", "IVF64,Flat", "IVF64_HNSW32,SQfp16"]
 TARGET = 0.95
 
 

@@ -34,7 +34,7 @@ def _live_ids(cat) -> set[str]:
     return {r.track_id for r in cat.tracks(cat.db.live_ids())}
 
 
-@pytest.mark.parametrize("factory", ["Flat", "IVF16,Flat", "IVF16,PQ8x4np", "HNSW8"])
+@pytest.mark.parametrize("factory", ["Flat", "IVF16,Flat", "IVF16_HNSW32,SQfp16", "IVF16,PQ8x4np", "HNSW8"])
 def test_mapped_catalog_answers_like_a_loaded_one_and_shares_the_file(tmp_path, corpus, factory):
     x, metas = corpus
     directory = _save(tmp_path / "idx", x[:1000], metas[:1000], factory)

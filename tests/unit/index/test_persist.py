@@ -59,7 +59,7 @@ def test_mmap_catalog_is_read_only(saved, corpus):
     cat.close()
 
 
-@pytest.mark.parametrize("factory", ["Flat", "HNSW16", "IVF64,Flat"])
+@pytest.mark.parametrize("factory", ["Flat", "HNSW16", "IVF64,Flat", "IVF64_HNSW32,SQfp16"])
 def test_updates_after_reload_continue_ids_and_removed_never_return(tmp_path, corpus, metas, factory):
     x = corpus[0]
     cat = catalog_from_arrays(x[:3000], metas(3000), factory, target_recall=0.9)
