@@ -78,11 +78,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def random_checkpoint(path: Path, config: str, code: Path) -> Path:
-    """A randomly initialised model of ``config`` (seeded) with a tokenizer trained on a few captions, saved by
-    the checkout ``code`` (the oldest one served: a config saved by newer code may hold keys it does not know)."""
+def random_checkpoint(path: Path, config: str, code: Path, overrides: tuple[str, ...] = ()) -> Path:
+    """A randomly initialised model of ``config`` (seeded; ``overrides`` like ``model.embed_dim=256`` applied) with a
+    tokenizer trained on a few captions, saved by the checkout ``code`` (the oldest one served: a config saved by
+    newer code may hold keys it does not know)."""
     if not (path / "meta.json").exists():
-        subprocess.run([sys.executable, "-c", _MAKE_CHECKPOINT, str(path), config], cwd=code, check=True,
+        subprocess.run([sys.executable, "-c", _MAKE_CHECKPOINT, str(path), config, *overrides], cwd=code, check=True,
                        env={**os.environ, "PYTHONPATH": str(code)})
     return path
 
@@ -91,7 +92,7 @@ _MAKE_CHECKPOINT = """import sys, torch
 from muscall.checkpoint import save_checkpoint
 from muscall.config import load_config
 from muscall.models import build_tokenizer, create_model
-cfg = load_config(sys.argv[2])
+cfg = load_config(sys.argv[2], sys.argv[3:])
 tokenizer = build_tokenizer(cfg, [f"{g} music with a {w} tone" for g in ("jazz", "rock", "ambient")
                                   for w in ("low", "high", "calm", "bright")])
 torch.manual_seed(0)

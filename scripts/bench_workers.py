@@ -33,34 +33,19 @@ from pathlib import Path
 import httpx
 import numpy as np
 import soundfile as sf
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the other benchmarks' helpers
 
-from bench_load import GENRES, build_index, free_port, wait_ready  # noqa: E402
+from bench_load import build_index, free_port, random_checkpoint, wait_ready  # noqa: E402
 from bench_retrieval import publish  # noqa: E402
 
-from muscall.checkpoint import save_checkpoint  # noqa: E402
-from muscall.config import load_config  # noqa: E402
-from muscall.models import build_tokenizer, create_model  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 FIELDS = ("Rss", "Pss", "Pss_Anon", "Pss_File")
 NARROW = {"query": "calm music", "k": 10, "filters": {"duration_min": 100.0, "duration_max": 100.05}}  # ~0.03%
 WORKER = "x-muscall-worker"  # the response header naming the worker (this checkout)
 KEY = "bench-workers"
-
-
-def tiny_checkpoint(path: Path, seed: int = 0, overrides: list[str] | None = None) -> Path:
-    """A randomly initialised ``tiny`` model (seeded) with a tokenizer trained on a few captions; nothing downloaded.
-
-    ``overrides`` change the config first, e.g. ``["model.embed_dim=256"]`` for a wider embedding space."""
-    cfg = load_config("tiny", overrides)
-    captions = [f"{g} music with a {w} tone" for g in GENRES for w in ("low", "high", "calm", "bright")]
-    tokenizer = build_tokenizer(cfg, captions)
-    torch.manual_seed(seed)
-    return save_checkpoint(path, create_model(cfg, vocab_size=tokenizer.vocab_size), cfg, tokenizer)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -194,9 +179,8 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="muscall-bench-workers-") as tmp:
         work = (args.work_dir or Path(tmp)).resolve()  # servers run from their checkout
         work.mkdir(parents=True, exist_ok=True)
-        checkpoint = work / "tiny-ckpt"
-        if not checkpoint.exists():
-            tiny_checkpoint(checkpoint, overrides=[f"model.embed_dim={args.dim}"])
+        checkpoint = random_checkpoint(work / "tiny-ckpt", "tiny", args.old_tree or REPO,
+                                       (f"model.embed_dim={args.dim}",))  # saved by the oldest checkout served
         index = work / f"index-{args.n}"
         if not (index / "manifest.json").exists():
             build_index(index, checkpoint, args.n, "auto")
