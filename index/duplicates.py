@@ -13,7 +13,8 @@ The vectors say what music a track is, not which recording: distinct tracks of o
 ``1 - BER`` at the best time shift); pairs without fingerprints are judged by their vector score alone.
 A confirmed pair is a ``copy`` (the same master: another encoding, gain or trim, or one track contained in the
 other) or a ``version`` (the same performance in another master or mix), told apart by their level profiles
-(``index.fingerprint.level_spread``); ``kind`` is None where the catalog stores no profiles.
+(``index.fingerprint.level_spread``); ``kind`` is None where the catalog stores no profiles, and for a pair whose
+fingerprints match below the default threshold (listed only when a lower one is asked for).
 """
 
 from __future__ import annotations
@@ -82,8 +83,9 @@ def pair_score(a: str, b: str, cosine: float, windows: WindowLookup | None,
     fa = fingerprints(first) if fingerprints is not None else None
     fb = fingerprints(second) if fingerprints is not None else None
     found = match(fa, fb) if fa is not None and fb is not None else None
-    la = levels(first) if levels is not None and found is not None else None
-    lb = levels(second) if levels is not None and found is not None else None
+    recording = found is not None and found.score >= FINGERPRINT_THRESHOLD  # copy or version only of one recording
+    la = levels(first) if levels is not None and recording else None
+    lb = levels(second) if levels is not None and recording else None
     spread = level_spread(la, lb, found.offset_s) if la is not None and lb is not None else None
     return DuplicatePair(first, second, round(score, 6), round(cosine, 6), None if aligned is None else round(aligned, 6),
                          None if found is None else found.score, None if found is None else found.offset_s,

@@ -18,7 +18,6 @@ from muscall.errors import MuscallError
 
 FIELDS = ("track_a", "track_b", "kind", "score", "track_cosine", "window_cosine", "fingerprint", "offset_s",
           "overlap_s", "level_spread_db")
-
 log = logging.getLogger(__name__)
 
 
