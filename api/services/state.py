@@ -83,7 +83,7 @@ class ServiceState:
     @property
     def windows_available(self) -> bool:
         """Whether search results can carry moments."""
-        return self.windows.available
+        return self.windows.available(self.live.generation)
 
     @property
     def audio_cfg(self) -> Any:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -25,7 +24,6 @@ from muscall.config import AudioConfig
 from muscall.errors import MuscallError
 
 log = logging.getLogger(__name__)
-RECHECK_S = 5.0  # another worker process may add the first windows: look at the media folder again after this
 
 
 @dataclass
@@ -46,7 +44,7 @@ class WindowStore:
         self._rows: dict[str, tuple[int, int]] = {}
         self._lock = threading.Lock()
         self._added: bool | None = None  # whether the media folder holds windows of added tracks (None: unknown)
-        self._checked_at = 0.0
+        self._checked_at: int | None = None  # the catalog generation the media folder was last looked at
         if shard_dir is not None:
             self._open_shards(shard_dir, model_hash, dim)
 
@@ -72,15 +70,14 @@ class WindowStore:
             log.warning("%s stores no window embeddings (embedded with keep_window_embeddings off): "
                         "search results will carry no moments", shard_dir)
 
-    @property
-    def available(self) -> bool:
-        """Whether any track has stored window embeddings."""
+    def available(self, generation: int = 0) -> bool:
+        """Whether any track has stored window embeddings, with the catalog at save ``generation``. Another worker's
+        first add shows as a new generation, so the media folder is looked at again only then (not per search)."""
         if self._rows:
             return True
-        now = time.monotonic()
-        if self._added is None or now - self._checked_at > RECHECK_S:  # not a directory scan per search
+        if self._added is None or generation != self._checked_at:
             self._added = self.media_dir.is_dir() and any(self.media_dir.glob("*.npy"))
-            self._checked_at = now
+            self._checked_at = generation
         return self._added
 
     def get(self, track_id: str) -> np.ndarray | None:
