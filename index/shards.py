@@ -19,6 +19,7 @@ those; a shard whose ``.jsonl`` is missing was interrupted and is simply written
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -84,8 +85,12 @@ class Shard:
         """Level profile ``(rows, bands)`` of the shard's ``row``-th track, or None when the shard stores none."""
         if self.levels is None or self.fingerprint_offsets is None:
             return None
-        starts = level_offsets(self.fingerprint_offsets)
+        starts = self._level_starts
         return self.levels[starts[row]:starts[row + 1]]
+
+    @functools.cached_property
+    def _level_starts(self) -> np.ndarray:
+        return level_offsets(self.fingerprint_offsets)
 
     def track_windows(self, row: int) -> np.ndarray:
         """Window embeddings ``(W, dim)`` of the shard's ``row``-th track (empty when none were stored)."""

@@ -30,11 +30,11 @@ def levels(mel: np.ndarray, audio: AudioConfig) -> np.ndarray:
     """``(level_rows(words), BITS + 1)`` float16 level profile: word ``w``'s band levels (grid point ``w + 1``)
     averaged over each run of ``LEVEL_WORDS`` words, aligned with :func:`fingerprint`'s words."""
     energy = _energy(mel, audio)[:, 1:]  # word w compares grid points w and w + 1: its levels are point w + 1's
-    rows = level_rows(energy.shape[1])
-    out = np.zeros((rows, BITS + 1), np.float64)
-    for row in range(rows):
-        out[row] = energy[:, row * LEVEL_WORDS:(row + 1) * LEVEL_WORDS].mean(axis=1)
-    return out.astype(LEVEL_DTYPE)
+    if energy.shape[1] == 0:
+        return np.zeros((0, BITS + 1), LEVEL_DTYPE)
+    starts = np.arange(level_rows(energy.shape[1])) * LEVEL_WORDS
+    counts = np.diff(np.append(starts, energy.shape[1]))
+    return (np.add.reduceat(energy, starts, axis=1) / counts).T.astype(LEVEL_DTYPE)
 
 
 def _energy(mel: np.ndarray, audio: AudioConfig) -> np.ndarray:

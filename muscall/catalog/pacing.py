@@ -39,7 +39,8 @@ class CoreSplit:
     def describe(self) -> str:
         """One line for the job's log."""
         plural = "" if self.workers == 1 else "es"
-        text = f"decoding in {self.workers} process{plural}, model on {self.threads} thread"
+        where = "inline" if self.workers == 0 else f"in {self.workers} process{plural}"
+        text = f"decoding {where}, model on {self.threads} thread"
         text += "" if self.threads == 1 else "s"
         if self.decode_s is not None and self.forward_s is not None:
             share = self.decode_s / (self.decode_s + self.forward_s)
