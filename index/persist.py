@@ -77,7 +77,7 @@ def _save_unlocked(catalog: Catalog, directory: Path) -> None:
     atomic_write_json(path, _manifest_for(catalog, files))
     digest = sha256_file(path)
     catalog.manifest_digests[str(directory.resolve())] = digest
-    atomic_write_text(directory / GENERATION, f"{_generation_number(directory) + 1} {digest}\n")
+    atomic_write_text(directory / GENERATION, f"{generation_number(generation_token(directory)) + 1} {digest}\n")
     keep = {f["name"] for f in files.values()}
     for stem, suffix in _ROLES.values():
         for old in directory.glob(f"{stem}.*{suffix}"):
@@ -117,11 +117,6 @@ def generation_token(directory: Path) -> str | None:
         return os.read(fd, 200).decode("ascii", "replace").strip()
     finally:
         os.close(fd)
-
-
-def _generation_number(directory: Path) -> int:
-    """How many saves the folder's generation file counts (0 when it has none or it is unreadable)."""
-    return generation_number(generation_token(directory))
 
 
 def generation_number(token: str | None) -> int:

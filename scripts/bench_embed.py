@@ -4,8 +4,8 @@ Generates N stereo 44.1 kHz FLAC tracks in a temp folder and a randomly initiali
 then measures, in one run:
 (1) the decode stage alone (read, resample, log-mel, fingerprint; one process, one thread), in core-seconds
     per track;
-(2) the model's forward pass alone over the very same windows (prepared in memory), at one thread and at
-    ``--threads``; its cost is the cheaper of threads x wall-seconds;
+(2) the model's forward pass alone over the very same windows (prepared in memory), at one thread and on
+    every core; its cost is the cheaper of threads x wall-seconds;
 (3) ``run_embed_job`` end to end (decode workers, windows batched through the model, shards written and merged),
     once with the cores split as the job chooses (``muscall.catalog.pacing``) and once per ``--compare W,T``
     setting (decode workers, torch threads; default: the old fixed 2 workers beside all-core torch threads).
@@ -34,7 +34,8 @@ import torch
 
 from muscall.audio.windows import crop_frames, hop_frames, track_windows
 from muscall.catalog.job import EmbedJob, run_embed_job
-from muscall.catalog.pacing import CoreSplit, cores_per_process, torch_threads
+from muscall.catalog.pacing import CoreSplit, cores_per_process
+from muscall.utils.accel import torch_threads
 from muscall.catalog.reader import TrackReader, scan_folder
 from muscall.checkpoint import Checkpoint
 from muscall.config import load_config

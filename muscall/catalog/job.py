@@ -23,12 +23,13 @@ from tqdm import tqdm
 from index import ShardCatalog, TrackMeta
 from index.shards import load_catalog
 from muscall.catalog.mapper import TrackMapper
-from muscall.catalog.pacing import CoreSplit, choose_split, torch_threads
+from muscall.catalog.pacing import CoreSplit, choose_split
 from muscall.catalog.plan import check_or_write_plan, mark_complete, read_plan, wait_for
 from muscall.catalog.reader import DecodedTrack, TrackInput, TrackReader, inputs_digest, load_inputs, read_tracks
 from muscall.catalog.writer import FAILURES, PARTS, PartStore, merge_parts, remove_parts
 from muscall.checkpoint import Checkpoint
 from muscall.errors import MuscallError
+from muscall.utils.accel import torch_threads
 from muscall.utils.distributed import DistInfo, barrier
 
 PLAN = "job.json"
@@ -91,7 +92,7 @@ def run_embed_job(ckpt: Checkpoint, job: EmbedJob, dist: DistInfo | None = None,
     barrier(dist)
     plan = read_plan(out / PLAN, PLAN_FORMAT, settings)
     if plan.get("complete"):
-        return _result(out, inputs, 0, t0, dist)
+        return _result(out, inputs, 0, t0, dist, None)
     store = PartStore(out / PARTS, job.shard_size, ckpt.sha256)
     barrier(dist)  # every rank's ShardWriter is open (it cleans stale temp files) before anyone writes
     n_parts = math.ceil(len(inputs) / job.shard_size)
@@ -109,9 +110,7 @@ def run_embed_job(ckpt: Checkpoint, job: EmbedJob, dist: DistInfo | None = None,
                     settings["keep_windows"], progress=bar.update)
     mark_complete(out / PLAN)
     remove_parts(out / PARTS)
-    result = _result(out, inputs, n, t0, dist)
-    result.split = split
-    return result
+    return _result(out, inputs, n, t0, dist, split)
 
 
 def plan_settings(ckpt: Checkpoint, job: EmbedJob, inputs: Sequence[TrackInput]) -> dict[str, Any]:
@@ -192,9 +191,10 @@ def _failure(inputs: Sequence[TrackInput], position: int, reason: str) -> dict[s
     return {"position": position, "track_id": inp.track_id, "path": inp.path, "reason": reason}
 
 
-def _result(out: Path, inputs: Sequence[TrackInput], n: int, t0: float, dist: DistInfo) -> EmbedResult:
+def _result(out: Path, inputs: Sequence[TrackInput], n: int, t0: float, dist: DistInfo,
+            split: CoreSplit | None) -> EmbedResult:
     """Result with the finished catalog (rank 0)."""
-    result = EmbedResult(out, len(inputs), n, time.perf_counter() - t0)
+    result = EmbedResult(out, len(inputs), n, time.perf_counter() - t0, split=split)
     if dist.is_main:
         result.catalog = load_catalog(out, verify=False)
         path = out / FAILURES

@@ -13,9 +13,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -23,6 +21,7 @@ import torch
 from muscall.audio.windows import crop_frames, hop_frames, track_windows
 from muscall.catalog.mapper import TrackMapper
 from muscall.catalog.reader import TrackReader
+from muscall.utils.accel import torch_threads
 
 CALIBRATION_TRIES = 3  # inputs tried in turn when the first ones cannot be decoded
 
@@ -103,15 +102,4 @@ def _forward_seconds(mapper: TrackMapper, mel: np.ndarray) -> float:
         mapper.model.encode_audio(batch)
         seconds = time.perf_counter() - start
     return seconds * len(windows) / len(batch)
-
-
-@contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Run the block with ``n`` torch threads in this process, then restore the previous count."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 

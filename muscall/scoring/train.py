@@ -13,13 +13,12 @@ caption cosines of the training rows).
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import logging
 import math
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence, TypeVar
+from typing import Any, Sequence, TypeVar
 
 import numpy as np
 import torch
@@ -35,6 +34,7 @@ from muscall.config.scoring import ScoringConfig, ScoringConfigError, validate_s
 from muscall.scoring.data import ScoringFeatures
 from muscall.scoring.store import Member, NormalizedScorer, ScoringHeads
 from muscall.scoring.targets import TargetScaler, fit_target_scalers
+from muscall.utils.accel import torch_threads
 
 log = logging.getLogger(__name__)
 M = TypeVar("M")
@@ -110,7 +110,7 @@ def train_heads(base: ScoringConfig, train: ScoringFeatures, val: ScoringFeature
         z_train, val = shuffled_labels(z_train, val, settings.seed)
     norm = feature_norm(train)
     members, history = [], []
-    with _torch_threads(settings.threads):
+    with torch_threads(settings.threads):
         for name, cfg, seed in member_configs(base, settings):
             member, log_rows = train_member(name, cfg, seed, train, z_train, val, scalers, norm, settings, progress)
             members.append(member)
@@ -290,18 +290,6 @@ def split_validation(feats: ScoringFeatures, fraction: float = 0.15, seed: int =
     held = set(rng.permutation(sources)[:n_val].tolist())
     is_val = np.array([s in held for s in feats.sources])
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)
-
-
-@contextlib.contextmanager
-def _torch_threads(n: int | None) -> Iterator[None]:
-    """Run with ``n`` torch CPU threads (unchanged when None), restoring the previous count."""
-    previous = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(max(1, n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _mean_finite(values: Any) -> float:

@@ -1,4 +1,5 @@
-"""Accelerator rules, one home: which autocast dtype runs on which device, and which GPU FAISS searches on.
+"""Accelerator rules, one home: which autocast dtype runs on which device, which GPU FAISS searches on, and how
+many CPU threads torch uses for a block of work.
 
 Mixed precision is used on CUDA only: bf16 where the GPU has it natively (Ampere and later), fp16 on older
 GPUs (training pairs fp16 with a GradScaler). On the CPU everything stays float32: bf16 autocast is slower
@@ -8,7 +9,7 @@ there and would change every embedding.
 from __future__ import annotations
 
 import contextlib
-from typing import ContextManager
+from typing import ContextManager, Iterator
 
 import torch
 
@@ -40,3 +41,15 @@ def faiss_gpu(device: str | torch.device) -> int | None:
     if device.index is not None:
         return device.index
     return torch.cuda.current_device() if torch.cuda.is_available() else 0
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` torch CPU threads (unchanged when None), then restore the previous count."""
+    previous = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(max(1, n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from muscall.catalog.mapper import TrackMapper
-from muscall.catalog.pacing import CoreSplit, choose_split, measure_costs, split_cores, torch_threads
+from muscall.catalog.pacing import CoreSplit, choose_split, measure_costs, split_cores
+from muscall.utils.accel import torch_threads
 from muscall.catalog.reader import TrackReader, scan_folder
 
 from .conftest import embed
@@ -70,14 +71,6 @@ def test_the_job_reports_its_split_and_restores_the_thread_count(ckpt, tone_dir,
     assert result.catalog.n_rows == 7 and torch.get_num_threads() == before
     again = embed(ckpt, tone_dir, tmp_path / "cat", workers=None, threads=None)  # complete: nothing to split
     assert again.n_embedded == 0 and again.split is None
-
-
-def test_torch_threads_restores_the_count_after_an_error():
-    before = torch.get_num_threads()
-    with pytest.raises(RuntimeError), torch_threads(1):
-        assert torch.get_num_threads() == 1
-        raise RuntimeError("boom")
-    assert torch.get_num_threads() == before
 
 
 @pytest.mark.parametrize("field, value", [("workers", -1), ("threads", 0)])

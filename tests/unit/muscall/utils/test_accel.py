@@ -1,4 +1,5 @@
-"""Accelerator rules: AMP only on CUDA (the CPU path stays bit-identical float32), FAISS's GPU number."""
+"""Accelerator rules: AMP only on CUDA (the CPU path stays bit-identical float32), FAISS's GPU number, torch's
+thread count for a block."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from muscall.config import load_config
 from muscall.embedding import embed_mels, embed_texts
 from muscall.models import create_model
 from muscall.models.tokenizer import train_tokenizer
-from muscall.utils.accel import amp_dtype, autocast, faiss_gpu
+from muscall.utils.accel import amp_dtype, autocast, faiss_gpu, torch_threads
 
 
 @pytest.mark.parametrize("bf16, expected", [(True, torch.bfloat16), (False, torch.float16)])
@@ -55,3 +56,13 @@ def test_cpu_embeddings_are_bit_identical_to_the_float32_towers(tiny):
     assert emb.windows[0].dtype == np.float32 and emb.tracks.dtype == np.float32
     np.testing.assert_array_equal(emb.windows[0], window)
     np.testing.assert_array_equal(embed_texts(model, tokenizer, texts, cfg.model.text.max_tokens), text)
+
+
+def test_torch_threads_restores_the_count_after_an_error():
+    before = torch.get_num_threads()
+    with pytest.raises(RuntimeError), torch_threads(1):
+        assert torch.get_num_threads() == 1
+        raise RuntimeError("boom")
+    assert torch.get_num_threads() == before
+    with torch_threads(None):  # None leaves the count as it is
+        assert torch.get_num_threads() == before
