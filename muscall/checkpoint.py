@@ -88,10 +88,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu", with_t
     meta = _read_meta(path)
     if verify:
         verify_checkpoint(path, meta)
-    raw = yaml.safe_load((path / "config.yaml").read_text())
-    for key in drop_retired(raw):
-        log.info("checkpoint '%s': ignoring retired config key '%s' (%s)", path, key, RETIRED_KEYS[key])
-    cfg = from_dict(Config, raw)
+    cfg = checkpoint_config(path)
     tokenizer = CaptionTokenizer.load(path / "tokenizer")
     model = create_model(cfg, vocab_size=tokenizer.vocab_size)
     state = load_file(str(path / "model.safetensors"), device="cpu")
@@ -109,6 +106,15 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu", with_t
                       extra=extra, sha256=sha)
 
 
+def checkpoint_config(path: str | Path) -> Config:
+    """The config a checkpoint folder was saved with (retired keys dropped, each logged)."""
+    path = _existing(Path(path))
+    raw = yaml.safe_load((path / "config.yaml").read_text())
+    for key in drop_retired(raw):
+        log.info("checkpoint '%s': ignoring retired config key '%s' (%s)", path, key, RETIRED_KEYS[key])
+    return from_dict(Config, raw)
+
+
 def record_file(path: str | Path, rel: str) -> None:
     """Checksum a file added to or rewritten in a checkpoint folder after it was saved into its meta.json."""
     path = Path(path)
@@ -118,10 +124,13 @@ def record_file(path: str | Path, rel: str) -> None:
     atomic_write_json(path / "meta.json", meta)
 
 
-def verify_checkpoint(path: Path, meta: dict[str, Any] | None = None) -> None:
-    """Check every file's size and checksum against meta.json; raise naming the first mismatch."""
+def verify_checkpoint(path: Path, meta: dict[str, Any] | None = None, skip: tuple[str, ...] = ()) -> None:
+    """Check every file's size and checksum against meta.json (but those in ``skip``, about to be rewritten);
+    raise naming the first mismatch."""
     meta = meta or _read_meta(path)
     for rel, info in meta["files"].items():
+        if rel in skip:
+            continue
         p = path / rel
         if not p.is_file():
             raise MuscallError(f"checkpoint '{path}' is incomplete: '{rel}' is missing; use another checkpoint")

@@ -63,16 +63,42 @@ def embed_mels(model, mels: Iterable[np.ndarray], audio_cfg, batch_size: int = 3
 @torch.no_grad()
 def embed_texts(model, tokenizer, texts: Sequence[str], max_tokens: int, batch_size: int = 256,
                 device: str | torch.device = "cpu") -> np.ndarray:
-    """Normalised text embeddings ``(N, D)`` (through the tokenizer's vocabulary bridge, when it has one)."""
-    out = []
-    for lo in range(0, len(texts), batch_size):
-        tokens, mask = tokenizer.encode_queries(list(texts[lo:lo + batch_size]), max_tokens)
-        with autocast(device):
-            emb = model.encode_text(tokens.to(device), mask.to(device), normalize=False)
-        out.append(F.normalize(emb.float(), dim=-1).cpu())  # normalised in float32 after bf16/fp16 autocast
+    """Normalised text embeddings ``(N, D)``, read through the tokenizer's vocabulary bridge when it has one: unseen
+    words mapped, and a text with such words mixed with its nearest training captions (:func:`_with_neighbours`)."""
+    texts = list(texts)
+    out = [_encode_text(model, *tokenizer.encode_queries(texts[lo:lo + batch_size], max_tokens), device)
+           for lo in range(0, len(texts), batch_size)]
     if not out:
         return np.zeros((0, model.embed_dim), np.float32)
-    return torch.cat(out).numpy().astype(np.float32)
+    emb = torch.cat(out).numpy().astype(np.float32)
+    bridge = getattr(tokenizer, "bridge", None)
+    return _with_neighbours(model, tokenizer, bridge, texts, emb, max_tokens, batch_size, device) \
+        if bridge is not None and bridge.neighbours else emb
+
+
+def _with_neighbours(model, tokenizer, bridge, texts: list[str], emb: np.ndarray, max_tokens: int, batch_size: int,
+                     device) -> np.ndarray:
+    """Each text with words the tower never saw, as ``(1 - u) * its embedding + u * the mean embedding of its
+    nearest training captions`` (``u`` its share of unknown content words), normalised; other rows unchanged."""
+    found = [(i, share, captions) for i, (share, captions) in enumerate(bridge.nearest_captions(texts)) if captions]
+    if not found:
+        return emb
+    flat = [c for _, _, captions in found for c in captions]
+    borrowed = torch.cat([_encode_text(model, *tokenizer.encode_batch(flat[lo:lo + batch_size], max_tokens), device)
+                          for lo in range(0, len(flat), batch_size)]).numpy()
+    out, at = emb.copy(), 0
+    for i, share, captions in found:
+        mean = borrowed[at:at + len(captions)].mean(0)
+        at += len(captions)
+        mixed = (1.0 - share) * emb[i] + share * mean / max(float(np.linalg.norm(mean)), 1e-12)
+        out[i] = mixed / max(float(np.linalg.norm(mixed)), 1e-12)
+    return out
+
+
+def _encode_text(model, tokens: torch.Tensor, mask: torch.Tensor, device) -> torch.Tensor:
+    with autocast(device):
+        emb = model.encode_text(tokens.to(device), mask.to(device), normalize=False)
+    return F.normalize(emb.float(), dim=-1).cpu()  # normalised in float32 after bf16/fp16 autocast
 
 
 def embed_pairs(model, tokenizer, mels: Iterable[np.ndarray], rows: Sequence[ClipRow], audio_cfg, max_tokens: int,

@@ -61,17 +61,23 @@ def table(results: dict, command: str) -> str:
     return "\n".join(lines)
 
 
-def shift_of(run: Path, corpus: Path, bridge: bool) -> dict:
-    """The run's shift results (RUN/shift.json, or shift-nobridge.json with the vocabulary bridge off), computed
-    once; the genre temperature is fitted on the validation split first (the genre_ece_fitted column)."""
-    out = run / ("shift.json" if bridge else "shift-nobridge.json")
+BRIDGE_MODES = {"full": "shift.json", "words": "shift-noneighbours.json", "off": "shift-nobridge.json"}
+
+
+def shift_of(run: Path, corpus: Path, bridge: str = "full") -> dict:
+    """The run's shift results with its vocabulary bridge as trained (``full``), without its caption neighbours
+    (``words``) or off (``off``), computed once into RUN/shift*.json; the genre temperature is fitted on the
+    validation split first (the genre_ece_fitted column)."""
+    out = run / BRIDGE_MODES[bridge]
     if not out.exists():
         best, manifest = run / "checkpoints" / "best", corpus / "manifest.jsonl"
         muscall("eval", "zeroshot", "--checkpoint", str(best), "--manifest", str(manifest), "--split", "val",
                 "--fit-temperature")
         ckpt = load_checkpoint(best)
-        if not bridge:
+        if bridge == "off":
             ckpt.tokenizer.bridge = None
+        elif bridge == "words" and ckpt.tokenizer.bridge is not None:
+            ckpt.tokenizer.bridge.neighbours = 0
         atomic_write_text(out, json.dumps(to_jsonable(evaluate_shift(ckpt, manifest,
                                                                      load_label_sets(corpus / "labels.json"))), indent=1))
     return json.loads(out.read_text())
@@ -87,6 +93,9 @@ def main() -> None:
     ap.add_argument("--variant", action="append", default=[], help="NAME=CONFIG[:k=v,...][@CORPUS] (repeat)")
     ap.add_argument("--without-bridge", action="store_true",
                     help="also evaluate each variant with its vocabulary bridge off (a row '<name>, no bridge')")
+    ap.add_argument("--without-neighbours", action="store_true",
+                    help="also evaluate each variant with its bridge's word map alone, without caption neighbours "
+                         "(a row '<name>, no neighbours')")
     ap.add_argument("--markdown", default=None)
     args = ap.parse_args()
     results = {}
@@ -95,9 +104,12 @@ def main() -> None:
         make_corpus(corpus, args.n, args.holdout_soundfont)
         manifest, run = corpus / "manifest.jsonl", args.runs / name
         stats = train(run, manifest, args.minutes, overrides, config)
-        results[name] = {"train": stats, "shift": shift_of(run, corpus, bridge=True)}
-        if args.without_bridge and (run / "checkpoints" / "best" / "tokenizer" / BRIDGE_FILE).exists():
-            results[f"{name}, no bridge"] = {"train": stats, "shift": shift_of(run, corpus, bridge=False)}
+        results[name] = {"train": stats, "shift": shift_of(run, corpus)}
+        bridged = (run / "checkpoints" / "best" / "tokenizer" / BRIDGE_FILE).exists()
+        if args.without_neighbours and bridged:
+            results[f"{name}, no neighbours"] = {"train": stats, "shift": shift_of(run, corpus, "words")}
+        if args.without_bridge and bridged:
+            results[f"{name}, no bridge"] = {"train": stats, "shift": shift_of(run, corpus, "off")}
     publish(lambda command: table(results, command), args.markdown)
 
 

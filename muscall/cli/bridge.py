@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from muscall.checkpoint import load_checkpoint, record_file
+from muscall.checkpoint import checkpoint_config, record_file, verify_checkpoint
 from muscall.data.caption_augment import augmentation_vocabulary
 from muscall.data.manifest import captions_of, read_manifest
 from muscall.errors import MuscallError
-from muscall.models.bridge import DEFAULT_THRESHOLD, build_bridge
+from muscall.models.bridge import BRIDGE_FILE, DEFAULT_THRESHOLD, build_bridge
 from muscall.models.minilm import require_minilm
 
 EPILOG = """Training builds the bridge itself (model.text.bridge_threshold, on by default with the minilm extra);
@@ -35,8 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Build the bridge from the train split's captions and save it beside the checkpoint's tokenizer."""
     require_minilm("the vocabulary bridge")
-    ckpt = load_checkpoint(args.checkpoint)
-    cfg = ckpt.config
+    # only the config is read: the bridge this replaces may be missing, unreadable or of an older format
+    cfg = checkpoint_config(args.checkpoint)
+    verify_checkpoint(args.checkpoint, skip=(f"tokenizer/{BRIDGE_FILE}",))
     if cfg.model.text.encoder != "transformer":
         raise MuscallError(f"'{args.checkpoint}' uses the {cfg.model.text.encoder} text tower, which already knows "
                            "English words; the bridge is for a tower trained on its captions only")
@@ -45,8 +46,10 @@ def run(args: argparse.Namespace) -> int:
         raise MuscallError(f"'{args.manifest}' has no train split; give the manifest the checkpoint was trained on")
     captions = [c for r in rows for c in captions_of(r, cfg.data.caption_field, cfg.data.all_captions)]
     threshold = args.threshold if args.threshold is not None else (cfg.model.text.bridge_threshold or DEFAULT_THRESHOLD)
-    bridge = build_bridge(captions, augmentation_vocabulary() if cfg.text_augment.enabled else (), threshold)
-    path = bridge.save(ckpt.path / "tokenizer")
-    record_file(ckpt.path, str(path.relative_to(ckpt.path)))  # verified with the rest from now on
-    print(f"{path}: {len(bridge.known)} known words, {len(bridge.targets)} mapping targets, threshold {threshold:g}")
+    extra = augmentation_vocabulary(cfg.text_augment.thesaurus) if cfg.text_augment.enabled else ()
+    bridge = build_bridge(captions, extra, threshold, neighbours=cfg.model.text.bridge_neighbours)
+    path = bridge.save(args.checkpoint / "tokenizer")
+    record_file(args.checkpoint, str(path.relative_to(args.checkpoint)))  # verified with the rest from now on
+    print(f"{path}: {len(bridge.known)} known words, {len(bridge.targets)} mapping targets, threshold {threshold:g}, "
+          f"{len(bridge.captions)} captions for {bridge.neighbours} neighbours")
     return 0

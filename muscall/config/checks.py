@@ -33,6 +33,9 @@ def validate_config(cfg: Config) -> list[str]:
     if not 0.0 <= cfg.model.text.bridge_threshold <= 1.0:
         problems.append(f"model.text.bridge_threshold={cfg.model.text.bridge_threshold}: use a cosine in [0, 1] "
                         "(0 turns the vocabulary bridge off)")
+    if cfg.model.text.bridge_neighbours < 0:
+        problems.append(f"model.text.bridge_neighbours={cfg.model.text.bridge_neighbours}: use a count of training "
+                        "captions (0 turns the caption neighbours off)")
     if cfg.model.text.width % cfg.model.text.heads:
         problems.append("model.text.width must be divisible by model.text.heads")
     problems += _minilm_problems(cfg)

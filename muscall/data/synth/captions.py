@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from muscall.data.synth.instruments import lookup
+from muscall.data.synth.instruments import KITS, MELODIC, lookup
 from muscall.data.synth.styles import STYLES
 
 MODE_TEMPO_MOODS = {("major", "slow"): "peaceful", ("major", "moderate"): "uplifting", ("major", "fast"): "happy",
@@ -65,6 +65,24 @@ class Lexicon:
 
 TRAINING = Lexicon({g: s.synonyms for g, s in STYLES.items()}, lambda program, drums: lookup(program, drums).synonyms,
                    MOOD_SYNONYMS, TEMPO_WORDS, DYNAMICS_WORDS, REVERB_WORDS, NOUNS)
+
+
+def fact_phrases() -> dict[str, tuple[str, str]]:
+    """Every phrase the training captions use for a fact, as {phrase: (kind, fact)}: "rhodes" -> ("instrument",
+    "electric piano"), "sad" -> ("mood", "melancholic"); kinds genre, instrument, mood, tempo, dynamics, space
+    (the reverb's upper limit as the fact) and noun."""
+    instruments = [(i.name, s) for i in [*MELODIC.values(), *KITS.values()] for s in i.synonyms]
+    facts = [("genre", [(g, p) for g, ps in TRAINING.genres.items() for p in ps]), ("instrument", instruments),
+             ("mood", [(m, p) for m, ps in TRAINING.moods.items() for p in ps]),
+             ("tempo", [(t, p) for t, ps in TRAINING.tempo.items() for p in ps]),
+             ("dynamics", [(d, p) for d, ps in TRAINING.dynamics.items() for p in ps]),
+             ("space", [(str(limit), p) for limit, ps in TRAINING.reverb for p in ps]),
+             ("noun", [("noun", p) for p in TRAINING.nouns])]
+    out: dict[str, tuple[str, str]] = {}
+    for kind, pairs in facts:
+        for fact, phrase in pairs:
+            out.setdefault(phrase.lower(), (kind, fact))
+    return out
 
 
 def tempo_class(bpm: float) -> str:

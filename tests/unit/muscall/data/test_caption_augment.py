@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
@@ -9,10 +10,11 @@ import pytest
 
 from muscall.config import load_config
 from muscall.config.schema import TextAugmentConfig
-from muscall.data.caption_augment import CaptionAugmenter, augmentation_vocabulary, query_fragment, typos
+from muscall.data.caption_augment import (LEXICON, THESAURUS_FILE, CaptionAugmenter, augmentation_vocabulary,
+                                          query_fragment, typos)
 from muscall.data.manifest import ClipRow
 from muscall.data.synth import heldout_words
-from muscall.data.synth.captions import TRAINING
+from muscall.data.synth.captions import TRAINING, fact_phrases
 from muscall.training.data import CropDataset
 
 ATTRS = {"genre": "hip hop", "moods": ["chill", "melancholic"],
@@ -26,11 +28,21 @@ def words(phrases: set[str]) -> set[str]:
     return {w for p in phrases for w in re.split(r"[^a-z0-9]+", p.lower()) if w}
 
 
-def test_augmentation_and_heldout_vocabularies_are_disjoint():
+def test_augmentation_brings_no_heldout_word_that_training_captions_lack():
     aug, held = augmentation_vocabulary(), heldout_words.vocabulary()
     assert aug and held
-    assert not words(aug) & words(held)
+    assert not words(aug) & (words(held) - words(fact_phrases()))  # "rock" of "arena rock" is a training word
     assert not [p for p in held if any(p in a for a in aug)]
+
+
+def test_thesaurus_adds_wordnet_synonyms_of_generator_phrases():
+    thesaurus = json.loads(THESAURUS_FILE.read_text())
+    assert set(thesaurus) <= set(fact_phrases())
+    assert "dour" in LEXICON["dark"] and "grim" in LEXICON["dark"]  # WordNet's beside the hand lexicon's
+    assert "pianola" in augmentation_vocabulary()
+    synonyms = [s for options in thesaurus.values() for s in options]
+    assert len(synonyms) == len(set(synonyms))  # a word proposed for two facts says neither: dropped
+    assert not set(synonyms) & set(fact_phrases())  # never a phrase the generator already writes
 
 
 def test_augmentation_is_deterministic_per_seed_epoch_and_index():
@@ -94,3 +106,14 @@ def test_crop_dataset_applies_the_configured_augmentation_per_epoch():
 @pytest.mark.parametrize("name", ["tiny", "small"])
 def test_shipped_small_configs_turn_text_augmentation_on(name):
     assert load_config(name).text_augment.enabled and not load_config("paper").text_augment.enabled
+
+
+def test_thesaurus_can_be_turned_off_for_the_ablation():
+    hand = CaptionAugmenter(TextAugmentConfig(enabled=True, p=1.0, p_query=0.0, p_drop=0.0, p_shuffle=0.0,
+                                              p_synonym=1.0, p_case=0.0, typo_rate=0.0, thesaurus=False), 0, [{}])
+    drawn = {hand("dark", epoch, 0) for epoch in range(40)}
+    assert drawn == {"grim", "menacing"}  # the hand lexicon's two, never WordNet's "dour"
+    assert "pianola" not in augmentation_vocabulary(thesaurus=False) and "sax" in augmentation_vocabulary(False)
+    with_it = CaptionAugmenter(TextAugmentConfig(enabled=True, p=1.0, p_query=0.0, p_drop=0.0, p_shuffle=0.0,
+                                                 p_synonym=1.0, p_case=0.0, typo_rate=0.0), 0, [{}])
+    assert {with_it("dark", epoch, 0) for epoch in range(80)} > drawn

@@ -99,3 +99,72 @@ def test_muscall_bridge_can_be_rerun_on_a_checkpoint_and_it_still_verifies(tmp_p
         assert main(["bridge", "--checkpoint", str(ckpt_dir), "--manifest", str(tmp_path / "manifest.jsonl"),
                      "--threshold", threshold]) == 0
         assert load_checkpoint(ckpt_dir).tokenizer.bridge.threshold == pytest.approx(float(threshold))
+
+
+def _with_captions(neighbours: int = 1) -> VocabularyBridge:
+    """:func:`_fixed` keeping two training captions, the first along MiniLM's axis 0 and the second along axis 1."""
+    bridge = VocabularyBridge(["relaxed", "piano", "with", "drum", "kit", "fast", "techno", "track", "jazz"],
+                              ["relaxed", "piano"], np.eye(2, dtype=np.float32), 0.6,
+                              captions=["a fast techno track", "relaxed jazz piano"],
+                              caption_vectors=np.eye(2, 384, dtype=np.float32), neighbours=neighbours)
+    bridge._memo.update({"zorbly": "zorbly", "calming": "relaxed"})
+    return bridge
+
+
+def test_a_query_with_unknown_words_borrows_from_its_nearest_captions_by_its_unknown_share(monkeypatch):
+    cfg = load_config("tiny")
+    tokenizer = build_tokenizer(cfg, [*CAPTIONS, "a fast techno track", "relaxed jazz piano"])
+    model = create_model(cfg, vocab_size=tokenizer.vocab_size).eval()
+    looked_up = []
+    monkeypatch.setattr("muscall.models.minilm.sentence_vectors",  # every query reads nearest to caption 2
+                        lambda texts: looked_up.extend(texts) or np.tile(np.eye(1, 384, 1, dtype=np.float32),
+                                                                          (len(texts), 1)))
+    tokenizer.bridge = _with_captions(neighbours=0)
+    alone = embed_texts(model, tokenizer, ["zorbly piano", "relaxed piano"], 16)
+    tokenizer.bridge = _with_captions()
+    mixed = embed_texts(model, tokenizer, ["zorbly piano", "relaxed piano"], 16)
+    assert looked_up == ["zorbly piano"]  # a query in the tower's own words costs no MiniLM pass
+    np.testing.assert_allclose(mixed[1], alone[1], atol=1e-6)  # and is left exactly as it was
+    tokenizer.bridge = None
+    nearest = embed_texts(model, tokenizer, ["relaxed jazz piano"], 16)[0]
+    expected = 0.5 * alone[0] + 0.5 * nearest  # "zorbly" is one of two content words
+    np.testing.assert_allclose(mixed[0], expected / np.linalg.norm(expected), atol=1e-5)
+    assert _with_captions().nearest_captions(["calming piano"])[0] == (0.5, ["relaxed jazz piano"])
+
+
+def test_caption_neighbours_round_trip_and_older_bridges_load_without_them(tmp_path):
+    _with_captions(neighbours=2).save(tmp_path)
+    loaded = VocabularyBridge.load(tmp_path)
+    assert loaded.captions == ["a fast techno track", "relaxed jazz piano"] and loaded.neighbours == 2
+    np.savez(tmp_path / BRIDGE_FILE, known=np.array(["piano"]), targets=np.array(["piano"]),
+             vectors=np.eye(1, 2, dtype=np.float16), threshold=np.array(0.6))  # as saved before neighbours
+    older = VocabularyBridge.load(tmp_path)
+    assert older.neighbours == 0 and older.captions == [] and older.nearest_captions(["zorbly"]) == [(1.0, [])]
+    with pytest.raises(ConfigError, match="bridge_neighbours"):
+        load_config("tiny", ["model.text.bridge_neighbours=-1"])
+
+
+@needs_minilm
+def test_built_bridge_keeps_its_captions_for_neighbours():
+    bridge = build_bridge([*CAPTIONS, CAPTIONS[0]], threshold=0.6, neighbours=2)
+    assert sorted(bridge.captions) == sorted(CAPTIONS) and bridge.neighbours == 2  # each distinct caption once
+    share, nearest = bridge.nearest_captions(["a zorbly heavy metal song"])[0]
+    assert share > 0 and "an angry metal song with electric guitar" in nearest
+    assert build_bridge(CAPTIONS, neighbours=0).captions == []
+
+
+@needs_minilm
+def test_muscall_bridge_replaces_a_missing_or_unreadable_bridge(tmp_path):
+    ckpt = load_checkpoint(make_tiny_checkpoint(tmp_path / "tiny"))
+    ckpt.tokenizer.bridge = _fixed()
+    ckpt_dir = save_checkpoint(tmp_path / "ckpt", ckpt.model, ckpt.config, ckpt.tokenizer)
+    rows = [ClipRow(id=f"c{i}", audio_path=f"{i}.wav", caption=c, split="train") for i, c in enumerate(CAPTIONS)]
+    write_manifest(tmp_path / "manifest.jsonl", rows)
+    bridge_file = ckpt_dir / "tokenizer" / BRIDGE_FILE
+    bridge_file.write_bytes(b"not a bridge")  # what the load error says to rebuild
+    with pytest.raises(MuscallError, match="muscall bridge"):
+        load_checkpoint(ckpt_dir, verify=False)
+    for broken in (lambda: None, bridge_file.unlink):
+        broken()
+        assert main(["bridge", "--checkpoint", str(ckpt_dir), "--manifest", str(tmp_path / "manifest.jsonl")]) == 0
+        assert load_checkpoint(ckpt_dir).tokenizer.bridge.captions == sorted(CAPTIONS)
