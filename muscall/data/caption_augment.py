@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from muscall.config.schema import TextAugmentConfig
+from muscall.errors import MuscallError
 from muscall.data.synth.captions import TRAINING
 from muscall.data.synth.styles import STYLES
 
@@ -46,7 +47,7 @@ HAND_LEXICON: dict[str, tuple[str, ...]] = {  # training word -> augmentation sy
 
 
 def _with_thesaurus(hand: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
-    """``hand`` with the committed WordNet synonyms added (a missing file adds nothing)."""
+    """``hand`` with the committed WordNet synonyms added (a missing file adds nothing: :func:`lexicon` says so)."""
     extra = json.loads(THESAURUS_FILE.read_text()) if THESAURUS_FILE.is_file() else {}
     merged = {word: tuple(synonyms) for word, synonyms in hand.items()}
     for word, synonyms in extra.items():
@@ -73,6 +74,9 @@ def plain_words(text: str) -> str:
 def lexicon(thesaurus: bool = True) -> dict[str, tuple[str, ...]]:
     """The synonyms augmentation draws from: :data:`LEXICON`, or the hand-written part alone
     (``text_augment.thesaurus: false``)."""
+    if thesaurus and not THESAURUS_FILE.is_file():
+        raise MuscallError(f"{THESAURUS_FILE} is missing from this install; reinstall muscall, or train with "
+                           "text_augment.thesaurus=false (the hand-written synonyms only)")
     return LEXICON if thesaurus else HAND_LEXICON
 
 

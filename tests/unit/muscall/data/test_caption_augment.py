@@ -13,6 +13,7 @@ from muscall.config.schema import TextAugmentConfig
 from muscall.data.caption_augment import (LEXICON, THESAURUS_FILE, CaptionAugmenter, augmentation_vocabulary,
                                           query_fragment, typos)
 from muscall.data.manifest import ClipRow
+from muscall.errors import MuscallError
 from muscall.data.synth import heldout_words
 from muscall.data.synth.captions import TRAINING, fact_phrases
 from muscall.training.data import CropDataset
@@ -117,3 +118,19 @@ def test_thesaurus_can_be_turned_off_for_the_ablation():
     with_it = CaptionAugmenter(TextAugmentConfig(enabled=True, p=1.0, p_query=0.0, p_drop=0.0, p_shuffle=0.0,
                                                  p_synonym=1.0, p_case=0.0, typo_rate=0.0), 0, [{}])
     assert {with_it("dark", epoch, 0) for epoch in range(80)} > drawn
+
+
+def test_the_thesaurus_ships_with_the_package():
+    import tomllib
+    from pathlib import Path
+
+    pyproject = tomllib.loads((Path(__file__).parents[4] / "pyproject.toml").read_text())
+    shipped = pyproject["tool"]["setuptools"]["package-data"]["muscall"]
+    assert str(THESAURUS_FILE.relative_to(THESAURUS_FILE.parents[1])) in shipped  # a wheel or image install has it
+
+
+def test_an_install_without_the_thesaurus_says_so_when_training_asks_for_it(tmp_path, monkeypatch):
+    monkeypatch.setattr("muscall.data.caption_augment.THESAURUS_FILE", tmp_path / "thesaurus.json")
+    with pytest.raises(MuscallError, match="thesaurus=false"):
+        CaptionAugmenter(ON, seed=0, attributes=[ATTRS])
+    assert CaptionAugmenter(TextAugmentConfig(enabled=True, thesaurus=False), seed=0, attributes=[ATTRS])
