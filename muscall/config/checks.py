@@ -41,6 +41,8 @@ def validate_config(cfg: Config) -> list[str]:
     problems += _minilm_problems(cfg)
     if cfg.loss.caption_similarity not in ("auto", "minilm", "tfidf"):
         problems.append(f"loss.caption_similarity='{cfg.loss.caption_similarity}': use auto, minilm or tfidf")
+    if cfg.loss.key_contrast < 0:
+        problems.append(f"loss.key_contrast={cfg.loss.key_contrast} must be >= 0 (0 turns the key term off)")
     if not 0.0 <= cfg.loss.ssl_weight < 1.0:
         problems.append("loss.ssl_weight must be in [0, 1)")
     if cfg.loss.ssl and not (cfg.train.batch_size * cfg.loss.ssl_fraction >= 2 and cfg.loss.ssl_fraction <= 1.0):

@@ -109,6 +109,9 @@ class LossConfig:
     ssl_projection_dim: int = 128
     ssl_fraction: float = 1.0  # share of each batch that also gets an augmented view (SSL pairs); <1 saves compute
     facts: FactsLossConfig = field(default_factory=FactsLossConfig)
+    # weight of a term where each clip's audio must prefer its drawn caption over the same caption naming another
+    # key or mode (muscall.data.caption_augment.other_key; captions that name none take no part); 0: off
+    key_contrast: float = 0.0
 
 
 @dataclass

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from muscall.audio.signal import PITCH_CLASSES
 from muscall.config.schema import TextAugmentConfig
 from muscall.errors import MuscallError
 from muscall.data.synth.captions import TRAINING
@@ -140,6 +141,26 @@ def query_fragment(attrs: dict[str, Any], rng: np.random.Generator) -> str | Non
     pick = lambda options: options[int(rng.integers(len(options)))]  # noqa: E731
     words = {"mood": pick(TRAINING.moods[pick(moods)]), "genre": pick(TRAINING.genres[genre]), "inst": pick(inst_words)}
     return pick(QUERY_ORDERS).format(**words).lower()
+
+
+_TONIC = "|".join(sorted(map(re.escape, PITCH_CLASSES), key=len, reverse=True))
+_NAMED_KEY = re.compile(rf"(?<![\w#])({_TONIC}) (major|minor)\b")  # "B minor", "F# major" (case as generated)
+_KEY_MODE = re.compile(r"\ba (major|minor) key\b")  # "a minor key"
+_FLIP = {"major": "minor", "minor": "major"}
+
+
+def other_key(caption: str, rng: np.random.Generator) -> str | None:
+    """``caption`` naming another key: "B minor" -> any of the 23 other tonic and mode pairs, "a minor key" -> "a
+    major key"; None when it names neither (the negative of the key-contrast term, ``loss.key_contrast``)."""
+    named = _NAMED_KEY.search(caption)
+    if named:
+        pairs = [(t, m) for t in PITCH_CLASSES for m in ("major", "minor") if (t, m) != named.groups()]
+        tonic, mode = pairs[int(rng.integers(len(pairs)))]
+        return f"{caption[:named.start()]}{tonic} {mode}{caption[named.end():]}"
+    mode_only = _KEY_MODE.search(caption)
+    if mode_only:
+        return f"{caption[:mode_only.start()]}a {_FLIP[mode_only.group(1)]} key{caption[mode_only.end():]}"
+    return None
 
 
 def typos(text: str, rate: float, rng: np.random.Generator) -> str:

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from muscall.config import Config
@@ -32,7 +33,8 @@ class TrainNet(nn.Module):
         self.fact_heads = FactHeads(model.embed_dim, fact_classes) if fact_classes else None
 
     def forward(self, mel: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor,
-                view: torch.Tensor | None = None) -> dict[str, Any]:
+                view: torch.Tensor | None = None, other_keys: tuple | None = None) -> dict[str, Any]:
+        """``other_keys``: (rows, tokens, mask) of the batch's captions made to name another key (key contrast)."""
         n = mel.shape[0]
         audio_in = mel if view is None else torch.cat([mel, view])
         out = self.model(audio_in, tokens, mask)
@@ -42,12 +44,17 @@ class TrainNet(nn.Module):
             result["z1"], result["z2"] = z[:len(view)], z[n:]
         if self.fact_heads is not None:
             result["fact_logits"] = self.fact_heads({"audio": result["audio"], "text": result["text"]})
+        if other_keys is not None:
+            rows, key_tokens, key_mask = other_keys
+            result["key_rows"], result["key_text"] = rows, self.model.encode_text(key_tokens, key_mask)
         return result
 
 
 class Objective:
     """(1 - w) * InfoNCE (optionally caption-weighted) + w * NT-Xent, over the global batch of all ranks,
-    plus ``loss.facts.weight`` times the mean fact-head loss (on this rank's batch) when ``facts`` is given.
+    plus ``loss.facts.weight`` times the mean fact-head loss (on this rank's batch) when ``facts`` is given,
+    plus ``loss.key_contrast`` times the key term (this rank's batch): each clip whose caption names a key must
+    score its caption above the same caption naming another key (:func:`key_contrast_loss`).
     """
 
     def __init__(self, cfg: Config, captions: list[str], facts: FactTargets | None = None):
@@ -79,12 +86,26 @@ class Objective:
             facts = fact_losses(out["fact_logits"], self._fact_targets(index, batch_captions))
             losses.update(facts)
             losses["loss"] = losses["loss"] + self.cfg.facts.weight * facts["facts"]
+        if self.cfg.key_contrast > 0:
+            key = key_contrast_loss(out)
+            losses["key_contrast"] = key
+            losses["loss"] = losses["loss"] + self.cfg.key_contrast * key
         return losses
 
     def _fact_targets(self, index: torch.Tensor, captions: list[str] | None) -> dict[str, torch.Tensor]:
         if captions is None:
             raise MuscallError("the fact heads need the batch's drawn captions: pass batch_captions")
         return _tower_targets(self.facts, index.cpu().numpy().astype(np.int64), captions)
+
+
+def key_contrast_loss(out: dict[str, Any]) -> torch.Tensor:
+    """Cross-entropy of each clip choosing its own caption (``text``) over the one naming another key
+    (``key_text``, rows ``key_rows``) at the model's logit scale; 0 when no caption of the batch names a key."""
+    if "key_text" not in out:
+        return out["audio"].new_zeros(())
+    audio, text = out["audio"][out["key_rows"]], out["text"][out["key_rows"]]
+    logits = out["logit_scale"] * torch.stack([(audio * text).sum(-1), (audio * out["key_text"]).sum(-1)], 1)
+    return F.cross_entropy(logits.float(), torch.zeros(len(logits), dtype=torch.long, device=logits.device))
 
 
 class RowEmbeddings:

@@ -23,6 +23,7 @@ from muscall.audio.features import feature_config_hash
 from muscall.augment import AugmentPipeline
 from muscall.checkpoint import load_checkpoint, save_checkpoint
 from muscall.config import Config, ConfigError
+from muscall.data.caption_augment import other_key
 from muscall.data.manifest import caption_of, captions_of, read_manifest
 from muscall.data.mels import MelSource
 from muscall.embedding import embed_pairs
@@ -224,7 +225,8 @@ class Trainer:
             n_ssl = max(2, int(round(mel.shape[0] * cfg.loss.ssl_fraction)))
             view = self.augment(mel[:n_ssl], gen)
         with autocast(self.device, self.amp_dtype is not None):
-            losses = self.objective(net(mel, tokens, mask, view), batch.index, self.dist, batch.captions)
+            losses = self.objective(net(mel, tokens, mask, view, self._other_keys(batch.captions)), batch.index,
+                                    self.dist, batch.captions)
         loss = losses["loss"] / cfg.train.accum_steps
         self.scaler.scale(loss).backward()
         if (self.step_in_epoch + 1) % cfg.train.accum_steps == 0:
@@ -238,6 +240,19 @@ class Trainer:
             self.global_step += 1
         self.model.clamp_logit_scale_()
         return {k: float(v.detach()) for k, v in losses.items()}
+
+    def _other_keys(self, captions: list[str]) -> tuple | None:
+        """(rows, tokens, mask) of the batch's captions that name a key, made to name another one (seeded by the
+        step, so a resumed run draws the same); None when the key term is off or no caption names a key."""
+        if self.cfg.loss.key_contrast <= 0:
+            return None
+        rng = np.random.default_rng([self.cfg.train.seed, self.epoch, self.step_in_epoch, 0x4B])
+        swapped = [other_key(c, rng) for c in captions]
+        rows = [i for i, c in enumerate(swapped) if c is not None]
+        if not rows:
+            return None
+        tokens, mask = self.tokenizer.encode_batch([swapped[i] for i in rows], self.cfg.model.text.max_tokens)
+        return torch.tensor(rows, device=self.device), tokens.to(self.device), mask.to(self.device)
 
     def _set_lr(self) -> None:
         """Warm-up, then cosine decay over the steps of all epochs, or over the time budget if that ends first."""

@@ -10,7 +10,7 @@ import pytest
 
 from muscall.config import load_config
 from muscall.config.schema import TextAugmentConfig
-from muscall.data.caption_augment import (LEXICON, THESAURUS_FILE, CaptionAugmenter, augmentation_vocabulary,
+from muscall.data.caption_augment import (LEXICON, THESAURUS_FILE, CaptionAugmenter, augmentation_vocabulary, other_key,
                                           query_fragment, typos)
 from muscall.data.manifest import ClipRow
 from muscall.errors import MuscallError
@@ -134,3 +134,13 @@ def test_an_install_without_the_thesaurus_says_so_when_training_asks_for_it(tmp_
     with pytest.raises(MuscallError, match="thesaurus=false"):
         CaptionAugmenter(ON, seed=0, attributes=[ATTRS])
     assert CaptionAugmenter(TextAugmentConfig(enabled=True, thesaurus=False), seed=0, attributes=[ATTRS])
+
+
+def test_other_key_names_another_key_or_the_other_mode():
+    rng = np.random.default_rng(0)
+    drawn = {other_key("Jazz in B minor, slow.", rng) for _ in range(200)}
+    assert len(drawn) == 23 and "Jazz in B minor, slow." not in drawn  # every other tonic and mode pair
+    assert "Jazz in F# major, slow." in drawn and "Jazz in B major, slow." in drawn
+    assert other_key("A waltz in a minor key.", rng) == "A waltz in a major key."
+    assert other_key("A waltz in A major.", rng).startswith("A waltz in ")  # the article "A" is not a key
+    assert other_key("a major jazz tune", rng) is None and other_key("no key named", rng) is None

@@ -65,3 +65,21 @@ def test_objective_uses_the_row_cache_only_for_minilm_weighting(monkeypatch):
     assert Objective(load_config("tiny", ["loss.caption_weighting=false"]), ["a", "b"]).minilm is None
     monkeypatch.setattr(objective, "similarity_method", lambda method: "tfidf")
     assert Objective(load_config("tiny", ["loss.caption_weighting=true"]), ["a", "b"]).minilm is None
+
+
+def test_key_contrast_adds_the_choice_between_a_caption_and_its_other_key():
+    cfg = load_config("tiny", ["loss.key_contrast=0.5"])
+    torch.manual_seed(0)
+    net = TrainNet(create_model(cfg, vocab_size=40), cfg).eval()
+    mel, tokens, mask = torch.randn(4, ROWS, 80), torch.randint(4, 40, (4, 9)), torch.ones(4, 9, dtype=torch.bool)
+    other = (torch.tensor([1, 3]), torch.randint(4, 40, (2, 7)), torch.ones(2, 7, dtype=torch.bool))
+    out = net(mel, tokens, mask, None, other)
+    assert out["key_text"].shape == (2, out["text"].shape[1])
+    losses = Objective(cfg, ["a", "b", "c", "d"])(out, torch.arange(4), DistInfo())
+    audio, own = out["audio"][[1, 3]], out["text"][[1, 3]]
+    logits = out["logit_scale"] * torch.stack([(audio * own).sum(-1), (audio * out["key_text"]).sum(-1)], 1)
+    expected = torch.nn.functional.cross_entropy(logits, torch.zeros(2, dtype=torch.long))
+    torch.testing.assert_close(losses["key_contrast"], expected)
+    torch.testing.assert_close(losses["loss"], losses["contrastive"] + 0.5 * expected)
+    none_named = Objective(cfg, ["a", "b", "c", "d"])(net(mel, tokens, mask), torch.arange(4), DistInfo())
+    assert float(none_named["key_contrast"]) == 0.0  # a batch whose captions name no key adds nothing

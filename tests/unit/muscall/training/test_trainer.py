@@ -114,3 +114,15 @@ def test_the_selection_metric_can_be_named(tiny_cfg, tmp_path):
     assert epoch["val_metric"] == "r10" and epoch["val_score"] == epoch["val_r10"]
     with pytest.raises(ConfigError, match="train.val_metric='map'"):
         Trainer(tiny_cfg("train.val_metric=map"), tmp_path / "bad", progress=False)
+
+
+def test_key_contrast_draws_its_other_keys_by_the_step(tiny_cfg, tmp_path):
+    trainer = Trainer(tiny_cfg("loss.key_contrast=0.5", "train.epochs=1"), tmp_path, progress=False)
+    captions = ["low calm sine tone in C major", "noisy high hiss", "high bright sine tone in a minor key"]
+    rows, tokens, mask = trainer._other_keys(captions)
+    assert rows.tolist() == [0, 2] and tokens.shape[0] == mask.shape[0] == 2
+    assert torch.equal(trainer._other_keys(captions)[1], tokens)  # the same step draws the same keys
+    assert trainer.tokenizer.decode(tokens[1]) == "high bright sine tone in a major key"
+    assert trainer._other_keys(["noisy high hiss"]) is None
+    trainer.fit()  # the tone captions name no key: the term is 0 and training runs as before
+    assert Trainer(tiny_cfg(), tmp_path / "off", progress=False)._other_keys(captions) is None
