@@ -29,11 +29,13 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from index.fileio import atomic_write_text  # noqa: E402
-from muscall.data.caption_augment import THESAURUS_FILE  # noqa: E402
+from muscall.data.caption_augment import HAND_LEXICON, THESAURUS_FILE  # noqa: E402
 from muscall.data.synth import heldout_words  # noqa: E402
 from muscall.data.synth.captions import fact_phrases  # noqa: E402
 
@@ -48,8 +50,9 @@ EXCLUDED = frozenset({  # read and struck out by hand, with the reason
 
 
 def read_wordnet(root: Path) -> tuple[dict, dict]:
-    """Synsets {(pos, offset): (lemmas, [(pointer, (pos, offset))])} and {lemma: [(pos, offset)]} of a WordNet
-    3.0 ``dict`` directory (``data.noun`` ...; the format of wndb(5WN))."""
+    """Synsets {(pos, offset): (lemmas, [(pointer, (pos, offset))], gloss)} and {lemma: [(pos, offset)]} of a
+    WordNet 3.0 ``dict`` directory (``data.noun`` ...; the format of wndb(5WN)); the gloss is the definition's first
+    clause."""
     synsets, by_lemma = {}, defaultdict(list)
     for pos, name in POS_FILES.items():
         path = root / f"data.{name}"
@@ -58,14 +61,15 @@ def read_wordnet(root: Path) -> tuple[dict, dict]:
         for line in path.open(encoding="latin-1"):
             if line.startswith("  "):  # licence header
                 continue
-            fields = line.partition(" | ")[0].split()
+            head, _, gloss = line.partition(" | ")
+            fields = head.split()
             n_words = int(fields[3], 16)
             lemmas = [re.sub(r"\(.*\)$", "", fields[4 + 2 * k]).replace("_", " ").lower() for k in range(n_words)]
             at = 4 + 2 * n_words
             pointers = [(fields[at + 1 + 4 * k], ("a" if fields[at + 3 + 4 * k] == "s" else fields[at + 3 + 4 * k],
                                                   fields[at + 2 + 4 * k])) for k in range(int(fields[at]))]
             key = (pos, fields[0])
-            synsets[key] = (lemmas, pointers)
+            synsets[key] = (lemmas, pointers, gloss.split(";")[0].strip())
             for lemma in lemmas:
                 by_lemma[lemma].append(key)
     return synsets, by_lemma
@@ -78,25 +82,14 @@ CONTEXT = {  # what each kind of fact_phrases() means: the sense whose WordNet g
 NOUN_KINDS = ("genre", "instrument", "noun")
 
 
-def glosses(root: Path) -> dict:
-    """{(pos, offset): gloss} of the same directory (first clause of each definition)."""
-    out = {}
-    for pos, name in POS_FILES.items():
-        for line in (root / f"data.{name}").open(encoding="latin-1"):
-            if not line.startswith("  "):
-                out[(pos, line.split(" ", 1)[0])] = line.partition(" | ")[2].split(";")[0].strip()
-    return out
-
-
-def sense_of(phrase: str, kind: str, by_lemma: dict, synsets: dict, gloss: dict, vec,
-             min_sense: float) -> tuple | None:
-    """The synset of ``phrase`` (a noun for a genre, instrument or noun, else an adjective) whose lemmas and gloss
-    read most like the phrase's musical meaning; None when even that one reads below ``min_sense``."""
+def sense_of(phrase: str, kind: str, by_lemma: dict, synsets: dict, vec, min_sense: float) -> tuple | None:
+    """The synset of ``phrase`` (a noun for a genre, instrument or noun, else an adjective) whose gloss reads most
+    like the phrase's musical meaning (:data:`CONTEXT`); None when even that one reads below ``min_sense``."""
     pos = "n" if kind in NOUN_KINDS else "a"
     keys = [k for k in by_lemma.get(phrase, []) if k[0] == pos]
     if not keys:
         return None
-    scores = vec([gloss[k] for k in keys]) @ vec([CONTEXT[kind]])[0]
+    scores = vec([synsets[k][2] for k in keys]) @ vec([CONTEXT[kind]])[0]
     best = int(scores.argmax())
     return keys[best] if scores[best] >= min_sense else None
 
@@ -104,7 +97,7 @@ def sense_of(phrase: str, kind: str, by_lemma: dict, synsets: dict, gloss: dict,
 def candidates(key: tuple, kind: str, synsets: dict) -> set[str]:
     """The sense's lemmas, plus the adjectives similar to it, or a genre's or instrument's direct kinds (hyponyms:
     a kind of "piece" such as "quartet" or "lullaby" would state a fact the clip may not have)."""
-    lemmas, pointers = synsets[key]
+    lemmas, pointers, _ = synsets[key]
     out = set(lemmas)
     for pointer, other in pointers:
         if (key[0] == "a" and pointer == "&") or (kind in ("genre", "instrument") and pointer == "~"):
@@ -131,25 +124,24 @@ def main() -> None:
                     help="MiniLM cosine the chosen sense's gloss needs to the phrase's musical meaning")
     ap.add_argument("--out", type=Path, default=THESAURUS_FILE)
     args = ap.parse_args()
-    from muscall.data.caption_augment import HAND_LEXICON as LEXICON  # its words are taken already
     from muscall.models.minilm import sentence_vectors
 
     synsets, by_lemma = read_wordnet(args.wordnet)
-    gloss = glosses(args.wordnet)
-    cache: dict[str, object] = {}
+    cache: dict[str, np.ndarray] = {}
 
-    def vec(texts: list[str]):
+    def vec(texts: list[str]) -> np.ndarray:
         fresh = [t for t in dict.fromkeys(texts) if t not in cache]
         cache.update(zip(fresh, sentence_vectors(fresh)) if fresh else ())
-        return __import__("numpy").stack([cache[t] for t in texts])
+        return np.stack([cache[t] for t in texts])
 
     own = fact_phrases()
-    banned = {p.lower() for p in heldout_words.vocabulary()} | set(own) | {w for ws in LEXICON.values() for w in ws} | EXCLUDED
+    hand = {w for ws in HAND_LEXICON.values() for w in ws}  # taken already
+    banned = {p.lower() for p in heldout_words.vocabulary()} | set(own) | hand | EXCLUDED
     unseen = words_of(heldout_words.vocabulary()) - words_of(own)  # held-out words no training caption has
     facts_of: dict[str, set[tuple[str, str]]] = defaultdict(set)  # candidate -> the facts it was proposed for
     home: dict[str, tuple[float, str]] = {}  # candidate -> (cosine, phrase) of the phrase it reads nearest
     for phrase, (kind, fact) in sorted(own.items()):
-        key = sense_of(phrase, kind, by_lemma, synsets, gloss, vec, args.min_sense)
+        key = sense_of(phrase, kind, by_lemma, synsets, vec, args.min_sense)
         found = sorted(c for c in candidates(key, kind, synsets) if c not in banned and PHRASE.match(c)
                        and not words_of([c]) & unseen and not names_other_fact(c, (kind, fact), own)) if key else []
         for c, cos in zip(found, vec(found) @ vec([phrase])[0]) if found else ():

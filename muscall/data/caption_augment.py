@@ -25,9 +25,9 @@ import numpy as np
 
 from muscall.audio.signal import PITCH_CLASSES
 from muscall.config.schema import TextAugmentConfig
-from muscall.errors import MuscallError
 from muscall.data.synth.captions import TRAINING
 from muscall.data.synth.styles import STYLES
+from muscall.errors import MuscallError
 
 THESAURUS_FILE = Path(__file__).with_name("thesaurus.json")  # built by scripts/build_thesaurus.py
 HAND_LEXICON: dict[str, tuple[str, ...]] = {  # training word -> augmentation synonyms (never held-out words)
