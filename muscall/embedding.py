@@ -80,19 +80,37 @@ def _with_neighbours(model, tokenizer, bridge, texts: list[str], emb: np.ndarray
                      device) -> np.ndarray:
     """Each text with words the tower never saw, as ``(1 - u) * its embedding + u * the mean embedding of its
     nearest training captions`` (``u`` its share of unknown content words), normalised; other rows unchanged."""
-    found = [(i, share, captions) for i, (share, captions) in enumerate(bridge.nearest_captions(texts)) if captions]
+    found = [(i, share, rows) for i, (share, rows) in enumerate(bridge.nearest_captions(texts)) if rows]
     if not found:
         return emb
-    flat = [c for _, _, captions in found for c in captions]
-    borrowed = torch.cat([_encode_text(model, *tokenizer.encode_batch(flat[lo:lo + batch_size], max_tokens), device)
-                          for lo in range(0, len(flat), batch_size)]).numpy()
-    out, at = emb.copy(), 0
-    for i, share, captions in found:
-        mean = borrowed[at:at + len(captions)].mean(0)
-        at += len(captions)
+
+    table = bridge.caption_embeddings(model, lambda c: _embed_captions(model, tokenizer, c, max_tokens, batch_size,
+                                                                       device))
+    out = emb.copy()
+    for i, share, rows in found:
+        mean = table[rows].mean(0)
         mixed = (1.0 - share) * emb[i] + share * mean / max(float(np.linalg.norm(mean)), 1e-12)
         out[i] = mixed / max(float(np.linalg.norm(mixed)), 1e-12)
     return out
+
+
+def prime_bridge(model, tokenizer, max_tokens: int, batch_size: int = 256, device: str | torch.device = "cpu") -> None:
+    """Load MiniLM and embed the bridge's neighbour captions now (a service at start-up), so the first query with a
+    word the model never saw costs no more than the next."""
+    bridge = getattr(tokenizer, "bridge", None)
+    if bridge is None:
+        return
+    bridge.prime()
+    if bridge.neighbours:
+        with torch.no_grad():
+            bridge.caption_embeddings(model, lambda c: _embed_captions(model, tokenizer, c, max_tokens, batch_size,
+                                                                       device))
+
+
+def _embed_captions(model, tokenizer, captions: list[str], max_tokens: int, batch_size: int, device) -> np.ndarray:
+    """Embeddings of training captions: the tower's own words, read without the bridge."""
+    return torch.cat([_encode_text(model, *tokenizer.encode_batch(captions[lo:lo + batch_size], max_tokens), device)
+                      for lo in range(0, len(captions), batch_size)]).numpy()
 
 
 def _encode_text(model, tokens: torch.Tensor, mask: torch.Tensor, device) -> torch.Tensor:

@@ -25,6 +25,7 @@ from index.duplicates import Confirm
 from muscall.audio.features import MelFrontEnd
 from muscall.catalog.duplicates import fingerprint_stage
 from muscall.checkpoint import Checkpoint, load_checkpoint
+from muscall.embedding import prime_bridge
 from muscall.errors import MuscallError
 from muscall.scoring.predict import ScorerBundle, scorer_for
 from muscall.scoring.store import load_heads
@@ -139,8 +140,7 @@ def load_state(settings: Settings) -> ServiceState:
         raise
     front = MelFrontEnd(ckpt.config.audio, device=device)
     front.logmel  # built now, not on the first request
-    if ckpt.tokenizer.bridge is not None:
-        ckpt.tokenizer.bridge.prime()  # MiniLM loaded now, not by the first query with a word the model never saw
+    prime_bridge(ckpt.model, ckpt.tokenizer, ckpt.config.model.text.max_tokens, device=device)
     log.info("serving %d tracks from %s with %s (%s)", live.catalog.ntotal, settings.index_dir, settings.checkpoint,
              device)
     return ServiceState(settings=settings, checkpoint=ckpt, live=live, windows=windows, label_sets=labels,

@@ -70,6 +70,7 @@ class VocabularyBridge:
         self.captions, self.caption_vectors = captions, np.asarray(caption_vectors, np.float32)
         self.neighbours = int(neighbours) if captions else 0
         self._memo: dict[str, str] = {}
+        self._caption_embeddings: tuple[tuple, np.ndarray] | None = None  # ((model, version), embeddings)
 
     def rewrite(self, text: str) -> str:
         """``text`` with each unknown word that has a close enough known word replaced by it."""
@@ -97,11 +98,11 @@ class VocabularyBridge:
         content = [w for w in words if w not in GLUE and len(w) > 2 and not any(c.isdigit() for c in w)]
         return sum(self._mappable(w) for w in content) / len(content) if content else 0.0
 
-    def nearest_captions(self, texts: list[str]) -> list[tuple[float, list[str]]]:
-        """Per text: its :meth:`unknown_share` and the ``neighbours`` training captions MiniLM reads as closest to
-        it (none when the share is 0 or the bridge keeps no captions)."""
+    def nearest_captions(self, texts: list[str]) -> list[tuple[float, list[int]]]:
+        """Per text: its :meth:`unknown_share` and the rows of :attr:`captions` of the ``neighbours`` training
+        captions MiniLM reads as closest to it (none when the share is 0 or the bridge keeps no captions)."""
         shares = [self.unknown_share(t) for t in texts]
-        out: list[tuple[float, list[str]]] = [(share, []) for share in shares]
+        out: list[tuple[float, list[int]]] = [(share, []) for share in shares]
         todo = [i for i, share in enumerate(shares) if share > 0] if self.neighbours else []
         if todo:
             from muscall.models.minilm import sentence_vectors  # lazy: an optional dependency
@@ -110,8 +111,17 @@ class VocabularyBridge:
             k = min(self.neighbours, len(self.captions))
             top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
             for row, i in enumerate(todo):
-                out[i] = (shares[i], [self.captions[j] for j in sorted(top[row])])
+                out[i] = (shares[i], sorted(int(j) for j in top[row]))
         return out
+
+    def caption_embeddings(self, model, embed) -> np.ndarray:
+        """The tower's embeddings of :attr:`captions` (``embed(captions)``), computed once per model state: kept
+        until ``model``'s text projection changes (a training step bumps its version) or another model asks."""
+        weight = model.text_projection.weight
+        key = (id(model), weight._version)
+        if self._caption_embeddings is None or self._caption_embeddings[0] != key:
+            self._caption_embeddings = (key, embed(self.captions))
+        return self._caption_embeddings[1]
 
     def prime(self) -> None:
         """Load the MiniLM word encoder now (about 2 s), so the first unknown word costs no more than the next."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from muscall.checkpoint import load_checkpoint, save_checkpoint
 from muscall.cli.main import main
@@ -129,7 +130,15 @@ def test_a_query_with_unknown_words_borrows_from_its_nearest_captions_by_its_unk
     nearest = embed_texts(model, tokenizer, ["relaxed jazz piano"], 16)[0]
     expected = 0.5 * alone[0] + 0.5 * nearest  # "zorbly" is one of two content words
     np.testing.assert_allclose(mixed[0], expected / np.linalg.norm(expected), atol=1e-5)
-    assert _with_captions().nearest_captions(["calming piano"])[0] == (0.5, ["relaxed jazz piano"])
+    assert _with_captions().nearest_captions(["calming piano"])[0] == (0.5, [1])  # row 1: "relaxed jazz piano"
+    bridge = tokenizer.bridge = _with_captions()
+    calls = []
+    table = bridge.caption_embeddings(model, lambda c: calls.append(c) or np.ones((len(c), 2)))
+    assert bridge.caption_embeddings(model, lambda c: calls.append(c) or np.zeros((len(c), 2))) is table
+    with torch.no_grad():
+        model.text_projection.weight.mul_(2.0)  # a training step: the cached embeddings are stale
+    assert bridge.caption_embeddings(model, lambda c: calls.append(c) or np.zeros((len(c), 2))).sum() == 0
+    assert len(calls) == 2
 
 
 def test_caption_neighbours_round_trip_and_older_bridges_load_without_them(tmp_path):
@@ -149,7 +158,7 @@ def test_built_bridge_keeps_its_captions_for_neighbours():
     bridge = build_bridge([*CAPTIONS, CAPTIONS[0]], threshold=0.6, neighbours=2)
     assert sorted(bridge.captions) == sorted(CAPTIONS) and bridge.neighbours == 2  # each distinct caption once
     share, nearest = bridge.nearest_captions(["a zorbly heavy metal song"])[0]
-    assert share > 0 and "an angry metal song with electric guitar" in nearest
+    assert share > 0 and "an angry metal song with electric guitar" in [bridge.captions[j] for j in nearest]
     assert build_bridge(CAPTIONS, neighbours=0).captions == []
 
 
