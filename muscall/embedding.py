@@ -84,8 +84,7 @@ def _with_neighbours(model, tokenizer, bridge, texts: list[str], emb: np.ndarray
     if not found:
         return emb
 
-    table = bridge.caption_embeddings(model, lambda c: _embed_captions(model, tokenizer, c, max_tokens, batch_size,
-                                                                       device))
+    table = _caption_table(model, tokenizer, bridge, max_tokens, batch_size, device)
     out = emb.copy()
     for i, share, rows in found:
         mean = table[rows].mean(0)
@@ -103,14 +102,17 @@ def prime_bridge(model, tokenizer, max_tokens: int, batch_size: int = 256, devic
     bridge.prime()
     if bridge.neighbours:
         with torch.no_grad():
-            bridge.caption_embeddings(model, lambda c: _embed_captions(model, tokenizer, c, max_tokens, batch_size,
-                                                                       device))
+            _caption_table(model, tokenizer, bridge, max_tokens, batch_size, device)
 
 
-def _embed_captions(model, tokenizer, captions: list[str], max_tokens: int, batch_size: int, device) -> np.ndarray:
-    """Embeddings of training captions: the tower's own words, read without the bridge."""
-    return torch.cat([_encode_text(model, *tokenizer.encode_batch(captions[lo:lo + batch_size], max_tokens), device)
-                      for lo in range(0, len(captions), batch_size)]).numpy()
+def _caption_table(model, tokenizer, bridge, max_tokens: int, batch_size: int, device) -> np.ndarray:
+    """The tower's embeddings of the bridge's kept training captions (their own words, read without the bridge),
+    cached on the bridge per model state."""
+    def embed(captions: list[str]) -> np.ndarray:
+        return torch.cat([_encode_text(model, *tokenizer.encode_batch(captions[lo:lo + batch_size], max_tokens),
+                                       device) for lo in range(0, len(captions), batch_size)]).numpy()
+
+    return bridge.caption_embeddings(model, embed)
 
 
 def _encode_text(model, tokens: torch.Tensor, mask: torch.Tensor, device) -> torch.Tensor:

@@ -94,8 +94,7 @@ class VocabularyBridge:
 
     def unknown_share(self, text: str) -> float:
         """The share of ``text``'s content words (not glue, not short, no digit) that the bridge would look up."""
-        words = [w.lower() for w in WORD.findall(text)]
-        content = [w for w in words if w not in GLUE and len(w) > 2 and not any(c.isdigit() for c in w)]
+        content = [w for w in (w.lower() for w in WORD.findall(text)) if _content(w)]
         return sum(self._mappable(w) for w in content) / len(content) if content else 0.0
 
     def nearest_captions(self, texts: list[str]) -> list[tuple[float, list[int]]]:
@@ -130,9 +129,7 @@ class VocabularyBridge:
         sentence_vectors(["music"])
 
     def _mappable(self, lower: str) -> bool:
-        if lower in self.known or lower in GLUE or len(lower) <= 2 or not self.targets:
-            return False
-        if any(c.isdigit() for c in lower):  # numbers, years, catalogue and take numbers: not vocabulary
+        if lower in self.known or not _content(lower) or not self.targets:
             return False
         parts = re.split(r"['-]", lower)
         return not (len(parts) > 1 and all(p in self.known or p.isdigit() for p in parts))
@@ -186,6 +183,12 @@ class VocabularyBridge:
         except (OSError, KeyError, ValueError, zipfile.BadZipFile) as err:
             raise MuscallError(f"{path}: not a readable vocabulary bridge ({err}); delete it and rebuild it with "
                                "'muscall bridge --checkpoint CKPT --manifest M'") from err
+
+
+def _content(lower: str) -> bool:
+    """A word that can carry a fact: not glue, longer than two letters, no digit (numbers, years, catalogue and take
+    numbers are not vocabulary)."""
+    return lower not in GLUE and len(lower) > 2 and not any(c.isdigit() for c in lower)
 
 
 def build_bridge(captions: Iterable[str], extra_words: Iterable[str] = (), threshold: float = DEFAULT_THRESHOLD,
