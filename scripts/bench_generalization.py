@@ -61,14 +61,18 @@ def table(results: dict, command: str) -> str:
     return "\n".join(lines)
 
 
-BRIDGE_MODES = {"full": "shift.json", "words": "shift-noneighbours.json", "off": "shift-nobridge.json"}
+# mode -> (results file, bridge, key agreement); files of runs evaluated before the key agreement (shift.json, ...)
+# are not read
+MODES = {"full": ("shift-key.json", "full", True), "words": ("shift-key-noneighbours.json", "words", True),
+         "off": ("shift-key-nobridge.json", "off", True), "nokey": ("shift-nokey.json", "full", False)}
 
 
-def shift_of(run: Path, corpus: Path, bridge: str = "full") -> dict:
+def shift_of(run: Path, corpus: Path, mode: str = "full") -> dict:
     """The run's shift results with its vocabulary bridge as trained (``full``), without its caption neighbours
-    (``words``) or off (``off``), computed once into RUN/shift*.json; the genre temperature is fitted on the
-    validation split first (the genre_ece_fitted column)."""
-    out = run / BRIDGE_MODES[bridge]
+    (``words``), off (``off``), or as trained but without the key agreement in ranking (``nokey``), computed once
+    into RUN/shift*.json; the genre temperature is fitted on the validation split first (genre_ece_fitted)."""
+    name, bridge, keyed = MODES[mode]
+    out = run / name
     if not out.exists():
         best, manifest = run / "checkpoints" / "best", corpus / "manifest.jsonl"
         muscall("eval", "zeroshot", "--checkpoint", str(best), "--manifest", str(manifest), "--split", "val",
@@ -78,8 +82,9 @@ def shift_of(run: Path, corpus: Path, bridge: str = "full") -> dict:
             ckpt.tokenizer.bridge = None
         elif bridge == "words" and ckpt.tokenizer.bridge is not None:
             ckpt.tokenizer.bridge.neighbours = 0
-        atomic_write_text(out, json.dumps(to_jsonable(evaluate_shift(ckpt, manifest,
-                                                                     load_label_sets(corpus / "labels.json"))), indent=1))
+        labels = load_label_sets(corpus / "labels.json")
+        result = evaluate_shift(ckpt, manifest, labels, key_weight=None if keyed else 0.0)
+        atomic_write_text(out, json.dumps(to_jsonable(result), indent=1))
     return json.loads(out.read_text())
 
 
@@ -96,6 +101,9 @@ def main() -> None:
     ap.add_argument("--without-neighbours", action="store_true",
                     help="also evaluate each variant with its bridge's word map alone, without caption neighbours "
                          "(a row '<name>, no neighbours')")
+    ap.add_argument("--without-key", action="store_true",
+                    help="also evaluate each variant ranked by its embeddings alone, without the key agreement of "
+                         "muscall.keys (a row '<name>, no key')")
     ap.add_argument("--markdown", default=None)
     args = ap.parse_args()
     results = {}
@@ -110,6 +118,8 @@ def main() -> None:
             results[f"{name}, no neighbours"] = {"train": stats, "shift": shift_of(run, corpus, "words")}
         if args.without_bridge and bridged:
             results[f"{name}, no bridge"] = {"train": stats, "shift": shift_of(run, corpus, "off")}
+        if args.without_key:
+            results[f"{name}, no key"] = {"train": stats, "shift": shift_of(run, corpus, "nokey")}
     publish(lambda command: table(results, command), args.markdown)
 
 

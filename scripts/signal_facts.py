@@ -15,17 +15,16 @@ import json
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from muscall.audio.signal import CHROMA_AT, TEMPO_AT, TEMPO_EDGES_BPM
 from muscall.data.degrade.facts import PITCH_CLASS
 from muscall.data.manifest import read_manifest
-from muscall.models.quality.factcheck import key_correlation
+from muscall.keys import key_correlations
 
 
 def estimate_key(chroma: np.ndarray) -> tuple[int, str]:
     """(tonic pitch class, mode) of the best-correlated rotated key profile (the fact check's key templates)."""
-    best = int(key_correlation(torch.from_numpy(np.asarray(chroma, dtype=np.float32))[None]).argmax())
+    best = int(key_correlations(np.asarray(chroma)[None]).argmax())
     return best % 12, "major" if best < 12 else "minor"
 
 

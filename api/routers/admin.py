@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import StateDep, require_api_key
-from api.routers import error_responses, split_list, track_out
+from api.routers import HIDDEN_ATTRIBUTES, error_responses, split_list, track_out
 from api.schemas import Removed, Track
 from api.services.errors import ApiError
 from api.services.updates import add_track, remove_track
@@ -57,8 +57,9 @@ def _parse_attributes(text: str | None) -> dict[str, Any]:
                             '{"genre": "jazz"}') from err
     if not isinstance(value, dict):
         raise ApiError(422, 'attributes must be a JSON object like {"genre": "jazz"}')
-    if "window_starts" in value:
-        raise ApiError(422, "attributes.window_starts is computed by the server; leave it out")
+    for key in HIDDEN_ATTRIBUTES:
+        if key in value:
+            raise ApiError(422, f"attributes.{key} is computed by the server; leave it out")
     scalar = (str, int, float, bool, type(None))
     for key, v in value.items():
         items = v if isinstance(v, list) else [v]

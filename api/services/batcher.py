@@ -21,7 +21,7 @@ from typing import Sequence
 
 import numpy as np
 
-from api.services.search import ScoredTrack, embed_many, page_of, search
+from api.services.search import ScoredTrack, embed_many, page_of, search, search_depth
 from api.services.state import ServiceState, thread_setup
 from index import TrackFilter
 from muscall.errors import MuscallError
@@ -59,7 +59,7 @@ def answer_batch(state: ServiceState, queries: Sequence[TextQuery]) -> list[Text
         if isinstance(v, Exception):
             continue
         if q.flt is None:
-            groups.setdefault(q.offset + q.k, []).append(i)
+            groups.setdefault(search_depth(state, q.offset + q.k, q.text), []).append(i)
         else:
             out[i] = _answer_one(state, q, v)
     for want, members in groups.items():
@@ -104,7 +104,7 @@ def _embed_alone(state: ServiceState, text: str) -> np.ndarray | Exception:
 def _answer_one(state: ServiceState, q: TextQuery, vec: Embedded) -> TextAnswer | Exception:
     """One query searched alone."""
     try:
-        return TextAnswer(search(state, vec[0], q.k, q.offset, q.flt, q.with_moment), vec[1])
+        return TextAnswer(search(state, vec[0], q.k, q.offset, q.flt, q.with_moment, text=q.text), vec[1])
     except Exception as err:  # noqa: BLE001 - handed to this query's request
         return err
 
@@ -123,7 +123,7 @@ def _answer_group(state: ServiceState, queries: list[TextQuery], vectors: list[E
         return
     for q, v, slot, ranked in zip(queries, vectors, slots, hits):
         try:
-            out[slot] = TextAnswer(page_of(state, ranked, v[0], q.k, q.offset, q.with_moment), v[1])
+            out[slot] = TextAnswer(page_of(state, ranked, v[0], q.k, q.offset, q.with_moment, text=q.text), v[1])
         except Exception as err:  # noqa: BLE001 - e.g. an unreadable window file fails this result only
             out[slot] = err
 

@@ -20,6 +20,7 @@ from api.services.windows import Moment, best_moment, window_start_seconds
 from index import CatalogError, Hit, TrackFilter, TrackRecord
 from muscall.embedding import TrackEmbeddings, embed_mels, embed_texts
 from muscall.errors import MuscallError
+from muscall.keys import rerank_depth, rerank_hits
 
 log = logging.getLogger(__name__)
 
@@ -62,19 +63,28 @@ def embed_wave(state: ServiceState, wave: np.ndarray) -> TrackEmbeddings:
 
 
 def search(state: ServiceState, query: np.ndarray, k: int, offset: int = 0, flt: TrackFilter | None = None,
-           with_moment: bool = False, exclude: str | None = None) -> list[ScoredTrack]:
-    """Results ``offset .. offset + k`` for a unit query vector, optionally excluding one track id."""
+           with_moment: bool = False, exclude: str | None = None, text: str | None = None) -> list[ScoredTrack]:
+    """Results ``offset .. offset + k`` for a unit query vector, optionally excluding one track id; ``text``:
+    the query's words, for the key it may state (:func:`search_depth`)."""
     thread_setup()
-    want = offset + k + (1 if exclude is not None else 0)
+    want = search_depth(state, offset + k + (1 if exclude is not None else 0), text)
     hits = state.catalog.search_tracks(np.asarray(query, dtype=np.float32)[None], want, flt)[0]
-    return page_of(state, hits, query, k, offset, with_moment, exclude)
+    return page_of(state, hits, query, k, offset, with_moment, exclude, text)
+
+
+def search_depth(state: ServiceState, want: int, text: str | None) -> int:
+    """Nearest tracks to fetch for a page ending at ``want`` (more when ``text`` names a key or mode)."""
+    return rerank_depth(want, text, state.settings.serve.key_weight)
 
 
 def page_of(state: ServiceState, hits: list[Hit], query: np.ndarray, k: int, offset: int = 0,
-            with_moment: bool = False, exclude: str | None = None) -> list[ScoredTrack]:
-    """The page ``offset .. offset + k`` of ranked ``hits`` (without ``exclude``), with moments when asked."""
+            with_moment: bool = False, exclude: str | None = None, text: str | None = None) -> list[ScoredTrack]:
+    """The page ``offset .. offset + k`` of ranked ``hits`` (without ``exclude``; re-ranked by the key or mode
+    ``text`` states), with moments when asked."""
     if exclude is not None:
         hits = [h for h in hits if h.track.track_id != exclude]
+    if text is not None:
+        hits = rerank_hits(hits, text, state.settings.serve.key_weight)
     page = [ScoredTrack(h.track, h.score) for h in hits[offset:offset + k]]
     if with_moment:
         for item in page:

@@ -24,6 +24,7 @@ from api.services.state import ServiceState
 from index import Catalog, CatalogError, TrackMeta, TrackRecord
 from index.fileio import atomic_write_bytes
 from muscall.audio.windows import frames_to_seconds
+from muscall.keys import chroma_attribute, chroma_profile
 
 log = logging.getLogger(__name__)
 EXTENSIONS = {"WAV": ".wav", "FLAC": ".flac", "OGG": ".ogg", "MP3": ".mp3", "AIFF": ".aiff", "W64": ".w64",
@@ -41,7 +42,7 @@ def add_track(state: ServiceState, data: bytes, wave: np.ndarray, fmt: str, trac
     starts = frames_to_seconds(emb.starts[0], cfg)
     path = state.settings.media / "audio" / f"{uuid.uuid4().hex}{EXTENSIONS.get(fmt.split('/')[0], '.audio')}"
     meta = TrackMeta(track_id, str(path), title or track_id, round(len(wave) / cfg.sample_rate, 3), list(tags),
-                     {**attributes, "window_starts": starts})
+                     {**attributes, "window_starts": starts, **chroma_attribute(chroma_profile(wave, cfg.sample_rate))})
     stored = False
     try:
         with state.write_lock, _editing(state) as catalog:

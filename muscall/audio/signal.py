@@ -136,11 +136,12 @@ def _wave_stats(x: np.ndarray, peak: float) -> np.ndarray:
     return np.array([np.log10(at_peak + 1e-5), crest, np.log10(zeros + 1e-5)])
 
 
-def _spectrum(wave: np.ndarray, n_frames: int, hop_length: int) -> np.ndarray:
-    """``[n_frames, DRIFT_FFT // 2 + 1]`` magnitudes of a Hann-windowed STFT centred on each log-mel frame."""
+def _spectrum(wave: np.ndarray, n_frames: int, hop_length: int, first: int = 0) -> np.ndarray:
+    """``[n_frames - first, DRIFT_FFT // 2 + 1]`` magnitudes of a Hann-windowed STFT centred on each log-mel frame
+    from ``first`` on."""
     n_fft = DRIFT_FFT
     x = np.pad(np.asarray(wave, dtype=np.float64), (n_fft // 2, n_fft // 2 + n_frames * hop_length))
-    starts = hop_length * np.arange(n_frames)
+    starts = hop_length * np.arange(first, n_frames)
     return np.abs(np.fft.rfft(x[starts[:, None] + np.arange(n_fft)[None, :]] * np.hanning(n_fft), axis=1))
 
 
@@ -173,6 +174,15 @@ def _peak_chroma(spec: np.ndarray, sample_rate: int) -> np.ndarray:
     rows = np.broadcast_to(np.arange(spec.shape[0])[:, None], pitch_class.shape)
     np.add.at(chroma, (rows, pitch_class), weight)
     return chroma
+
+
+def peak_chroma(wave: np.ndarray, sample_rate: int, hop_length: int, block: int = 1024) -> np.ndarray:
+    """``[frames, 12]`` peak chroma of a whole waveform, one frame per ``hop_length`` samples, computed ``block``
+    frames at a time so a long track never holds its whole spectrum."""
+    wave = np.asarray(wave, dtype=np.float64).ravel()
+    n_frames = max(1, wave.size // hop_length)
+    return np.concatenate([_peak_chroma(_spectrum(wave, min(lo + block, n_frames), hop_length, lo), sample_rate)
+                           for lo in range(0, n_frames, block)])
 
 
 def _normalised(chroma: np.ndarray) -> np.ndarray:

@@ -21,9 +21,10 @@ from muscall.catalog.tag_db import check_same_model
 from muscall.checkpoint import Checkpoint
 from muscall.embedding import embed_texts
 from muscall.errors import MuscallError
+from muscall.keys import CHROMA_FIELD, rerank_depth, rerank_hits
 from muscall.utils.accel import faiss_gpu
 
-NOT_FILTERABLE = ("caption", "window_starts", "zeroshot")  # long or nested attributes never worth an SQL index
+NOT_FILTERABLE = ("caption", "window_starts", "zeroshot", CHROMA_FIELD)  # long or nested attributes never worth an SQL index
 
 
 @contextmanager
@@ -120,7 +121,8 @@ def search_text(index_dir: str | Path, ckpt: Checkpoint, text: str, k: int = 10,
             catalog.set_gpu(faiss_gpu(device))  # the index follows the model onto the GPU
             query = embed_texts(ckpt.model, ckpt.tokenizer, [text], ckpt.config.model.text.max_tokens, device=device)
             flt = TrackFilter(tags_any=list(tags) if tags else None, attributes={"genre": genre} if genre else {})
-            return catalog.search_tracks(query, k, flt)[0]
+            weight = ckpt.config.serve.key_weight
+            return rerank_hits(catalog.search_tracks(query, rerank_depth(k, text, weight), flt)[0], text, weight)[:k]
 
 
 def format_hits(hits: Sequence[Hit]) -> str:

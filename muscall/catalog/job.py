@@ -29,6 +29,7 @@ from muscall.catalog.reader import DecodedTrack, TrackInput, TrackReader, inputs
 from muscall.catalog.writer import FAILURES, PARTS, PartStore, merge_parts, remove_parts
 from muscall.checkpoint import Checkpoint
 from muscall.errors import MuscallError
+from muscall.keys import chroma_attribute
 from muscall.utils.accel import torch_threads
 from muscall.utils.distributed import DistInfo, barrier
 
@@ -179,6 +180,8 @@ def _metas(mapper: TrackMapper, inputs: Sequence[TrackInput], decoded: list[Deco
         attrs = dict(inp.attributes)
         if keep_windows:
             attrs["window_starts"] = mapper.start_seconds(starts[i])
+        if track.chroma is not None:
+            attrs.update(chroma_attribute(track.chroma))
         metas.append(TrackMeta(inp.track_id, inp.path, inp.title, round(track.duration, 3), list(inp.tags), attrs))
         keep.append(i)
     failures.sort(key=lambda f: f["position"])

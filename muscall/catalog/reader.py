@@ -23,6 +23,7 @@ from muscall.audio.fingerprint import fingerprint, levels
 from muscall.config import AudioConfig
 from muscall.data.manifest import clip_segment, read_manifest, resolve_audio_path
 from muscall.errors import AudioLoadError, MuscallError
+from muscall.keys import chroma_profile
 from muscall.utils.processes import loader_worker_init
 
 MANIFEST_SUFFIXES = (".jsonl", ".json")
@@ -50,6 +51,7 @@ class DecodedTrack:
     error: str | None = None
     fingerprint: np.ndarray | None = None
     levels: np.ndarray | None = None
+    chroma: np.ndarray | None = None  # the track's chroma profile (muscall.keys), stored for key-aware search
 
 
 def load_inputs(source: str | Path, split: str | None = None) -> list[TrackInput]:
@@ -131,7 +133,8 @@ class TrackReader(Dataset):
         wave = self._front.wave(inp.path, segment=clip_segment(inp.attributes, f"track '{inp.track_id}': "))
         mel = self._front.mel(wave)
         return DecodedTrack(pos, mel, duration=len(wave) / self.audio.sample_rate,
-                            fingerprint=fingerprint(mel, self.audio), levels=levels(mel, self.audio))
+                            fingerprint=fingerprint(mel, self.audio), levels=levels(mel, self.audio),
+                            chroma=chroma_profile(wave, self.audio.sample_rate))
 
 
 def read_tracks(reader: TrackReader, workers: int = 0, prefetch: int = 4) -> Iterator[DecodedTrack]:

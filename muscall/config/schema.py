@@ -94,6 +94,9 @@ class FactsLossConfig:
 
     weight: float = 0.0  # total = base + weight * mean fact loss over heads and towers
     heads: list[str] = field(default_factory=lambda: list(FACT_HEADS))
+    # one head per fact read by both towers (muscall.losses.FactHeads), so a fact is carried in the same directions
+    # of the joint space by audio and text; false: a head per tower
+    shared: bool = False
 
 
 @dataclass
@@ -187,6 +190,9 @@ class ServeConfig:
     tag_abstain_below: float | None = None  # /tag: no label when the top probability is below this (per request too)
     search_batch: int = 32  # concurrent text searches answered in one text-tower forward and one FAISS search
     search_batch_wait_ms: float = 2.0  # under load, wait this long for a batch to fill (a lone query never waits)
+    # text search: a query that names a key or mode ("in F# minor", "minor key") re-ranks its top candidates by
+    # the score plus this times the tracks' chroma agreement with it (muscall.keys); 0 turns it off
+    key_weight: float = 0.3
 
 
 @dataclass

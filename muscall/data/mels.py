@@ -19,6 +19,7 @@ from muscall.audio.decode import Segment
 from muscall.audio.features import MelFrontEnd
 from muscall.config import AudioConfig, Config
 from muscall.data.manifest import ClipRow, clip_segment, resolve_audio_path
+from muscall.keys import chroma_profile
 
 
 class MelSource:
@@ -44,6 +45,12 @@ class MelSource:
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    def chroma(self, i: int) -> np.ndarray:
+        """Row ``i``'s chroma profile (:func:`muscall.keys.chroma_profile`), decoded from its audio."""
+        row = self.rows[i]
+        wave = self._front.wave(resolve_audio_path(row, self.manifest_path), segment=_segments([row])[0])
+        return chroma_profile(wave, self.audio.sample_rate)
 
     def __getitem__(self, i: int) -> np.ndarray:
         if self._positions is not None:

@@ -27,6 +27,7 @@ from muscall.errors import MuscallError
 from muscall.eval.calibration import DEFAULT_BINS
 from muscall.eval.metrics import multilabel_auc, pool_sample, retrieval_both_directions, zero_shot_accuracy
 from muscall.eval.runner import attribute_relevance, genre_calibration, labels_of
+from muscall.keys import key_bonus
 from muscall.zeroshot import build_classifier, templates_for
 
 HELDOUT_FLAG = "soundfont_heldout"
@@ -97,16 +98,21 @@ def tagging_metrics(ckpt: Checkpoint, audio: np.ndarray, rows: Sequence[ClipRow]
 
 
 def evaluate_shift(ckpt: Checkpoint, manifest: str | Path, label_sets: dict[str, list[str]], seed: int = 0,
-                   device: str = "cpu") -> dict[str, dict[str, float]]:
-    """Per setting: R@10 and MedR both directions, attribute mAP@10, tagging metrics, and R@10 over (a)'s."""
+                   device: str = "cpu", key_weight: float | None = None) -> dict[str, dict[str, float]]:
+    """Per setting: R@10 and MedR both directions, attribute mAP@10, tagging metrics, and R@10 over (a)'s.
+
+    Text->audio scores are ranked as search ranks them: plus the key agreement (``key_weight``, default the
+    checkpoint's ``serve.key_weight``; 0: the embeddings alone)."""
     pools = shift_pools(read_manifest(manifest, split="test"), seed)
     cfg = ckpt.config
-    audio, tagging = {}, {}
+    weight = cfg.serve.key_weight if key_weight is None else key_weight
+    audio, chroma, tagging = {}, {}, {}
     for kind, rows in pools.items():
         source = MelSource(rows, manifest, cfg.audio)
         with torch.no_grad():
             audio[kind] = embed_mels(ckpt.model, (source[i] for i in range(len(source))), cfg.audio,
                                      device=device).tracks
+        chroma[kind] = [source.chroma(i) for i in range(len(source))] if weight > 0 else [None] * len(source)
         tagging[kind] = tagging_metrics(ckpt, audio[kind], rows, label_sets, device)
     results: dict[str, dict[str, float]] = {}
     for name, (kind, field) in SETTINGS.items():
@@ -114,7 +120,8 @@ def evaluate_shift(ckpt: Checkpoint, manifest: str | Path, label_sets: dict[str,
         with torch.no_grad():
             text = embed_texts(ckpt.model, ckpt.tokenizer, [r.caption for r in rows], cfg.model.text.max_tokens,
                                device=device)
-        r = retrieval_both_directions(audio[kind], text, relevance=attribute_relevance(rows))
+        bonus = key_bonus([r.caption for r in rows], chroma[kind], weight)
+        r = retrieval_both_directions(audio[kind], text, relevance=attribute_relevance(rows), bonus=bonus)
         t2a, a2t = r["text_to_audio"], r["audio_to_text"]
         results[name] = {"n": len(rows), "t2a_R@10": t2a["R@10"], "t2a_MedR": t2a["MedR"], "a2t_R@10": a2t["R@10"],
                          "a2t_MedR": a2t["MedR"], "attr_mAP@10": t2a.get("attr_mAP@10", float("nan")),

@@ -16,22 +16,27 @@ MULTI_LABEL = ("instruments",)
 
 
 class FactHeads(nn.Module):
-    """One linear head per (tower, fact) over the ``dim``-wide embeddings; never part of the inference model.
+    """Linear heads over the ``dim``-wide embeddings; never part of the inference model.
 
+    Apart (``shared=False``): one head per (tower, fact), so each tower may carry a fact in directions of its own.
+    Shared: one head per fact read by every tower, so a fact lives in the same directions of the joint space for
+    audio and text, and the dot product of a clip and a caption that agree on it gains from them.
     The embeddings are unit vectors (coordinates ~ 1/sqrt(dim)); they are scaled by sqrt(dim) first, so a
     head starts with logits of the usual size and learns at the rate of any linear layer.
     """
 
-    def __init__(self, dim: int, classes: dict[str, int], towers: tuple[str, ...] = ("audio", "text")):
+    def __init__(self, dim: int, classes: dict[str, int], towers: tuple[str, ...] = ("audio", "text"),
+                 shared: bool = False):
         super().__init__()
-        self.towers, self.classes = towers, dict(classes)
-        self.heads = nn.ModuleDict({f"{t}_{h}": nn.Linear(dim, n) for t in towers for h, n in classes.items()})
+        self.towers, self.classes, self.shared = towers, dict(classes), shared
+        names = classes if shared else [f"{t}_{h}" for t in towers for h in classes]
+        self.heads = nn.ModuleDict({name: nn.Linear(dim, classes[name.split("_", 1)[-1]]) for name in names})
         self.scale = dim ** 0.5
 
     def forward(self, embeds: dict[str, Tensor]) -> dict[str, Tensor]:
         """Logits keyed ``<tower>_<head>`` for each tower in ``embeds``."""
-        return {name: head(embeds[name.split("_", 1)[0]] * self.scale) for name, head in self.heads.items()
-                if name.split("_", 1)[0] in embeds}
+        return {f"{t}_{h}": self.heads[h if self.shared else f"{t}_{h}"](embeds[t] * self.scale)
+                for t in self.towers if t in embeds for h in self.classes}
 
 
 def fact_loss(logits: Tensor, target: Tensor, multi_label: bool) -> tuple[Tensor, Tensor | None]:

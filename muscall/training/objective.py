@@ -30,7 +30,8 @@ class TrainNet(nn.Module):
         super().__init__()
         self.model = model
         self.ssl_head = SSLHead(model.embed_dim, cfg.loss.ssl_projection_dim) if cfg.loss.ssl else None
-        self.fact_heads = FactHeads(model.embed_dim, fact_classes) if fact_classes else None
+        self.fact_heads = (FactHeads(model.embed_dim, fact_classes, shared=cfg.loss.facts.shared) if fact_classes
+                           else None)
 
     def forward(self, mel: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor,
                 view: torch.Tensor | None = None, other_keys: tuple | None = None) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from muscall.config import load_config
 from muscall.config.scoring import ScoringConfig
 from muscall.data.manifest import ClipRow, write_manifest
 from muscall.embedding import embed_mels
+from muscall.keys import chroma_attribute, chroma_profile
 from muscall.models import create_model
 from muscall.models.tokenizer import train_tokenizer
 from muscall.scoring.pipeline import features_for, rated_rows
@@ -68,9 +69,11 @@ def build_tone_index(root: Path, checkpoint: Path, n_tracks: int = 8) -> tuple[P
         path = root / "audio" / genre / f"tone{i}.wav"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(wav_bytes(seconds, freq=110.0 * (i + 1)))
-        mels.append(front(path))
+        wave = front.wave(path)
+        mels.append(front.mel(wave))
         metas.append(TrackMeta(f"{genre}/tone{i}.wav", str(path), f"Tone {i}", seconds,
-                               [genre, "tone", "low" if i < n_tracks // 2 else "high"], {"genre": genre}))
+                               [genre, "tone", "low" if i < n_tracks // 2 else "high"],
+                               {"genre": genre, **chroma_attribute(chroma_profile(wave, cfg.sample_rate))}))
     emb = embed_mels(ckpt.model, mels, cfg, batch_size=8)
     for meta, starts in zip(metas, emb.starts):
         meta.attributes["window_starts"] = frames_to_seconds(starts, cfg)

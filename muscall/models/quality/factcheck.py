@@ -29,12 +29,9 @@ import torch
 from torch import nn
 
 from muscall.audio.signal import CHROMA_AT, TEMPO_AT, TEMPO_EDGES_BPM
+from muscall.keys import N_KEYS, key_templates
 from muscall.models.quality.layers import as_mask, masked_mean, zero_padding
 
-# Krumhansl-Kessler probe-tone profiles of C major and C minor (rotate by k for the key with tonic k)
-MAJOR_PROFILE = (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88)
-MINOR_PROFILE = (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17)
-N_KEYS = 24  # 12 major keys (tonic C..B), then 12 minor keys
 N_TEMPO = len(TEMPO_EDGES_BPM) - 1
 # rows of the word embedding: token id modulo this. Exact for `small` (2,000 ids); the 8,000-id tokenizers of
 # `paper` and `resnet50` share each row between two ids (the text-tower feature beside it still tells them apart)
@@ -42,20 +39,11 @@ WORD_BUCKETS = 4096
 WORD_DIM = 32
 
 
-def key_templates() -> torch.Tensor:
-    """``[24, 12]`` rotated key profiles, each centred and scaled to unit norm (a dot product is a Pearson r)."""
-    rows = [torch.roll(torch.tensor(p, dtype=torch.float32), k) for p in (MAJOR_PROFILE, MINOR_PROFILE)
-            for k in range(12)]
-    t = torch.stack(rows)
-    t = t - t.mean(dim=1, keepdim=True)
-    return t / t.norm(dim=1, keepdim=True)
-
-
 def key_correlation(chroma: torch.Tensor) -> torch.Tensor:
     """Pearson correlation ``[B, 24]`` of chroma profiles ``[B, 12]`` with every key profile (a flat one gives 0)."""
     c = chroma - chroma.mean(dim=-1, keepdim=True)
     c = c / c.norm(dim=-1, keepdim=True).clamp_min(1e-8)
-    return c @ key_templates().to(c).T
+    return c @ torch.from_numpy(key_templates()).to(c).T
 
 
 class _StatedFact(nn.Module):

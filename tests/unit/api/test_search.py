@@ -137,3 +137,21 @@ def test_audio_search_filters_and_paging(client, wav):
     assert r.status_code == 422 and "serve.max_k" in r.json()["detail"]
     r = client.post("/search/audio", data={"k": "3"})
     assert r.status_code == 422 and "file" in r.json()["detail"]
+
+
+def test_a_query_naming_a_key_is_ranked_with_the_tracks_chroma_agreement(client, shared_state):
+    from api.services.search import get_track
+    from muscall.keys import StatedKey, key_agreement, track_chroma
+
+    weight = shared_state.settings.serve.key_weight
+    assert weight > 0
+    body = client.post("/search/text", json={"query": "tones in E minor", "k": 8}).json()
+    q, _ = embed_text(shared_state, "tones in E minor")
+    scores = [h["score"] for h in body["results"]]
+    assert scores == sorted(scores, reverse=True)
+    for h in body["results"]:
+        vec = shared_state.windows.get(h["track"]["track_id"]).mean(axis=0)
+        chroma = track_chroma(get_track(shared_state, h["track"]["track_id"]).attributes)
+        assert chroma is not None and "chroma" not in h["track"]["attributes"]  # stored, not shown
+        agreement = key_agreement(StatedKey(1, 4 + 12), chroma[None])[0]
+        assert h["score"] == pytest.approx(float(q @ (vec / np.linalg.norm(vec))) + weight * agreement, abs=1e-4)

@@ -45,6 +45,8 @@ def test_metadata_rows(ckpt, tone_manifest, manifest_catalog):
     assert m.attributes["genre"] == inp.attributes["genre"] and m.attributes["caption"] == inp.attributes["caption"]
     starts = m.attributes["window_starts"]
     assert starts[0] == 0.0 and starts == sorted(starts) and len(starts) == 2
+    chroma = m.attributes["chroma"]  # for key-aware search (muscall.keys)
+    assert len(chroma) == 12 and sum(chroma) == pytest.approx(1.0, abs=1e-3)
     plan = json.loads((manifest_catalog / "job.json").read_text())
     assert plan["complete"] and plan["settings"]["model_hash"] == ckpt.sha256
     assert not (manifest_catalog / "parts").exists()

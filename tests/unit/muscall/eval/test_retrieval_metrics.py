@@ -251,3 +251,15 @@ def test_chance_level_matches_enumeration():
     assert out["mAP@10"] == pytest.approx(np.mean(np.where(ranks <= 10, 1 / ranks, 0)))
     assert out["MedR"] == 5.5
     assert M.chance_level(3)["R@10"] == 1.0
+
+
+def test_both_directions_add_the_search_bonus_to_the_similarities():
+    rng = np.random.default_rng(8)
+    audio, text = rng.normal(size=(10, 4)), rng.normal(size=(10, 4))
+    bonus = np.eye(10) * 10.0  # each text's own clip lifted to the top
+    out = M.retrieval_both_directions(audio, text, bonus=bonus)
+    assert out["text_to_audio"]["R@1"] == 1.0 and out["audio_to_text"]["R@1"] == 1.0
+    pooled = M.retrieval_both_directions(audio, text, bonus=bonus, pool_size=5, seed=1)
+    assert pooled["text_to_audio"]["R@1"] == 1.0
+    with pytest.raises(ValueError, match="bonus"):
+        M.retrieval_both_directions(audio, text, bonus=np.zeros((3, 3)))

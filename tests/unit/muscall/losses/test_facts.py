@@ -34,3 +34,18 @@ def test_all_unknown_gives_zero_loss_with_a_gradient_and_no_accuracy():
     assert out["facts"].item() == 0.0 and not any(k.endswith("_acc") for k in out)
     out["facts"].backward()
     assert all(p.grad is not None for p in heads.parameters())
+
+
+def test_shared_heads_read_both_towers_through_one_head_per_fact():
+    torch.manual_seed(0)
+    shared, apart = FactHeads(4, {"key": 24, "mode": 2}, shared=True), FactHeads(4, {"key": 24, "mode": 2})
+    assert sorted(shared.heads) == ["key", "mode"] and len(apart.heads) == 4
+    x = torch.randn(3, 4)
+    logits = shared({"audio": x, "text": x})
+    assert set(logits) == {"audio_key", "audio_mode", "text_key", "text_mode"}
+    torch.testing.assert_close(logits["audio_key"], logits["text_key"])
+    torch.testing.assert_close(logits["audio_key"], shared.heads["key"](x * 2.0))
+    apart_logits = apart({"audio": x, "text": x})
+    assert not torch.allclose(apart_logits["audio_key"], apart_logits["text_key"])
+    only_text = shared({"text": x})
+    assert set(only_text) == {"text_key", "text_mode"}

@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from muscall.audio.signal import CHROMA_AT, SIGNAL_DIM, TEMPO_AT
+from muscall.keys import MAJOR_PROFILE, MINOR_PROFILE, N_KEYS
 from muscall.losses.quality import QualityLoss
-from muscall.models.quality.factcheck import MAJOR_PROFILE, MINOR_PROFILE, N_KEYS, N_TEMPO, FactCheck, key_correlation
+from muscall.models.quality.factcheck import N_TEMPO, FactCheck, key_correlation
 from muscall.models.quality.heads import QualityScorer
 from muscall.config.scoring import ScoringConfig
 

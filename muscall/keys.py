@@ -1,0 +1,157 @@
+"""Key and mode in search: what a query states, what a clip's chroma shows, and what their agreement adds.
+
+The towers rank key and mode at chance (``scripts/retrieval_confusers.py``: the clips ranked above the true one
+share its key and mode no more often than two random clips of its genre), although key names are a closed
+vocabulary that reads the same in any wording, and a clip's mean chroma matched against the Krumhansl-Kessler
+key profiles names its key for about half of the clips (chance 1 in 24). So search reads both here, with no
+learning:
+
+* :func:`stated_key`: the key ("in F# minor", "B-flat major", "Eb maj") or the mode alone ("a minor key") a
+  query names; a lower-case "a" before "minor" is the article, so "in a minor key" states only the mode;
+* :func:`chroma_profile`: a track's mean peak chroma (12 values summing to 1), stored with the catalog's tracks
+  (``attributes["chroma"]``) when they are embedded;
+* :func:`key_agreement`: for a stated key, the Pearson correlation of the track's chroma with that key's profile
+  (-1 .. 1); for a stated mode, the probability of the mode over the 24 keys (softmax of 10 x the correlations)
+  less one half;
+* :func:`with_key_agreement`: similarity + ``weight`` x agreement. A query that states neither, or a track with
+  no stored chroma, is left as it is.
+
+The weight (0.3, ``IndexConfig.key_weight``) and the two forms were chosen on the validation split of the
+generated corpus (BENCHMARKS.md, "Key and mode"); the test split and the held-out settings only report them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import Any, Sequence, TypeVar
+
+import numpy as np
+
+from muscall.audio.signal import peak_chroma
+
+# Krumhansl-Kessler probe-tone profiles of C major and C minor (rotate by k for the key with tonic k)
+MAJOR_PROFILE = (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88)
+MINOR_PROFILE = (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17)
+N_KEYS = 24  # 12 major keys (tonic C..B), then 12 minor keys
+MODES = ("major", "minor")
+MODE_SHARPNESS = 10.0  # softmax over the 24 correlations, for a stated mode
+CHROMA_FIELD = "chroma"  # the track attribute that holds its chroma profile
+CHROMA_HOP = 512  # samples between chroma frames (at the model's sample rate)
+
+_LETTER = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
+_ACCIDENTAL = {"#": 1, "♯": 1, "sharp": 1, "b": -1, "♭": -1, "flat": -1}
+_KEY = re.compile(r"(?<![\w#♯♭'-])(?P<tonic>[A-Ga-g])(?:(?P<sign>[#♯♭]|b(?=[\s-]))|[\s-](?P<word>sharp|flat))?"
+                  r"[\s-]?(?P<mode>(?i:major|minor|maj|min))(?![\w-])")
+HitT = TypeVar("HitT")  # a search hit: ``.score`` and ``.track.attributes`` (index.Hit)
+_MODE = re.compile(r"(?<![\w-])(major|minor)(?![\w-])", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class StatedKey:
+    """A query's key (``key``: tonic + 12 x minor, as :data:`N_KEYS` orders them) or its mode alone (0 major,
+    1 minor); ``key`` is None when only the mode is stated."""
+
+    mode: int
+    key: int | None = None
+
+
+def stated_key(text: str) -> StatedKey | None:
+    """The first key a text names, else the first mode it names, else None."""
+    for m in _KEY.finditer(text):
+        tonic, sign, word = m.group("tonic"), m.group("sign"), m.group("word")
+        if tonic == "a" and not (sign or word):
+            continue  # "in a minor key": the article
+        mode = 1 if m.group("mode").lower().startswith("min") else 0
+        pitch = (_LETTER[tonic.lower()] + _ACCIDENTAL.get(sign or word or "", 0)) % 12
+        return StatedKey(mode, pitch + 12 * mode)
+    found = _MODE.search(text)
+    return None if found is None else StatedKey(MODES.index(found.group(1).lower()))
+
+
+def key_templates() -> np.ndarray:
+    """``[24, 12]`` rotated key profiles, each centred and scaled to unit norm (a dot product is a Pearson r)."""
+    rows = np.array([np.roll(p, k) for p in (MAJOR_PROFILE, MINOR_PROFILE) for k in range(12)], np.float64)
+    rows -= rows.mean(axis=1, keepdims=True)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def key_correlations(chroma: np.ndarray) -> np.ndarray:
+    """Pearson correlation ``[N, 24]`` of chroma profiles ``[N, 12]`` with every key profile (a flat one: 0)."""
+    c = np.asarray(chroma, np.float64)
+    c = c - c.mean(axis=-1, keepdims=True)
+    c = c / np.maximum(np.linalg.norm(c, axis=-1, keepdims=True), 1e-8)
+    return c @ key_templates().T
+
+
+def chroma_profile(wave: np.ndarray, sample_rate: int) -> np.ndarray:
+    """A mono waveform's mean peak chroma ``[12]`` (C first): each frame's spectral peaks summed by pitch class
+    (:mod:`muscall.audio.signal`) and scaled to sum 1, then averaged over the frames; flat for silence."""
+    frames = peak_chroma(np.asarray(wave, np.float32), sample_rate, CHROMA_HOP)
+    totals = frames.sum(axis=1, keepdims=True)
+    frames = frames[totals[:, 0] > 0] / totals[totals[:, 0] > 0]
+    return frames.mean(axis=0) if len(frames) else np.full(12, 1.0 / 12)
+
+
+def chroma_attribute(chroma: np.ndarray) -> dict[str, list[float]]:
+    """``{"chroma": [12 values]}`` of a :func:`chroma_profile`: the track attribute :func:`track_chroma` reads."""
+    return {CHROMA_FIELD: [round(float(v), 4) for v in chroma]}
+
+
+def rerank_depth(want: int, text: str | None, weight: float) -> int:
+    """How many nearest tracks to fetch for a page ending at ``want``: more when the query ``text`` states a key
+    or mode (:func:`rerank_hits` can lift a track the embedding alone ranks a few places below the page)."""
+    keyed = text is not None and weight > 0 and stated_key(text) is not None
+    return max(4 * want, 100) if keyed else want
+
+
+def key_agreement(stated: StatedKey, chroma: np.ndarray) -> np.ndarray:
+    """``[N]`` agreement of chroma profiles ``[N, 12]`` with a stated key (its Pearson r) or mode (its
+    probability less 0.5)."""
+    r = key_correlations(chroma)
+    if stated.key is not None:
+        return r[:, stated.key]
+    p = np.exp(MODE_SHARPNESS * (r - r.max(axis=1, keepdims=True)))
+    p /= p.sum(axis=1, keepdims=True)
+    return p[:, 12 * stated.mode:12 * stated.mode + 12].sum(axis=1) - 0.5
+
+
+def track_chroma(attributes: dict[str, Any]) -> np.ndarray | None:
+    """A catalog track's stored chroma profile, or None (embedded before profiles were stored, or unreadable)."""
+    value = attributes.get(CHROMA_FIELD)
+    try:
+        chroma = np.asarray(value, np.float64)
+    except (TypeError, ValueError):
+        return None
+    return chroma if chroma.shape == (12,) and np.isfinite(chroma).all() else None
+
+
+def with_key_agreement(scores: np.ndarray, text: str, chromas: Sequence[np.ndarray | None],
+                       weight: float) -> np.ndarray:
+    """``scores [N]`` of one query's candidates plus ``weight`` x their agreement with the key or mode ``text``
+    states; candidates with no chroma, and queries that state neither, keep their scores."""
+    stated = stated_key(text) if weight > 0 else None
+    have = [i for i, c in enumerate(chromas) if c is not None]
+    out = np.asarray(scores, np.float64).copy()
+    if stated is None or not have:
+        return out
+    out[have] += weight * key_agreement(stated, np.stack([chromas[i] for i in have]))
+    return out
+
+
+def key_bonus(texts: Sequence[str], chromas: Sequence[np.ndarray | None], weight: float) -> np.ndarray:
+    """``[len(texts), len(chromas)]``: what :func:`with_key_agreement` adds to each text's score of each track
+    (evaluation adds it to the similarity matrix, as search does to a query's candidates)."""
+    zeros = np.zeros(len(chromas))
+    return np.stack([with_key_agreement(zeros, t, chromas, weight) for t in texts]) if len(texts) else \
+        np.zeros((0, len(chromas)))
+
+
+def rerank_hits(hits: list[HitT], text: str, weight: float) -> list[HitT]:
+    """Search ``hits`` of the query ``text`` re-ordered by :func:`with_key_agreement` (their scores become the
+    sums); unchanged when the query states no key or mode, or ``weight`` is 0."""
+    if weight <= 0 or not hits or stated_key(text) is None:
+        return hits
+    scores = with_key_agreement(np.array([h.score for h in hits]), text,  # type: ignore[attr-defined]
+                                [track_chroma(h.track.attributes) for h in hits], weight)  # type: ignore[attr-defined]
+    return [replace(hits[i], score=float(scores[i])) for i in np.argsort(-scores, kind="stable")]  # type: ignore

@@ -1,0 +1,95 @@
+"""Key and mode in search: the key a query states, a clip's chroma profile, their agreement and the re-ranking."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from index import Hit, TrackRecord
+from muscall import keys
+from muscall.keys import StatedKey, stated_key
+
+SR = 16000
+
+
+def tones(midis: list[int], seconds: float = 3.0) -> np.ndarray:
+    t = np.arange(int(SR * seconds)) / SR
+    return sum(np.sin(2 * np.pi * 440 * 2 ** ((m - 69) / 12) * h * t) / h for m in midis for h in (1, 2, 3))
+
+
+def profile(key: int) -> np.ndarray:
+    """A chroma profile shaped like the key's Krumhansl-Kessler profile."""
+    base = np.array(keys.MAJOR_PROFILE if key < 12 else keys.MINOR_PROFILE)
+    return np.roll(base / base.sum(), key % 12)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("A techno track in F# minor", StatedKey(1, 6 + 12)),
+    ("jazz ballad in B-flat major, brushed drums", StatedKey(0, 10)),
+    ("Bb major waltz", StatedKey(0, 10)),
+    ("something in e minor please", StatedKey(1, 4 + 12)),
+    ("A minor piano piece", StatedKey(1, 9 + 12)),
+    ("Eb maj, slow", StatedKey(0, 3)),
+    ("C sharp minor nocturne", StatedKey(1, 1 + 12)),
+    ("a sad piece in a minor key", StatedKey(1)),  # "a" is the article: the mode alone
+    ("upbeat MAJOR key pop", StatedKey(0)),
+    ("calm ambient pads with piano", None),
+    ("drum and bass, minimal techno", None),  # "bass" and "minimal" name no key or mode
+])
+def test_stated_key_reads_keys_and_modes_in_any_wording(text, expected):
+    assert stated_key(text) == expected
+
+
+def test_chroma_profile_finds_the_key_of_a_chord_and_is_flat_for_silence():
+    a_minor = keys.chroma_profile(tones([57, 60, 64, 69]), SR)  # A C E A
+    assert a_minor.shape == (12,) and a_minor.sum() == pytest.approx(1.0)
+    assert int(keys.key_correlations(a_minor[None])[0].argmax()) == 9 + 12
+    g_major = keys.chroma_profile(tones([55, 59, 62, 67]), SR)  # G B D G
+    assert int(keys.key_correlations(g_major[None])[0].argmax()) == 7
+    np.testing.assert_allclose(keys.chroma_profile(np.zeros(SR), SR), np.full(12, 1 / 12))
+
+
+def test_key_agreement_rewards_the_stated_key_and_mode():
+    chroma = np.stack([profile(7), profile(2 + 12)])  # G major, D minor
+    g_major = keys.key_agreement(StatedKey(0, 7), chroma)
+    assert g_major[0] == pytest.approx(1.0) and g_major[1] < 0.5
+    minor = keys.key_agreement(StatedKey(1), chroma)
+    assert minor[1] > 0 > minor[0] and np.all(np.abs(minor) <= 0.5)
+
+
+def test_with_key_agreement_lifts_matching_tracks_and_leaves_the_rest():
+    scores = np.array([0.50, 0.49, 0.48])
+    chromas = [profile(0), profile(7), None]  # C major, G major, a track with no stored chroma
+    lifted = keys.with_key_agreement(scores, "bright pop in G major", chromas, 0.3)
+    assert lifted.argmax() == 1 and lifted[2] == scores[2]
+    np.testing.assert_array_equal(keys.with_key_agreement(scores, "bright pop", chromas, 0.3), scores)
+    np.testing.assert_array_equal(keys.with_key_agreement(scores, "bright pop in G major", chromas, 0.0), scores)
+
+
+def test_rerank_hits_reorders_by_the_sum_and_fetches_deeper_only_for_keyed_queries():
+    def hit(score: float, track_id: str, chroma: np.ndarray | None) -> Hit:
+        attributes = {} if chroma is None else keys.chroma_attribute(chroma)
+        return Hit(score, TrackRecord(track_id, attributes=attributes))
+
+    hits = [hit(0.50, "c", profile(0)), hit(0.49, "g", profile(7)), hit(0.30, "old", None)]
+    ranked = keys.rerank_hits(hits, "in G major", 0.3)
+    assert [h.track.track_id for h in ranked] == ["g", "c", "old"]
+    assert ranked[0].score == pytest.approx(0.49 + 0.3 * keys.key_agreement(StatedKey(0, 7), profile(7)[None])[0],
+                                            abs=1e-3)
+    assert keys.rerank_hits(hits, "no key here", 0.3) is hits
+    assert keys.rerank_depth(10, "in G major", 0.3) == 100 and keys.rerank_depth(50, "in G major", 0.3) == 200
+    assert keys.rerank_depth(10, "no key here", 0.3) == 10 and keys.rerank_depth(10, "in G major", 0.0) == 10
+    assert keys.rerank_depth(10, None, 0.3) == 10
+
+
+def test_key_bonus_is_zero_for_texts_that_state_no_key():
+    chromas = [profile(0), profile(9 + 12)]
+    bonus = keys.key_bonus(["pop in C major", "a calm piece", "sad, in a minor key"], chromas, 0.3)
+    assert bonus.shape == (3, 2)
+    assert bonus[0, 0] > bonus[0, 1] and not bonus[1].any() and bonus[2, 1] > bonus[2, 0]
+
+
+def test_track_chroma_reads_only_a_stored_profile():
+    assert keys.track_chroma(keys.chroma_attribute(profile(0))).shape == (12,)
+    for attributes in ({}, {"chroma": [1.0, 2.0]}, {"chroma": "C major"}, {"chroma": [float("nan")] * 12}):
+        assert keys.track_chroma(attributes) is None
