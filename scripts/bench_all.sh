@@ -29,8 +29,9 @@ want retrieval && run python scripts/bench_retrieval.py --corpus "$CORPUS" --min
 want generalization && run python scripts/bench_generalization.py --corpus data/gen --n "$(big 4400 120)" \
   --minutes "$(big 20 1)" --runs "$(big runs/gen bench-out/runs-gen)" --variant small=small \
   --variant small-hand=small:text_augment.thesaurus=false --variant small-key=small:loss.key_contrast=0.5 \
+  --variant small-shared=small:loss.facts.shared=true \
   --variant small-minilm=small-minilm --variant small-minilm-top2=small-minilm:model.text.minilm_trainable_layers=2 \
-  --without-neighbours --without-bridge --markdown "$RES/37_generalization.md"
+  --without-neighbours --without-bridge --without-key --markdown "$RES/37_generalization.md"
 # the open-world levers one at a time, at a fixed 8 epochs each (a time budget would not compare on a shared CPU);
 # the one-soundfont corpus is made first: muscall data synth --out data/gen-1sf --n 4400 --seconds 10
 #   --splits 0.8,0.06,0.14 --soundfont fluidr3-gm,musescore-general --holdout-soundfont musescore-general --holdout-wording
