@@ -127,7 +127,8 @@ class SearchHit(BaseModel):
     """One ranked result."""
 
     rank: int = Field(description="1-based rank over all pages")
-    score: float = Field(description="cosine similarity with the query")
+    score: float = Field(description="cosine similarity with the query; for a text query that names a key or mode, "
+                                     "plus serve.key_weight x the track's agreement with it (may exceed 1)")
     track: Track
     moment: Moment | None = None
 

@@ -3,7 +3,8 @@
 For every test caption, the top-10 audio clips other than the caption's own: how often they share its genre, lead
 instrument, tempo class, mode, key and moods, beside the same rate for two random clips of one genre. An attribute the
 encoder hears is shared far more often by the confusers than by chance; one it does not hear, at chance. Also R@10
-for queries that name a key (" major" / " minor") and for the rest. Key and mode are also scored over only the queries
+for queries that name a key (``muscall.keys.stated_key``; readings before 2026-12-07's fifth session counted any
+" major" / " minor", modes included) and for the rest. Key and mode are also scored over only the queries
 that name them (a caption silent on the key leaves nothing to rank it by): "ranked better than chance" means those
 rates above the random-pair column. Captions rank clips as search ranks them: similarity plus the key agreement of
 ``muscall.keys`` (``--key-weight``, default the checkpoint's ``serve.key_weight``; 0: the embeddings alone).
@@ -17,7 +18,6 @@ the BatchNorm subtracts), so the branch carries no clip-specific information the
 from __future__ import annotations
 
 import argparse
-import re
 
 import numpy as np
 import torch
@@ -26,7 +26,7 @@ from muscall.checkpoint import load_checkpoint
 from muscall.data.degrade.facts import tempo_class
 from muscall.data.mels import MelSource
 from muscall.eval.runner import embed_rows, split_rows
-from muscall.keys import key_bonus
+from muscall.keys import key_bonus, stated_key
 
 
 def facts(attrs: dict) -> dict:
@@ -36,12 +36,14 @@ def facts(attrs: dict) -> dict:
 
 
 def names_key(caption: str, attrs: dict) -> bool:
-    """The caption states the clip's key with its mode ("in F# minor")."""
-    return re.search(rf"(?<![\w#-]){re.escape(attrs['key'])} {attrs['mode']}(?![\w#-])", caption) is not None
+    """The caption states a key (:func:`muscall.keys.stated_key`, the rule search reads)."""
+    stated = stated_key(caption)
+    return stated is not None and stated.key is not None
 
 
 def names_mode(caption: str, attrs: dict) -> bool:
-    return re.search(rf"\b{attrs['mode']}\b", caption.lower()) is not None
+    """The caption states a mode, alone or with a key."""
+    return stated_key(caption) is not None
 
 
 def neutralise(model, part: str) -> None:
@@ -95,7 +97,7 @@ def main() -> None:
         confusers = [clip[j][key] == clip[q][key] for q in asked for j in np.argsort(-sim[q])[:10] if j != q]
         chance = [clip[i][key] == clip[j][key] for i, j in same_genre if i in asked]
         print(f"| {key}, queries naming it ({len(asked)}) | {np.mean(confusers):.2f} | {np.mean(chance):.2f} |")
-    keyed = np.array([" major" in r.caption.lower() or " minor" in r.caption.lower() for r in rows])
+    keyed = np.array([names_key(r.caption, r.attributes) for r in rows])
     print(f"queries naming a key: {keyed.mean():.2f}; R@10 {np.mean(ranks[keyed] <= 10):.3f} against "
           f"{np.mean(ranks[~keyed] <= 10):.3f} for the rest")
 

@@ -14,9 +14,9 @@ from api.services.errors import ApiError
 from api.services.search import ScoredTrack, make_filter
 from api.settings import Settings
 from index import TrackFilter, TrackRecord
-from muscall.keys import CHROMA_FIELD
+from muscall.catalog.indexing import COMPUTED_ATTRIBUTES
 
-HIDDEN_ATTRIBUTES = ("window_starts", CHROMA_FIELD)  # computed by the server for its own use, not for clients
+HIDDEN_ATTRIBUTES = COMPUTED_ATTRIBUTES  # computed by the server for its own use, not for clients
 _DESCRIPTIONS = {400: "Bad request", 401: "Missing or wrong API key", 403: "Writes disabled (no API key set)",
                  404: "Unknown track", 409: "Conflict with the catalog", 413: "Upload too large",
                  416: "Range not satisfiable", 422: "Invalid input (field errors, unusable audio)",

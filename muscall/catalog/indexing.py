@@ -24,7 +24,8 @@ from muscall.errors import MuscallError
 from muscall.keys import CHROMA_FIELD, rerank_depth, rerank_hits
 from muscall.utils.accel import faiss_gpu
 
-NOT_FILTERABLE = ("caption", "window_starts", "zeroshot", CHROMA_FIELD)  # long or nested attributes never worth an SQL index
+COMPUTED_ATTRIBUTES = ("window_starts", CHROMA_FIELD)  # written by the embed job and track uploads, never by users
+NOT_FILTERABLE = ("caption", "zeroshot", *COMPUTED_ATTRIBUTES)  # long or nested attributes never worth an SQL index
 
 
 @contextmanager

@@ -204,7 +204,8 @@ def retrieval_both_directions(audio_emb: np.ndarray, text_emb: np.ndarray, relev
                               ks: Sequence[int] = (1, 5, 10), pool_size: int | None = None, seed: int = 0,
                               normalize: bool = True, bonus: np.ndarray | None = None) -> dict:
     """Text->audio and audio->text metrics for paired embeddings (row i of each is a pair), cosine scores
-    (plus ``bonus[i, j]`` where given: what search adds to text i's score of audio j, :func:`muscall.keys.key_bonus`).
+    (text->audio plus ``bonus[i, j]`` where given: what text search adds to text i's score of audio j,
+    :func:`muscall.keys.key_bonus`; audio->text ranks by the cosines alone).
 
     ``relevance[i, j]`` (optional) says text i is relevant to audio j; its transpose is used for audio->text.
     ``pool_size`` draws a seeded pool of pairs (:func:`pool_sample`); ``None`` uses every pair. The result has
@@ -221,13 +222,14 @@ def retrieval_both_directions(audio_emb: np.ndarray, text_emb: np.ndarray, relev
         a, t = _l2_normalize(a), _l2_normalize(t)
     rel = None if relevance is None else _gains(relevance, (n_total, n_total))[np.ix_(idx, idx)]
     sim = t @ a.T
+    searched = sim
     if bonus is not None:
         bonus = np.asarray(bonus, dtype=np.float64)
         if bonus.shape != (n_total, n_total) or not np.isfinite(bonus).all():
             raise ValueError(f"bonus must be finite with the shape of sim {(n_total, n_total)}, got {bonus.shape}")
-        sim = sim + bonus[np.ix_(idx, idx)]
+        searched = sim + bonus[np.ix_(idx, idx)]
     return {
-        "text_to_audio": retrieval_metrics(sim, relevance=rel, ks=ks),
+        "text_to_audio": retrieval_metrics(searched, relevance=rel, ks=ks),
         "audio_to_text": retrieval_metrics(sim.T, relevance=None if rel is None else rel.T, ks=ks),
         "pool": {"n_total": int(n_total), "size": int(len(idx)),
                  "seed": int(seed) if pool_size is not None else None},

@@ -101,8 +101,8 @@ def evaluate_shift(ckpt: Checkpoint, manifest: str | Path, label_sets: dict[str,
                    device: str = "cpu", key_weight: float | None = None) -> dict[str, dict[str, float]]:
     """Per setting: R@10 and MedR both directions, attribute mAP@10, tagging metrics, and R@10 over (a)'s.
 
-    Text->audio scores are ranked as search ranks them: plus the key agreement (``key_weight``, default the
-    checkpoint's ``serve.key_weight``; 0: the embeddings alone)."""
+    Text->audio scores are ranked as text search ranks them: plus the key agreement (``key_weight``, default the
+    checkpoint's ``serve.key_weight``; 0: the embeddings alone); audio->text by the embeddings alone."""
     pools = shift_pools(read_manifest(manifest, split="test"), seed)
     cfg = ckpt.config
     weight = cfg.serve.key_weight if key_weight is None else key_weight

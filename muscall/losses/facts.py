@@ -29,8 +29,8 @@ class FactHeads(nn.Module):
                  shared: bool = False):
         super().__init__()
         self.towers, self.classes, self.shared = towers, dict(classes), shared
-        names = classes if shared else [f"{t}_{h}" for t in towers for h in classes]
-        self.heads = nn.ModuleDict({name: nn.Linear(dim, classes[name.split("_", 1)[-1]]) for name in names})
+        self.heads = nn.ModuleDict({h if shared else f"{t}_{h}": nn.Linear(dim, n)
+                                    for t in towers for h, n in classes.items()})
         self.scale = dim ** 0.5
 
     def forward(self, embeds: dict[str, Tensor]) -> dict[str, Tensor]:

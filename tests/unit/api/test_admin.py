@@ -54,6 +54,8 @@ def test_added_track_is_searchable_stored_and_persisted(writable, wav, api_key):
     assert "jazz" in client.get("/labels").json()["genres"]
     with open_catalog(state.settings.index_dir) as saved:  # acknowledged = saved
         assert saved.ntotal == 9 and saved.db.ids_for(["mine/new one"]).size == 1
+        stored = saved.tracks(saved.db.ids_for(["mine/new one"]))[0].attributes
+    assert len(stored["chroma"]) == 12 and "chroma" not in body["attributes"]  # for key-aware search, not shown
 
 
 def test_generated_ids_and_bad_metadata(writable, wav, api_key):
@@ -62,7 +64,8 @@ def test_generated_ids_and_bad_metadata(writable, wav, api_key):
     r = client.post("/tracks", files={"file": ("a.wav", data, "audio/wav")}, headers={"X-API-Key": api_key})
     assert r.status_code == 201 and r.json()["track_id"].startswith("upload-")
     for attrs, needle in (("{bad", "not valid JSON"), ("[1, 2]", "JSON object"), ('{"a": {"b": 1}}', "attributes.a"),
-                          ('{"x": NaN}', "NaN"), ('{"window_starts": [0]}', "window_starts")):
+                          ('{"x": NaN}', "NaN"), ('{"window_starts": [0]}', "window_starts"),
+                          ('{"chroma": [0.5, 0.5]}', "chroma")):
         r = _add(client, data, api_key, attributes=attrs)
         assert r.status_code == 422 and needle in r.json()["detail"], (attrs, r.text)
     r = _add(client, b"not audio", api_key, track_id="junk")

@@ -258,7 +258,8 @@ def test_both_directions_add_the_search_bonus_to_the_similarities():
     audio, text = rng.normal(size=(10, 4)), rng.normal(size=(10, 4))
     bonus = np.eye(10) * 10.0  # each text's own clip lifted to the top
     out = M.retrieval_both_directions(audio, text, bonus=bonus)
-    assert out["text_to_audio"]["R@1"] == 1.0 and out["audio_to_text"]["R@1"] == 1.0
+    assert out["text_to_audio"]["R@1"] == 1.0
+    assert out["audio_to_text"] == M.retrieval_both_directions(audio, text)["audio_to_text"]  # text search only
     pooled = M.retrieval_both_directions(audio, text, bonus=bonus, pool_size=5, seed=1)
     assert pooled["text_to_audio"]["R@1"] == 1.0
     with pytest.raises(ValueError, match="bonus"):
