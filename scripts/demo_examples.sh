@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The demo's last step: one example each of text search, audio search ("more like this" and an uploaded clip),
+# The demo's last step: one example each of text search (and one naming a key, which the tracks' chroma re-ranks),
+# audio search ("more like this" and an uploaded clip),
 # /tag and /score (a matching and a mismatched prompt for the same clip), each printed with the curl command
 # that produced it so that it can be copied. Usage: scripts/demo_examples.sh OUT_DIR URL QUERY
 set -euo pipefail
@@ -49,7 +50,9 @@ if kind == "search":
         t = hit["track"]
         predicted = sorted({l for ls in (t["attributes"].get("zeroshot") or {}).values() for l in ls})
         print(f"  {hit['score']:.3f}  {t['track_id']:<16} {t['attributes'].get('caption', t['title'])}")
-        print(f"         genre {t['attributes'].get('genre')}; predicted: {', '.join(predicted) or '-'}")
+        key = " ".join(str(t["attributes"][k]) for k in ("key", "mode") if t["attributes"].get(k))
+        print(f"         genre {t['attributes'].get('genre')}{', ' + key if key else ''}; "
+              f"predicted: {', '.join(predicted) or '-'}")
 elif kind == "tag":
     tag = "abstained (none of these)" if reply["abstained"] else reply["label"]
     print(f"  tag: {tag}   (calibration {reply['calibration']}, temperature {reply['temperature']:.3f})")
@@ -67,6 +70,8 @@ PY
 echo "example clip: $CLIP (track $TRACK)"
 show text_search search -X POST "$URL/search/text" -H 'content-type: application/json' \
   -d "{\"query\": \"$QUERY\", \"k\": 5}"
+show key_search search -X POST "$URL/search/text" -H 'content-type: application/json' \
+  -d '{"query": "a calm piano piece in A minor", "k": 5}'
 show similar search "$URL/tracks/$TRACK/similar?k=5"
 show audio_search search -X POST "$URL/search/audio" -F "file=@$CLIP" -F k=5
 show tag tag -X POST "$URL/tag" -F "file=@$CLIP" -F label_set=genres -F top=3
