@@ -38,6 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fit-temperature", action="store_true",
                    help="zeroshot: fit the genre softmax temperature on --split and store it in the checkpoint")
     p.add_argument("--bins", type=int, default=15, help="zeroshot: equal-width bins of the ECE (default 15)")
+    p.add_argument("--key-weight", type=float, default=None,
+                   help="retrieval, shift: weight of the key agreement text search adds (muscall/keys.py; default the "
+                        "checkpoint's serve.key_weight, 0: rank by the embeddings alone)")
     p.add_argument("--out", default=None, help="folder for JSON, markdown and PNG plots")
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=run)
@@ -55,13 +58,13 @@ def run(args: argparse.Namespace) -> int:
         from muscall.eval.shift import evaluate_shift, shift_markdown
 
         labels = load_label_sets(args.labels or Path(args.manifest).parent / "labels.json")
-        results = evaluate_shift(ckpt, args.manifest, labels, args.seed, args.device)
+        results = evaluate_shift(ckpt, args.manifest, labels, args.seed, args.device, args.key_weight)
         if args.out:
             write_json(Path(args.out) / "shift.json", results)
         print(shift_markdown(results))
     elif args.task == "retrieval":
         results = evaluate_retrieval(ckpt, args.manifest, args.split, args.pool_size, args.seed, args.out, args.device,
-                                     args.protocol)
+                                     args.protocol, args.key_weight)
         print(markdown_table(results))
     else:
         labels = load_label_sets(args.labels or Path(args.manifest).parent / "labels.json")

@@ -16,8 +16,10 @@ from muscall.eval.metrics import (_l2_normalize, _scores, chance_level, map_at_k
 
 
 def multi_caption_retrieval(audio_emb: np.ndarray, text_emb: np.ndarray, caption_track: Sequence[int],
-                            ks: Sequence[int] = (1, 5, 10), map_k: int = 10, normalize: bool = True) -> dict:
-    """Both directions for ``N`` tracks and ``M`` captions; ``caption_track[m]`` is caption m's track index."""
+                            ks: Sequence[int] = (1, 5, 10), map_k: int = 10, normalize: bool = True,
+                            bonus: np.ndarray | None = None) -> dict:
+    """Both directions for ``N`` tracks and ``M`` captions; ``caption_track[m]`` is caption m's track index.
+    ``bonus [M, N]`` (optional) is added to the text->audio scores (what text search adds, :mod:`muscall.keys`)."""
     a, t = _scores(audio_emb, "audio_emb"), _scores(text_emb, "text_emb")
     owner = np.asarray(caption_track, dtype=np.int64)
     if owner.shape != (t.shape[0],) or owner.min(initial=0) < 0 or owner.max(initial=0) >= a.shape[0]:
@@ -27,7 +29,13 @@ def multi_caption_retrieval(audio_emb: np.ndarray, text_emb: np.ndarray, caption
     if normalize:
         a, t = _l2_normalize(a), _l2_normalize(t)
     sim = t @ a.T  # [captions, tracks]
-    text_to_audio = retrieval_metrics(sim, targets=owner, ks=ks, map_k=map_k)
+    searched = sim
+    if bonus is not None:
+        bonus = np.asarray(bonus, dtype=np.float64)
+        if bonus.shape != sim.shape or not np.isfinite(bonus).all():
+            raise ValueError(f"bonus must be finite with the shape {sim.shape} of the caption x track scores")
+        searched = sim + bonus
+    text_to_audio = retrieval_metrics(searched, targets=owner, ks=ks, map_k=map_k)
     return {"protocol": "multi", "text_to_audio": text_to_audio,
             "audio_to_text": _any_caption_metrics(sim.T, owner, ks, map_k),
             "pool": {"n_total": int(a.shape[0]), "size": int(a.shape[0]), "seed": None},

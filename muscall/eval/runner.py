@@ -10,7 +10,8 @@ import numpy as np
 import torch
 
 from muscall.checkpoint import Checkpoint
-from muscall.data.manifest import ClipRow, read_manifest
+from muscall.config import AudioConfig
+from muscall.data.manifest import ClipRow, caption_of, read_manifest
 from muscall.data.mels import MelSource
 from muscall.embedding import embed_mels, embed_pairs, embed_texts
 from muscall.errors import MuscallError
@@ -19,6 +20,7 @@ from muscall.eval.metrics import (confusion_matrix, multilabel_auc, pool_sample,
                                   retrieval_both_directions, zero_shot_accuracy)
 from muscall.eval.multi_caption import multi_caption_retrieval
 from muscall.eval.report import markdown_table, plot_confusion, plot_recall_curve, write_json
+from muscall.keys import key_bonus
 from muscall.zeroshot import build_classifier, fitted_temperature, save_fitted_temperature, templates_for
 
 log = logging.getLogger(__name__)
@@ -72,26 +74,39 @@ def attribute_relevance(rows: Sequence[ClipRow], keys: Sequence[str] = MATCH_KEY
     return rel
 
 
+def clip_chromas(rows: Sequence[ClipRow], manifest: str | Path, audio: AudioConfig) -> list[np.ndarray]:
+    """Each row's chroma profile (:mod:`muscall.keys`), for ranking text->audio as text search ranks it."""
+    source = MelSource(rows, manifest, audio)
+    return [source.chroma(i) for i in range(len(source))]
+
+
 def evaluate_retrieval(ckpt: Checkpoint, manifest: str | Path, split: str = "test", pool_size: int | None = None,
                        seed: int = 0, out: str | Path | None = None, device: str = "cpu",
-                       protocol: str = "single") -> dict[str, Any]:
+                       protocol: str = "single", key_weight: float | None = None) -> dict[str, Any]:
     """Both directions: R@1/5/10, mAP@10, MedR and attribute-level mAP@10 / nDCG@10.
 
     ``protocol="single"``: each track's first caption (MusCALL, diagonal targets); ``"multi"``: every caption of a
     track is a query and any of them is relevant to the track (Song Describer; :mod:`muscall.eval.multi_caption`).
+    Text->audio ranks as text search does: plus the key agreement of :mod:`muscall.keys` (``key_weight``, default
+    the checkpoint's ``serve.key_weight``; 0: the embeddings alone).
     """
     if protocol not in ("single", "multi"):
         raise MuscallError(f"retrieval protocol '{protocol}' is not single or multi")
     rows = split_rows(manifest, split, pool_size, seed)
+    weight = ckpt.config.serve.key_weight if key_weight is None else key_weight
+    chromas = clip_chromas(rows, manifest, ckpt.config.audio) if weight > 0 else [None] * len(rows)
     if protocol == "multi":
         audio, text, owner = embed_all_captions(ckpt, rows, manifest, device)
-        results = multi_caption_retrieval(audio, text, owner)
-        pairs = (text @ audio.T, owner)
+        bonus = key_bonus([c for r in rows for c in r.all_captions()], chromas, weight)
+        results = multi_caption_retrieval(audio, text, owner, bonus=bonus)
+        pairs = (text @ audio.T + bonus, owner)
     else:
         audio, text = embed_rows(ckpt, rows, manifest, device)
-        results = retrieval_both_directions(audio, text, relevance=attribute_relevance(rows))
+        bonus = key_bonus([caption_of(r, ckpt.config.data.caption_field) for r in rows], chromas, weight)
+        results = retrieval_both_directions(audio, text, relevance=attribute_relevance(rows), bonus=bonus)
         results["protocol"] = "single"
-        pairs = (text @ audio.T, None)
+        pairs = (text @ audio.T + bonus, None)
+    results["key_weight"] = weight
     results["pool"]["seed"] = seed if pool_size is not None else None
     results["split"], results["checkpoint"] = split, str(ckpt.path)
     results["tie_rule"] = "pessimistic: items scoring equal to the target rank ahead of it"

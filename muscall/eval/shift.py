@@ -26,7 +26,7 @@ from muscall.embedding import embed_mels, embed_texts
 from muscall.errors import MuscallError
 from muscall.eval.calibration import DEFAULT_BINS
 from muscall.eval.metrics import multilabel_auc, pool_sample, retrieval_both_directions, zero_shot_accuracy
-from muscall.eval.runner import attribute_relevance, genre_calibration, labels_of
+from muscall.eval.runner import attribute_relevance, clip_chromas, genre_calibration, labels_of
 from muscall.keys import key_bonus
 from muscall.zeroshot import build_classifier, templates_for
 
@@ -112,7 +112,7 @@ def evaluate_shift(ckpt: Checkpoint, manifest: str | Path, label_sets: dict[str,
         with torch.no_grad():
             audio[kind] = embed_mels(ckpt.model, (source[i] for i in range(len(source))), cfg.audio,
                                      device=device).tracks
-        chroma[kind] = [source.chroma(i) for i in range(len(source))] if weight > 0 else [None] * len(source)
+        chroma[kind] = clip_chromas(rows, manifest, cfg.audio) if weight > 0 else [None] * len(rows)
         tagging[kind] = tagging_metrics(ckpt, audio[kind], rows, label_sets, device)
     results: dict[str, dict[str, float]] = {}
     for name, (kind, field) in SETTINGS.items():

@@ -36,6 +36,11 @@ def test_synth_train_eval(corpus, tmp_path, capsys):
     assert "attr_mAP@10" in res["text_to_audio"]
     assert (tmp_path / "eval" / "recall_at_k.png").stat().st_size > 1000
     assert "text -> audio" in capsys.readouterr().out
+    assert main(["eval", "retrieval", "--checkpoint", str(ckpt), "--manifest", str(manifest), "--key-weight", "0",
+                 "--out", str(tmp_path / "nokey")]) == 0
+    plain = json.loads((tmp_path / "nokey" / "retrieval.json").read_text())
+    assert res["key_weight"] == 0.3 and plain["key_weight"] == 0.0  # text search's weight by default
+    assert plain["audio_to_text"] == res["audio_to_text"]  # the key agreement ranks text->audio only
     assert main(["eval", "retrieval", "--checkpoint", str(ckpt), "--manifest", str(manifest), "--protocol", "multi",
                  "--out", str(tmp_path / "multi")]) == 0
     multi = json.loads((tmp_path / "multi" / "retrieval.json").read_text())

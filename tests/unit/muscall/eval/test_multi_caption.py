@@ -47,3 +47,16 @@ def test_any_own_caption_counts_for_the_track():
 def test_every_track_needs_a_caption():
     with pytest.raises(ValueError, match="at least one caption"):
         multi_caption_retrieval(np.eye(3), np.eye(3)[:2], [0, 1])
+
+
+def test_the_search_bonus_reaches_text_to_audio_only():
+    audio = np.eye(3)
+    text = np.array([[0, 1, 0], [1, 0, 0], [0, 1, 0.1], [0, 0, 1]], dtype=float)
+    plain = multi_caption_retrieval(audio, text, [0, 0, 1, 2], ks=(1,))
+    bonus = np.zeros((4, 3))
+    bonus[0, 0] = 2.0  # lifts caption 0's own track above track 1
+    lifted = multi_caption_retrieval(audio, text, [0, 0, 1, 2], ks=(1,), bonus=bonus)
+    assert lifted["text_to_audio"]["R@1"] == 1.0 and plain["text_to_audio"]["R@1"] == 0.75
+    assert lifted["audio_to_text"] == plain["audio_to_text"]
+    with pytest.raises(ValueError, match="bonus"):
+        multi_caption_retrieval(audio, text, [0, 0, 1, 2], bonus=np.zeros((3, 3)))
