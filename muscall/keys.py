@@ -6,18 +6,20 @@ vocabulary that reads the same in any wording, and a clip's mean chroma matched 
 key profiles names its key for about half of the clips (chance 1 in 24). So search reads both here, with no
 learning:
 
-* :func:`stated_key`: the key ("in F# minor", "B-flat major", "Eb maj") or the mode alone ("a minor key") a
-  query names; a lower-case "a" before "minor" is the article, so "in a minor key" states only the mode;
+* :func:`stated_key`: the key ("in F# minor", "B-flat major", "Eb maj", "F#m", "Dm7") or the mode alone ("a minor
+  key") a query names; "a" before "minor" is the article in lower case and at the start of a sentence, so "in a
+  minor key" and "A minor-key ballad" state only the mode;
 * :func:`chroma_profile`: a track's mean peak chroma (12 values summing to 1), stored with the catalog's tracks
   (``attributes["chroma"]``) when they are embedded;
 * :func:`key_agreement`: for a stated key, the Pearson correlation of the track's chroma with that key's profile
   (-1 .. 1); for a stated mode, the probability of the mode over the 24 keys (softmax of 10 x the correlations)
   less one half;
-* :func:`with_key_agreement`: similarity + ``weight`` x agreement. A query that states neither, or a track with
-  no stored chroma, is left as it is.
+* :func:`rerank_hits`: search re-ranks a keyed query's :data:`KEY_POOL` nearest tracks by similarity + ``weight`` x
+  agreement (a track with no stored chroma gets the pool's median agreement); deeper results keep their order;
+  :func:`key_bonus` is the same rule as a matrix for evaluation. A query that states neither is left as it is.
 
-The weight (0.3, ``IndexConfig.key_weight``) and the two forms were chosen on the validation split of the
-generated corpus (BENCHMARKS.md, "Key and mode"); the test split and the held-out settings only report them.
+The weight (0.3, ``ServeConfig.key_weight``) and the two forms were chosen on the validation split of the
+generated corpus (BENCHMARKS.md, "Generalisation"); the test split and the held-out settings only report them.
 """
 
 from __future__ import annotations
@@ -46,9 +48,10 @@ _ACCIDENTAL = {"#": 1, "♯": 1, "sharp": 1, "b": -1, "♭": -1, "flat": -1}
 _END = r"(?=$|[^\w-]|-key\b)"  # "C major", "C major-key", not "C majorette"
 _KEY = re.compile(r"(?<![\w#♯♭'-])(?P<tonic>[A-Ga-g])"
                   r"(?:(?P<sign>[#♯♭]|b(?=[\s-]|maj|min|m\b))|[\s-]?(?P<word>sharp|flat))?"
-                  r"(?:[\s-]*(?P<mode>(?i:major|minor|maj|min))|(?P<m>m))" + _END)  # "Am", "F#m": chord names
+                  r"(?:[\s-]*(?P<mode>(?i:major|minor|maj|min))|(?P<m>m))\d{0,2}" + _END)  # "Am", "Dm7": chords
 # a mode alone only where it is plainly the mode: "in minor", "in a major key", "minor-key", not "a minor detail"
 _MODE = re.compile(r"(?i)\bin (?:a |the )?(major|minor)\b|(?<![\w-])(major|minor)[\s-](?:key|mode|scale|tonality)\b")
+_NOT_CHORD = re.compile(r"\s*(?:,|I\b)")  # what follows "Am" / "Em" when they are words
 HitT = TypeVar("HitT")  # a search hit: ``.score`` and ``.track.attributes`` (index.Hit)
 
 
@@ -65,8 +68,12 @@ def stated_key(text: str) -> StatedKey | None:
     """The first key a text names, else the first mode it names, else None."""
     for m in _KEY.finditer(text):
         tonic, sign, word = m.group("tonic"), m.group("sign"), m.group("word")
-        if tonic.islower() and not (sign or word) and (tonic == "a" or m.group("m")):
-            continue  # "in a minor key": the article; "em", "am": words, not chords
+        bare = not (sign or word)
+        opening = not text[:m.start()].strip() or text[:m.start()].rstrip()[-1] in ".!?;:"
+        if bare and (tonic == "a" or (tonic == "A" and opening and m.group("mode"))):
+            continue  # "in a minor key", "A minor-key ballad": the article
+        if bare and m.group("m") and (tonic.islower() or _NOT_CHORD.match(text, m.end())):
+            continue  # "am", "Em, something chill", "Am I wrong": words, not chords
         mode = 1 if m.group("m") or m.group("mode").lower().startswith("min") else 0
         pitch = (_LETTER[tonic.lower()] + _ACCIDENTAL.get(sign or word or "", 0)) % 12
         return StatedKey(mode, pitch + 12 * mode)
@@ -147,12 +154,20 @@ def with_key_agreement(scores: np.ndarray, text: str, chromas: Sequence[np.ndarr
     return out
 
 
-def key_bonus(texts: Sequence[str], chromas: Sequence[np.ndarray | None], weight: float) -> np.ndarray:
-    """``[len(texts), len(chromas)]``: what :func:`with_key_agreement` adds to each text's score of each track
-    (evaluation adds it to the similarity matrix, as search does to a query's candidates)."""
-    zeros = np.zeros(len(chromas))
-    return np.stack([with_key_agreement(zeros, t, chromas, weight) for t in texts]) if len(texts) else \
-        np.zeros((0, len(chromas)))
+def key_bonus(texts: Sequence[str], sim: np.ndarray, chromas: Sequence[np.ndarray | None],
+              weight: float) -> np.ndarray:
+    """``[len(texts), len(chromas)]``: what text search adds to each text's similarity ``sim`` with each track, so
+    that evaluation ranks as :func:`rerank_hits` does: the agreement over the text's :data:`KEY_POOL` nearest
+    tracks, and below the pool enough to keep the other tracks after it (cosines lie in [-1, 1])."""
+    sim = np.asarray(sim, np.float64)
+    bonus = np.zeros((len(texts), len(chromas)))
+    for i, text in enumerate(texts):
+        if weight <= 0 or stated_key(text) is None:
+            continue
+        pool = np.argsort(-sim[i], kind="stable")[:KEY_POOL]
+        bonus[i] = -(2.0 + 2.0 * weight)
+        bonus[i, pool] = with_key_agreement(np.zeros(len(pool)), text, [chromas[j] for j in pool], weight)
+    return bonus
 
 
 def rerank_hits(hits: list[HitT], text: str, weight: float) -> list[HitT]:

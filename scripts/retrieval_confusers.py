@@ -35,13 +35,13 @@ def facts(attrs: dict) -> dict:
             "moods": tuple(sorted(attrs["moods"]))}
 
 
-def names_key(caption: str, attrs: dict) -> bool:
+def names_key(caption: str) -> bool:
     """The caption states a key (:func:`muscall.keys.stated_key`, the rule search reads)."""
     stated = stated_key(caption)
     return stated is not None and stated.key is not None
 
 
-def names_mode(caption: str, attrs: dict) -> bool:
+def names_mode(caption: str) -> bool:
     """The caption states a mode, alone or with a key."""
     return stated_key(caption) is not None
 
@@ -80,7 +80,7 @@ def main() -> None:
     weight = ckpt.config.serve.key_weight if args.key_weight is None else args.key_weight
     if weight > 0:
         source = MelSource(rows, args.manifest, ckpt.config.audio)
-        sim = sim + key_bonus([r.caption for r in rows], [source.chroma(i) for i in range(len(rows))], weight)
+        sim = sim + key_bonus([r.caption for r in rows], sim, [source.chroma(i) for i in range(len(rows))], weight)
     n = len(rows)
     ranks = (sim > np.diag(sim)[:, None]).sum(axis=1) + 1  # ties in the caption's favour
     clip = [facts(r.attributes) for r in rows]
@@ -93,11 +93,11 @@ def main() -> None:
         chance = [clip[i][key] == clip[j][key] for i, j in same_genre]
         print(f"| {key} | {np.mean(confusers):.2f} | {np.mean(chance):.2f} |")
     for key, says in (("key", names_key), ("mode", names_mode)):
-        asked = {q for q in range(n) if says(rows[q].caption, rows[q].attributes)}
+        asked = {q for q in range(n) if says(rows[q].caption)}
         confusers = [clip[j][key] == clip[q][key] for q in asked for j in np.argsort(-sim[q])[:10] if j != q]
         chance = [clip[i][key] == clip[j][key] for i, j in same_genre if i in asked]
         print(f"| {key}, queries naming it ({len(asked)}) | {np.mean(confusers):.2f} | {np.mean(chance):.2f} |")
-    keyed = np.array([names_key(r.caption, r.attributes) for r in rows])
+    keyed = np.array([names_key(r.caption) for r in rows])
     print(f"queries naming a key: {keyed.mean():.2f}; R@10 {np.mean(ranks[keyed] <= 10):.3f} against "
           f"{np.mean(ranks[~keyed] <= 10):.3f} for the rest")
 

@@ -97,12 +97,13 @@ def evaluate_retrieval(ckpt: Checkpoint, manifest: str | Path, split: str = "tes
     chromas = clip_chromas(rows, manifest, ckpt.config.audio) if weight > 0 else [None] * len(rows)
     if protocol == "multi":
         audio, text, owner = embed_all_captions(ckpt, rows, manifest, device)
-        bonus = key_bonus([c for r in rows for c in r.all_captions()], chromas, weight)
+        bonus = key_bonus([c for r in rows for c in r.all_captions()], text @ audio.T, chromas, weight)
         results = multi_caption_retrieval(audio, text, owner, bonus=bonus)
         pairs = (text @ audio.T + bonus, owner)
     else:
         audio, text = embed_rows(ckpt, rows, manifest, device)
-        bonus = key_bonus([caption_of(r, ckpt.config.data.caption_field) for r in rows], chromas, weight)
+        bonus = key_bonus([caption_of(r, ckpt.config.data.caption_field) for r in rows], text @ audio.T, chromas,
+                          weight)
         results = retrieval_both_directions(audio, text, relevance=attribute_relevance(rows), bonus=bonus)
         results["protocol"] = "single"
         pairs = (text @ audio.T + bonus, None)

@@ -120,7 +120,7 @@ def evaluate_shift(ckpt: Checkpoint, manifest: str | Path, label_sets: dict[str,
         with torch.no_grad():
             text = embed_texts(ckpt.model, ckpt.tokenizer, [r.caption for r in rows], cfg.model.text.max_tokens,
                                device=device)
-        bonus = key_bonus([r.caption for r in rows], chroma[kind], weight)
+        bonus = key_bonus([r.caption for r in rows], text @ audio[kind].T, chroma[kind], weight)
         r = retrieval_both_directions(audio[kind], text, relevance=attribute_relevance(rows), bonus=bonus)
         t2a, a2t = r["text_to_audio"], r["audio_to_text"]
         results[name] = {"n": len(rows), "t2a_R@10": t2a["R@10"], "t2a_MedR": t2a["MedR"], "a2t_R@10": a2t["R@10"],

@@ -41,9 +41,15 @@ def test_synth_train_eval(corpus, tmp_path, capsys):
     plain = json.loads((tmp_path / "nokey" / "retrieval.json").read_text())
     assert res["key_weight"] == 0.3 and plain["key_weight"] == 0.0  # text search's weight by default
     assert plain["audio_to_text"] == res["audio_to_text"]  # the key agreement ranks text->audio only
+    assert plain["text_to_audio"] != res["text_to_audio"]  # half the synth captions name a key or mode
     assert main(["eval", "retrieval", "--checkpoint", str(ckpt), "--manifest", str(manifest), "--protocol", "multi",
                  "--out", str(tmp_path / "multi")]) == 0
     multi = json.loads((tmp_path / "multi" / "retrieval.json").read_text())
+    assert main(["eval", "retrieval", "--checkpoint", str(ckpt), "--manifest", str(manifest), "--protocol", "multi",
+                 "--key-weight", "0", "--out", str(tmp_path / "multi-nokey")]) == 0
+    multi_plain = json.loads((tmp_path / "multi-nokey" / "retrieval.json").read_text())
+    assert multi_plain["text_to_audio"] != multi["text_to_audio"]
+    assert multi_plain["audio_to_text"] == multi["audio_to_text"]
     assert multi["protocol"] == "multi" and multi["n_captions"] == multi["text_to_audio"]["n_queries"]
     assert multi["n_captions"] >= multi["n_tracks"] == multi["audio_to_text"]["n_queries"] == res["pool"]["size"]
 

@@ -28,7 +28,10 @@ def profile(key: int) -> np.ndarray:
     ("jazz ballad in B-flat major, brushed drums", StatedKey(0, 10)),
     ("Bb major waltz", StatedKey(0, 10)),
     ("something in e minor please", StatedKey(1, 4 + 12)),
-    ("A minor piano piece", StatedKey(1, 9 + 12)),
+    ("piano piece in A minor", StatedKey(1, 9 + 12)),
+    ("A minor piano piece", None),  # a sentence's "A" reads as the article: the mode needs "in" or "key"
+    ("A minor-key ballad", StatedKey(1)),
+    ("A major label pop hit", None),
     ("Eb maj, slow", StatedKey(0, 3)),
     ("C sharp minor nocturne", StatedKey(1, 1 + 12)),
     ("a sad piece in a minor key", StatedKey(1)),  # "a" is the article: the mode alone
@@ -46,6 +49,10 @@ def profile(key: int) -> np.ndarray:
     ("a major hit with minor details", None),  # "major" and "minor" that are not the mode
     ("B-flat clarinet and drums", None),
     ("I am here", None),
+    ("Am I wrong to want sad jazz", None),
+    ("Em, something chill", None),
+    ("Dm7 groove", StatedKey(1, 2 + 12)),
+    ("Fmaj7 vibes", StatedKey(0, 5)),
 ])
 def test_stated_key_reads_keys_and_modes_in_any_wording(text, expected):
     assert stated_key(text) == expected
@@ -116,9 +123,24 @@ def test_pages_of_a_keyed_query_continue_one_ranking():
 
 def test_key_bonus_is_zero_for_texts_that_state_no_key():
     chromas = [profile(0), profile(9 + 12)]
-    bonus = keys.key_bonus(["pop in C major", "a calm piece", "sad, in a minor key"], chromas, 0.3)
+    bonus = keys.key_bonus(["pop in C major", "a calm piece", "sad, in a minor key"], np.zeros((3, 2)), chromas, 0.3)
     assert bonus.shape == (3, 2)
     assert bonus[0, 0] > bonus[0, 1] and not bonus[1].any() and bonus[2, 1] > bonus[2, 0]
+
+
+def test_key_bonus_ranks_as_search_does_past_the_pool():
+    rng = np.random.default_rng(1)
+    n = 2 * keys.KEY_POOL + 17
+    cosines = rng.uniform(-0.2, 0.6, n)
+    chromas = [keys.track_chroma(keys.chroma_attribute(profile(int(k)))) for k in rng.integers(24, size=n)]
+    chromas[3] = None  # a track embedded before profiles were stored
+    text = "dark techno in F# minor"
+    bonus = keys.key_bonus([text], cosines[None], chromas, 0.3)[0]
+    evaluated = np.argsort(-(cosines + bonus), kind="stable")
+    hits = [Hit(float(cosines[i]), TrackRecord(f"{i}", attributes={} if chromas[i] is None else
+                                               keys.chroma_attribute(chromas[i]))) for i in np.argsort(-cosines)]
+    searched = [int(h.track.track_id) for h in keys.rerank_hits(hits, text, 0.3)]
+    assert searched == evaluated.tolist()  # the pool re-ranked, the rest after it in cosine order
 
 
 def test_track_chroma_reads_only_a_stored_profile():
