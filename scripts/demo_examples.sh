@@ -71,7 +71,7 @@ echo "example clip: $CLIP (track $TRACK)"
 show text_search search -X POST "$URL/search/text" -H 'content-type: application/json' \
   -d "{\"query\": \"$QUERY\", \"k\": 5}"
 show key_search search -X POST "$URL/search/text" -H 'content-type: application/json' \
-  -d '{"query": "a calm piano piece in A minor", "k": 5}'
+  -d '{"query": "a dark techno track in F# minor", "k": 5}'
 show similar search "$URL/tracks/$TRACK/similar?k=5"
 show audio_search search -X POST "$URL/search/audio" -F "file=@$CLIP" -F k=5
 show tag tag -X POST "$URL/tag" -F "file=@$CLIP" -F label_set=genres -F top=3
