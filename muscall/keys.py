@@ -39,8 +39,9 @@ N_KEYS = 24  # 12 major keys (tonic C..B), then 12 minor keys
 MODES = ("major", "minor")
 MODE_SHARPNESS = 10.0  # softmax over the 24 correlations, for a stated mode
 CHROMA_FIELD = "chroma"  # the track attribute that holds its chroma profile
-CHROMA_HOP = 1024  # samples between chroma frames (at the model's sample rate): 64 ms at 16 kHz; key accuracy
-# as at 512 (0.47 of the 267 validation clips of the generated corpus) at a third of the cost, 0.13 s per 3-minute track
+# samples between chroma frames (at the model's sample rate): 64 ms at 16 kHz; key accuracy as at 512 (0.47 of the
+# 267 validation clips of the generated corpus) at a third of the cost, 0.13-0.15 s per 3-minute track
+CHROMA_HOP = 1024
 KEY_POOL = 100  # a keyed query re-ranks its this many nearest tracks; deeper results keep the embedding's order
 
 _LETTER = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
