@@ -24,7 +24,6 @@ import torch
 
 from muscall.checkpoint import load_checkpoint
 from muscall.data.degrade.facts import tempo_class
-from muscall.data.mels import MelSource
 from muscall.eval.runner import embed_rows, split_rows
 from muscall.keys import key_bonus, stated_key
 
@@ -75,12 +74,10 @@ def main() -> None:
     if args.neutralise:
         neutralise(ckpt.model, args.neutralise)
     rows = split_rows(args.manifest, args.split, None, 0)
-    audio, text = embed_rows(ckpt, rows, args.manifest, "cpu")
-    sim = np.asarray(text) @ np.asarray(getattr(audio, "tracks", audio)).T
     weight = ckpt.config.serve.key_weight if args.key_weight is None else args.key_weight
-    if weight > 0:
-        source = MelSource(rows, args.manifest, ckpt.config.audio)
-        sim = sim + key_bonus([r.caption for r in rows], sim, [source.chroma(i) for i in range(len(rows))], weight)
+    audio, text, chromas = embed_rows(ckpt, rows, args.manifest, "cpu", chroma=weight > 0)
+    sim = text @ audio.T
+    sim = sim + key_bonus([r.caption for r in rows], sim, chromas, weight)
     n = len(rows)
     ranks = (sim > np.diag(sim)[:, None]).sum(axis=1) + 1  # ties in the caption's favour
     clip = [facts(r.attributes) for r in rows]

@@ -48,15 +48,22 @@ class MelSource:
 
     def chroma(self, i: int) -> np.ndarray:
         """Row ``i``'s chroma profile (:func:`muscall.keys.chroma_profile`), decoded from its audio."""
+        return chroma_profile(self._wave(i), self.audio.sample_rate)
+
+    def with_chroma(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Row ``i``'s log-mel and chroma profile from one decode (the log-mel from the cache when there is one)."""
+        wave = self._wave(i)
+        mel = self.cache[self._positions[i]] if self._positions is not None else self._front.mel(wave)
+        return mel, chroma_profile(wave, self.audio.sample_rate)
+
+    def _wave(self, i: int) -> np.ndarray:
         row = self.rows[i]
-        wave = self._front.wave(resolve_audio_path(row, self.manifest_path), segment=_segments([row])[0])
-        return chroma_profile(wave, self.audio.sample_rate)
+        return self._front.wave(resolve_audio_path(row, self.manifest_path), segment=_segments([row])[0])
 
     def __getitem__(self, i: int) -> np.ndarray:
         if self._positions is not None:
             return self.cache[self._positions[i]]
-        row = self.rows[i]
-        return self._front(resolve_audio_path(row, self.manifest_path), segment=_segments([row])[0])
+        return self._front.mel(self._wave(i))
 
 
 def _segments(rows: Sequence[ClipRow]) -> list[Segment | None]:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
 
 from muscall.checkpoint import Checkpoint
-from muscall.config import AudioConfig
 from muscall.data.manifest import ClipRow, caption_of, read_manifest
 from muscall.data.mels import MelSource
 from muscall.embedding import embed_mels, embed_pairs, embed_texts
@@ -39,27 +38,49 @@ def split_rows(manifest: str | Path, split: str, pool_size: int | None, seed: in
     return rows
 
 
-def embed_rows(ckpt: Checkpoint, rows: Sequence[ClipRow], manifest: str | Path,
-               device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
+def embed_tracks(ckpt: Checkpoint, rows: Sequence[ClipRow], manifest: str | Path, device: str = "cpu",
+                 chroma: bool = False) -> tuple[np.ndarray, list[np.ndarray | None]]:
+    """Track embeddings of ``rows`` (full-track windows) and, with ``chroma``, each row's chroma profile
+    (:mod:`muscall.keys`) from the same decode, to rank text->audio as text search does (None each without)."""
+    chromas: list[np.ndarray | None] = [None] * len(rows)
+    mels = _decoded(MelSource(rows, manifest, ckpt.config.audio), chromas if chroma else None)
+    with torch.no_grad():
+        return embed_mels(ckpt.model, mels, ckpt.config.audio, device=device).tracks, chromas
+
+
+def embed_rows(ckpt: Checkpoint, rows: Sequence[ClipRow], manifest: str | Path, device: str = "cpu",
+               chroma: bool = False) -> tuple[np.ndarray, np.ndarray, list[np.ndarray | None]]:
     """Track (full-track windows) and caption embeddings of ``rows`` (each row's ``caption``, or the
-    checkpoint's ``data.caption_field``, as in validation)."""
-    source = MelSource(rows, manifest, ckpt.config.audio)
+    checkpoint's ``data.caption_field``, as in validation), and chroma profiles as :func:`embed_tracks` gives them."""
+    chromas: list[np.ndarray | None] = [None] * len(rows)
+    mels = _decoded(MelSource(rows, manifest, ckpt.config.audio), chromas if chroma else None)
     cfg = ckpt.config
     with torch.no_grad():
-        return embed_pairs(ckpt.model, ckpt.tokenizer, (source[i] for i in range(len(source))), rows,
-                           cfg.audio, cfg.model.text.max_tokens, cfg.data.caption_field, device=device)
+        audio, text = embed_pairs(ckpt.model, ckpt.tokenizer, mels, rows, cfg.audio, cfg.model.text.max_tokens,
+                                  cfg.data.caption_field, device=device)
+    return audio, text, chromas
 
 
-def embed_all_captions(ckpt: Checkpoint, rows: Sequence[ClipRow], manifest: str | Path,
-                       device: str = "cpu") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Track embeddings, embeddings of every caption of every row, and each caption's row index."""
-    source = MelSource(rows, manifest, ckpt.config.audio)
+def embed_all_captions(ckpt: Checkpoint, rows: Sequence[ClipRow], manifest: str | Path, device: str = "cpu",
+                       chroma: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray | None]]:
+    """Track embeddings, embeddings of every caption of every row, each caption's row index, and chroma profiles
+    as :func:`embed_tracks` gives them."""
+    audio, chromas = embed_tracks(ckpt, rows, manifest, device, chroma)
     texts = [(i, c) for i, row in enumerate(rows) for c in row.all_captions()]
     with torch.no_grad():
-        audio = embed_mels(ckpt.model, (source[i] for i in range(len(source))), ckpt.config.audio, device=device).tracks
         text = embed_texts(ckpt.model, ckpt.tokenizer, [c for _, c in texts], ckpt.config.model.text.max_tokens,
                            device=device)
-    return audio, text, np.array([i for i, _ in texts], dtype=np.int64)
+    return audio, text, np.array([i for i, _ in texts], dtype=np.int64), chromas
+
+
+def _decoded(source: MelSource, chromas: list[np.ndarray | None] | None) -> Iterator[np.ndarray]:
+    """The source's log-mels in order; each row's chroma profile goes into ``chromas`` from the same decode."""
+    for i in range(len(source)):
+        if chromas is None:
+            yield source[i]
+        else:
+            mel, chromas[i] = source.with_chroma(i)
+            yield mel
 
 
 def attribute_relevance(rows: Sequence[ClipRow], keys: Sequence[str] = MATCH_KEYS) -> np.ndarray | None:
@@ -72,12 +93,6 @@ def attribute_relevance(rows: Sequence[ClipRow], keys: Sequence[str] = MATCH_KEY
         if fi:
             rel[i] = [bool(fj) and all(fj.get(k) == v for k, v in fi.items()) for fj in facts]
     return rel
-
-
-def clip_chromas(rows: Sequence[ClipRow], manifest: str | Path, audio: AudioConfig) -> list[np.ndarray]:
-    """Each row's chroma profile (:mod:`muscall.keys`), for ranking text->audio as text search ranks it."""
-    source = MelSource(rows, manifest, audio)
-    return [source.chroma(i) for i in range(len(source))]
 
 
 def evaluate_retrieval(ckpt: Checkpoint, manifest: str | Path, split: str = "test", pool_size: int | None = None,
@@ -94,14 +109,13 @@ def evaluate_retrieval(ckpt: Checkpoint, manifest: str | Path, split: str = "tes
         raise MuscallError(f"retrieval protocol '{protocol}' is not single or multi")
     rows = split_rows(manifest, split, pool_size, seed)
     weight = ckpt.config.serve.key_weight if key_weight is None else key_weight
-    chromas = clip_chromas(rows, manifest, ckpt.config.audio) if weight > 0 else [None] * len(rows)
     if protocol == "multi":
-        audio, text, owner = embed_all_captions(ckpt, rows, manifest, device)
+        audio, text, owner, chromas = embed_all_captions(ckpt, rows, manifest, device, chroma=weight > 0)
         bonus = key_bonus([c for r in rows for c in r.all_captions()], text @ audio.T, chromas, weight)
         results = multi_caption_retrieval(audio, text, owner, bonus=bonus)
         pairs = (text @ audio.T + bonus, owner)
     else:
-        audio, text = embed_rows(ckpt, rows, manifest, device)
+        audio, text, chromas = embed_rows(ckpt, rows, manifest, device, chroma=weight > 0)
         bonus = key_bonus([caption_of(r, ckpt.config.data.caption_field) for r in rows], text @ audio.T, chromas,
                           weight)
         results = retrieval_both_directions(audio, text, relevance=attribute_relevance(rows), bonus=bonus)
@@ -135,9 +149,7 @@ def evaluate_zeroshot(ckpt: Checkpoint, manifest: str | Path, label_sets: dict[s
     if n_bins < 1:
         raise MuscallError(f"--bins must be >= 1, got {n_bins}")
     rows = split_rows(manifest, split, None, 0)
-    source = MelSource(rows, manifest, ckpt.config.audio)
-    with torch.no_grad():
-        audio = embed_mels(ckpt.model, (source[i] for i in range(len(source))), ckpt.config.audio, device=device).tracks
+    audio, _ = embed_tracks(ckpt, rows, manifest, device)
     results: dict[str, Any] = {"split": split, "n_clips": len(rows), "ensemble": ensemble, "checkpoint": str(ckpt.path)}
     for name, classes in label_sets.items():
         templates = templates_for(name, ensemble)

@@ -8,6 +8,7 @@ user-style query written only with held-out templates and synonyms. The five set
 (c) training soundfonts, held-out wording;  (d) short queries in held-out words;  (e) (b) and (c) together.
 
 Clips of the two kinds are pooled to the same size (seeded), so R@k and MedR compare across settings.
+:func:`wording_gap` splits the cost of (c) and (d) into new sentence shapes and new words.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ import torch
 
 from muscall.checkpoint import Checkpoint
 from muscall.data.manifest import ClipRow, read_manifest
-from muscall.data.mels import MelSource
-from muscall.embedding import embed_mels, embed_texts
+from muscall.data.synth.captions import TRAINING
+from muscall.data.synth.heldout import make_heldout_caption, make_short_query
+from muscall.embedding import embed_texts
 from muscall.errors import MuscallError
 from muscall.eval.calibration import DEFAULT_BINS
-from muscall.eval.metrics import multilabel_auc, pool_sample, retrieval_both_directions, zero_shot_accuracy
-from muscall.eval.runner import attribute_relevance, clip_chromas, genre_calibration, labels_of
+from muscall.eval.metrics import (map_at_k, multilabel_auc, pool_sample, retrieval_both_directions, retrieval_metrics,
+                                  zero_shot_accuracy)
+from muscall.eval.runner import attribute_relevance, embed_tracks, genre_calibration, labels_of
 from muscall.keys import key_bonus
 from muscall.zeroshot import build_classifier, templates_for
 
@@ -108,11 +111,7 @@ def evaluate_shift(ckpt: Checkpoint, manifest: str | Path, label_sets: dict[str,
     weight = cfg.serve.key_weight if key_weight is None else key_weight
     audio, chroma, tagging = {}, {}, {}
     for kind, rows in pools.items():
-        source = MelSource(rows, manifest, cfg.audio)
-        with torch.no_grad():
-            audio[kind] = embed_mels(ckpt.model, (source[i] for i in range(len(source))), cfg.audio,
-                                     device=device).tracks
-        chroma[kind] = clip_chromas(rows, manifest, cfg.audio) if weight > 0 else [None] * len(rows)
+        audio[kind], chroma[kind] = embed_tracks(ckpt, rows, manifest, device, chroma=weight > 0)
         tagging[kind] = tagging_metrics(ckpt, audio[kind], rows, label_sets, device)
     results: dict[str, dict[str, float]] = {}
     for name, (kind, field) in SETTINGS.items():
@@ -132,10 +131,54 @@ def evaluate_shift(ckpt: Checkpoint, manifest: str | Path, label_sets: dict[str,
     return results
 
 
-def shift_markdown(results: dict[str, dict[str, float]]) -> str:
-    """One row per setting."""
-    cols = ("n", "t2a_R@10", "t2a_MedR", "a2t_R@10", "a2t_MedR", "attr_mAP@10", "genre_acc", "genre_ece",
-            "genre_ece_fitted", "instrument_auc", "mood_auc", "ratio_to_a")
+def wording_gap(ckpt: Checkpoint, manifest: str | Path, seed: int = 0, device: str = "cpu",
+                key_weight: float | None = None) -> dict[str, dict[str, float]]:
+    """Where the held-out wording loses: the shift benchmark's training-soundfont pool queried with the generator's
+    captions, then with the held-out sentence shapes and the short-query form, each in the held-out words (settings
+    (c) and (d)) and again in the training words (the same facts drawn with the generator's lexicon, seeded), so
+    the cost of new sentence shapes and the cost of new words read apart.
+
+    Per row: text->audio R@10 and MedR (ranked as search ranks, as :func:`evaluate_shift`), attribute mAP@10
+    (genre and lead instrument) and the same for the genre alone and the lead instrument alone, and the mean share
+    of content words the text tower never saw (as its vocabulary bridge counts them; NaN without a bridge)."""
+    rows = shift_pools(read_manifest(manifest, split="test"), seed)["seen"]
+    for field in (HELDOUT_CAPTION, SHORT_QUERY):
+        with_text(rows, field)  # a corpus made without --holdout-wording is refused with the fix
+    cfg = ckpt.config
+    weight = cfg.serve.key_weight if key_weight is None else key_weight
+    audio, chromas = embed_tracks(ckpt, rows, manifest, device, chroma=weight > 0)
+    rng = np.random.default_rng(seed)
+    texts = {
+        "generator captions": [r.caption for r in rows],
+        "held-out shapes, held-out words (c)": [str(r.attributes[HELDOUT_CAPTION]) for r in rows],
+        "held-out shapes, training words": [make_heldout_caption(r.attributes, rng, TRAINING) for r in rows],
+        "short queries, held-out words (d)": [str(r.attributes[SHORT_QUERY]) for r in rows],
+        "short queries, training words": [make_short_query(r.attributes, rng, TRAINING) for r in rows],
+    }
+    relevance = {keys: attribute_relevance(rows, keys) for keys in (("genre", "lead"), ("genre",), ("lead",))}
+    bridge = getattr(ckpt.tokenizer, "bridge", None)
+    results: dict[str, dict[str, float]] = {}
+    for name, queries in texts.items():
+        with torch.no_grad():
+            text = embed_texts(ckpt.model, ckpt.tokenizer, queries, cfg.model.text.max_tokens, device=device)
+        sim = text @ audio.T
+        sim = sim + key_bonus(queries, sim, chromas, weight)
+        m = retrieval_metrics(sim, relevance=relevance["genre", "lead"])
+        results[name] = {"n": len(rows), "t2a_R@10": m["R@10"], "t2a_MedR": m["MedR"],
+                         "attr_mAP@10": m["attr_mAP@10"], "genre_mAP@10": map_at_k(sim, relevance["genre",]),
+                         "lead_mAP@10": map_at_k(sim, relevance["lead",]),
+                         "unknown_share": float(np.mean([bridge.unknown_share(q) for q in queries]))
+                         if bridge is not None else float("nan")}
+    return results
+
+
+SHIFT_COLUMNS = ("n", "t2a_R@10", "t2a_MedR", "a2t_R@10", "a2t_MedR", "attr_mAP@10", "genre_acc", "genre_ece",
+                 "genre_ece_fitted", "instrument_auc", "mood_auc", "ratio_to_a")
+GAP_COLUMNS = ("n", "t2a_R@10", "t2a_MedR", "attr_mAP@10", "genre_mAP@10", "lead_mAP@10", "unknown_share")
+
+
+def shift_markdown(results: dict[str, dict[str, float]], cols: Sequence[str] = SHIFT_COLUMNS) -> str:
+    """One row per setting (:func:`evaluate_shift`; ``cols=GAP_COLUMNS`` for :func:`wording_gap`)."""
     lines = ["| setting | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
     for name, m in results.items():
         cells = [f"{m.get(c, float('nan')):.0f}" if c == "n" or "MedR" in c else f"{m.get(c, float('nan')):.3f}"

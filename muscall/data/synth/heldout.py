@@ -45,15 +45,17 @@ QUERY_ORDERS = ("{mood} {genre} with {inst}", "{genre} with {inst} {mood}", "{mo
                 "{genre} {mood} {inst}")
 
 
-def make_heldout_caption(attrs: dict[str, Any], rng: np.random.Generator) -> str:
-    """One caption of a clip's attributes in held-out templates and held-out words only."""
-    w = Words(attrs, rng, HELDOUT)
+def make_heldout_caption(attrs: dict[str, Any], rng: np.random.Generator, lexicon: Lexicon = HELDOUT) -> str:
+    """One caption of a clip's attributes in held-out templates and held-out words only (``lexicon``: other words
+    in the same sentence shapes, e.g. the training words, to tell the new shapes' cost from the new words')."""
+    w = Words(attrs, rng, lexicon)
     return tidy(TEMPLATES[int(rng.integers(len(TEMPLATES)))](w))
 
 
-def make_short_query(attrs: dict[str, Any], rng: np.random.Generator) -> str:
-    """A user-style query in held-out words: one mood, the genre and one instrument, lower case, no punctuation."""
-    w = Words(attrs, rng, HELDOUT)
+def make_short_query(attrs: dict[str, Any], rng: np.random.Generator, lexicon: Lexicon = HELDOUT) -> str:
+    """A user-style query in held-out words (or ``lexicon``'s): one mood, the genre and one instrument (the lead
+    when there is one), lower case, no punctuation."""
+    w = Words(attrs, rng, lexicon)
     inst = w.inst.get("lead") or w.pick(sorted(w.inst.values()))
     text = QUERY_ORDERS[int(rng.integers(len(QUERY_ORDERS)))].format(mood=w.pick(w.moods), genre=w.genre, inst=inst)
     return plain(text)

@@ -37,3 +37,17 @@ def test_cache_max_seconds_bounds_cache_rows_and_decoded_clips(three_second_clip
     whole = MelSource.build(rows, three_second_clips, load_config("tiny", ["data.cache_max_seconds=null"]),
                             use_cache=True, cache_dir=tmp_path / "whole", progress=False)
     assert whole.cache.max_frames == num_frames(3 * cfg.audio.sample_rate, cfg.audio.hop_length) > cap
+
+
+def test_with_chroma_gives_the_same_mel_and_chroma_as_reading_them_apart(three_second_clips, tmp_path):
+    rows = read_manifest(three_second_clips)
+    cfg = load_config("tiny")
+    for source in (MelSource.build(rows, three_second_clips, cfg, use_cache=False),
+                   MelSource.build(rows, three_second_clips, cfg, use_cache=True, cache_dir=tmp_path / "c",
+                                   progress=False)):
+        for i in range(3):
+            mel, chroma = source.with_chroma(i)
+            np.testing.assert_array_equal(mel, source[i])
+            np.testing.assert_array_equal(chroma, source.chroma(i))
+    profiles = [MelSource(rows, three_second_clips, cfg.audio).with_chroma(i)[1] for i in range(3)]
+    assert [int(np.argmax(p)) for p in profiles] == [9, 9, 4]  # 220 Hz and 440 Hz are A, 660 Hz is E

@@ -9,9 +9,12 @@ import soundfile as sf
 from muscall.checkpoint import load_checkpoint
 from muscall.data.manifest import ClipRow, read_manifest, write_manifest
 from muscall.errors import MuscallError
-from muscall.eval.shift import SETTINGS, evaluate_shift, shift_pools, tagging_metrics, with_text
+from muscall.data.synth.captions import make_caption
+from muscall.data.synth.heldout import heldout_descriptions
+from muscall.eval.shift import SETTINGS, evaluate_shift, shift_pools, tagging_metrics, with_text, wording_gap
 from muscall.zeroshot import save_fitted_temperature, templates_for
 from tests.support.tiny_service import make_tiny_checkpoint
+from tests.unit.muscall.data.synth.test_heldout import clip_attrs
 
 GENRES = ("jazz", "rock")
 
@@ -70,3 +73,30 @@ def test_every_setting_is_measured_and_a_is_its_own_baseline(tmp_path):
     audio = np.random.default_rng(1).standard_normal((4, ckpt.model.embed_dim)).astype(np.float32)
     fitted = tagging_metrics(ckpt, audio, pools["seen"], labels)
     assert 0.0 <= fitted["genre_ece_fitted"] <= 1.0 and fitted["genre_ece_fitted"] != fitted["genre_ece"]
+
+
+def test_wording_gap_reads_the_shift_pool_as_settings_a_c_and_d_do(tmp_path):
+    sr, rows = 16000, []
+    (tmp_path / "audio").mkdir()
+    for i in range(8):
+        wave = 0.3 * np.sin(2 * np.pi * (110.0 * (i + 1)) * np.arange(2 * sr) / sr)
+        sf.write(tmp_path / "audio" / f"c{i:02d}.wav", wave.astype(np.float32), sr)
+        attrs = clip_attrs(GENRES[i % 2], i)
+        attrs.update(soundfont_heldout=i >= 4, **heldout_descriptions(attrs, np.random.default_rng(i)))
+        rows.append(ClipRow(id=f"c{i:02d}", audio_path=f"audio/c{i:02d}.wav", split="test", attributes=attrs,
+                            caption=make_caption(attrs, np.random.default_rng(i))))
+    write_manifest(tmp_path / "manifest.jsonl", rows)
+    ckpt = load_checkpoint(make_tiny_checkpoint(tmp_path / "ckpt"))
+    labels = {"genres": list(GENRES)}
+    shift = evaluate_shift(ckpt, tmp_path / "manifest.jsonl", labels, key_weight=0.3)
+    gap = wording_gap(ckpt, tmp_path / "manifest.jsonl", key_weight=0.3)
+    assert list(gap) == ["generator captions", "held-out shapes, held-out words (c)", "held-out shapes, training words",
+                         "short queries, held-out words (d)", "short queries, training words"]
+    for name, setting in (("generator captions", "a: in domain"), ("held-out shapes, held-out words (c)",
+                                                                   "c: held-out wording"),
+                          ("short queries, held-out words (d)", "d: short queries")):
+        for col in ("n", "t2a_R@10", "t2a_MedR", "attr_mAP@10"):
+            assert gap[name][col] == shift[setting][col], (name, col)
+    for r in gap.values():
+        assert all(0.0 <= r[c] <= 1.0 for c in ("t2a_R@10", "attr_mAP@10", "genre_mAP@10", "lead_mAP@10"))
+        assert np.isnan(r["unknown_share"])  # the tiny checkpoint has no vocabulary bridge

@@ -7,7 +7,7 @@ import re
 import numpy as np
 
 from muscall.data.synth import heldout_words
-from muscall.data.synth.captions import derive_moods, make_caption
+from muscall.data.synth.captions import TRAINING, derive_moods, make_caption
 from muscall.data.synth.heldout import make_heldout_caption, make_short_query, plain
 from muscall.data.synth.instruments import lookup
 from muscall.data.synth.styles import GENRES, STYLES
@@ -69,3 +69,18 @@ def test_short_query_is_mood_genre_and_one_instrument_in_plain_heldout_words():
 def test_heldout_descriptions_are_deterministic_per_draw():
     attrs = clip_attrs("funk", 3)
     assert make_heldout_caption(attrs, np.random.default_rng(5)) == make_heldout_caption(attrs, np.random.default_rng(5))
+
+
+def test_heldout_shapes_and_short_queries_can_be_drawn_in_training_words():
+    """The wording-gap benchmark's control: the held-out sentence shapes with the generator's own words."""
+    for genre in GENRES:
+        for i in range(10):
+            attrs = clip_attrs(genre, i)
+            cap = make_heldout_caption(attrs, np.random.default_rng(i), TRAINING)
+            query = make_short_query(attrs, np.random.default_rng(i), TRAINING)
+            for text in (cap, query):
+                assert any(contains(text, plain(p)) or contains(text, p) for p in STYLES[genre].synonyms), text
+            assert not any(contains(cap, p) for p in heldout_words.vocabulary()), cap  # the query is plain(): the
+            assert query == plain(query)  # training word "bebop-style" reads "bebop style" there, a held-out word
+    shapes = [make_heldout_caption(clip_attrs("funk", i), np.random.default_rng(i), TRAINING) for i in range(30)]
+    assert sum(any(m in c.lower() for m in MARKERS) for c in shapes) >= 15
