@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any, Sequence, TypeVar
 
 import numpy as np
@@ -65,6 +66,7 @@ class StatedKey:
     key: int | None = None
 
 
+@lru_cache(maxsize=4096)  # a search asks three times per query (depth, re-rank, agreement); StatedKey is frozen
 def stated_key(text: str) -> StatedKey | None:
     """The first key a text names, else the first mode it names, else None."""
     for m in _KEY.finditer(text):
