@@ -6,13 +6,13 @@ vocabulary that reads the same in any wording, and a clip's mean chroma matched 
 key profiles names its key for about half of the clips (chance 1 in 24). So search reads both here, with no
 learning:
 
-* :func:`stated_key`: the key ("in F# minor", "B-flat major", "Eb maj", "F#m", "Dm7") or the mode alone ("a minor
-  key") a query names; "a" before "minor" is the article in lower case and at the start of a sentence, so "in a
-  minor key" and "A minor-key ballad" state only the mode;
+* :func:`stated_key`: the key ("in F# minor", "B-flat major", "Eb maj", "F#m", "Dm7"), the mode alone ("a minor
+  key") or the tonic alone ("in the key of D") a query names; "a" before "minor" is the article in lower case and at
+  the start of a sentence, so "in a minor key" and "A minor-key ballad" state only the mode;
 * :func:`chroma_profile`: a track's mean peak chroma (12 values summing to 1), stored with the catalog's tracks
   (``attributes["chroma"]``) when they are embedded;
 * :func:`key_agreement`: for a stated key, the Pearson correlation of the track's chroma with that key's profile
-  (-1 .. 1); for a stated mode, the probability of the mode over the 24 keys (softmax of 10 x the correlations)
+  (-1 .. 1); for a tonic alone, the better of its major and minor key's; for a stated mode, the probability of the mode over the 24 keys (softmax of 10 x the correlations)
   less one half;
 * :func:`rerank_hits`: search re-ranks a keyed query's :data:`KEY_POOL` nearest tracks by similarity + ``weight`` x
   agreement (a track with no stored chroma gets the pool's median agreement); deeper results keep their order;
@@ -54,16 +54,19 @@ _KEY = re.compile(r"(?<![\w#♯♭'-])(?P<tonic>[A-Ga-g])"
 # a mode alone only where it is plainly the mode: "in minor", "in a major key", "minor-key", not "a minor detail"
 _MODE = re.compile(r"(?i)\bin (?:a |the )?(major|minor)\b|(?<![\w-])(major|minor)[\s-](?:key|mode|scale|tonality)\b")
 _NOT_CHORD = re.compile(r"\s*(?:,|I\b)")  # what follows "Am" / "Em" when they are words
+# a tonic with no mode only after "key of": "in the key of D", "key of Bb" ("songs in D" is too loose to read)
+_TONIC = re.compile(r"(?i:\bkey of) (?P<tonic>[A-G])(?:(?P<sign>[#♯♭b])|[\s-]?(?P<word>sharp|flat))?(?![\w#♯♭-])")
 HitT = TypeVar("HitT")  # a search hit: ``.score`` and ``.track.attributes`` (index.Hit)
 
 
 @dataclass(frozen=True)
 class StatedKey:
-    """A query's key (``key``: tonic + 12 x minor, as :data:`N_KEYS` orders them) or its mode alone (0 major,
-    1 minor); ``key`` is None when only the mode is stated."""
+    """A query's key (``key``: tonic + 12 x minor, as :data:`N_KEYS` orders them), its mode alone (``mode``: 0 major,
+    1 minor, ``key`` None) or its tonic alone ("in the key of D": ``tonic`` 0-11, ``mode`` and ``key`` None)."""
 
-    mode: int
+    mode: int | None
     key: int | None = None
+    tonic: int | None = None
 
 
 @lru_cache(maxsize=4096)  # a search asks three times per query (depth, re-rank, agreement); StatedKey is frozen
@@ -78,10 +81,17 @@ def stated_key(text: str) -> StatedKey | None:
         if bare and m.group("m") and (tonic.islower() or _NOT_CHORD.match(text, m.end())):
             continue  # "am", "Em, something chill", "Am I wrong": words, not chords
         mode = 1 if m.group("m") or m.group("mode").lower().startswith("min") else 0
-        pitch = (_LETTER[tonic.lower()] + _ACCIDENTAL.get(sign or word or "", 0)) % 12
-        return StatedKey(mode, pitch + 12 * mode)
-    found = _MODE.search(text)
-    return None if found is None else StatedKey(MODES.index((found.group(1) or found.group(2)).lower()))
+        return StatedKey(mode, _pitch(tonic, sign or word) + 12 * mode)
+    found, named = _MODE.search(text), _TONIC.search(text)
+    mode = None if found is None else MODES.index((found.group(1) or found.group(2)).lower())
+    if named is not None:
+        pitch = _pitch(named.group("tonic"), named.group("sign") or named.group("word"))
+        return StatedKey(None, tonic=pitch) if mode is None else StatedKey(mode, pitch + 12 * mode)
+    return None if mode is None else StatedKey(mode)
+
+
+def _pitch(tonic: str, accidental: str | None) -> int:
+    return (_LETTER[tonic.lower()] + _ACCIDENTAL.get(accidental or "", 0)) % 12
 
 
 def key_templates() -> np.ndarray:
@@ -121,11 +131,13 @@ def rerank_depth(want: int, text: str | None, weight: float) -> int:
 
 
 def key_agreement(stated: StatedKey, chroma: np.ndarray) -> np.ndarray:
-    """``[N]`` agreement of chroma profiles ``[N, 12]`` with a stated key (its Pearson r) or mode (its
-    probability less 0.5)."""
+    """``[N]`` agreement of chroma profiles ``[N, 12]`` with a stated key (its Pearson r), tonic (the better r of
+    its major and minor key) or mode (its probability less 0.5)."""
     r = key_correlations(chroma)
     if stated.key is not None:
         return r[:, stated.key]
+    if stated.tonic is not None:
+        return np.maximum(r[:, stated.tonic], r[:, stated.tonic + 12])
     p = np.exp(MODE_SHARPNESS * (r - r.max(axis=1, keepdims=True)))
     p /= p.sum(axis=1, keepdims=True)
     return p[:, 12 * stated.mode:12 * stated.mode + 12].sum(axis=1) - 0.5

@@ -42,7 +42,8 @@ def names_key(caption: str) -> bool:
 
 def names_mode(caption: str) -> bool:
     """The caption states a mode, alone or with a key."""
-    return stated_key(caption) is not None
+    stated = stated_key(caption)
+    return stated is not None and stated.mode is not None
 
 
 def neutralise(model, part: str) -> None:

@@ -53,6 +53,12 @@ def profile(key: int) -> np.ndarray:
     ("Em, something chill", None),
     ("Dm7 groove", StatedKey(1, 2 + 12)),
     ("Fmaj7 vibes", StatedKey(0, 5)),
+    ("something in the key of D", StatedKey(None, tonic=2)),  # a tonic alone: either mode
+    ("Key of Bb, slow", StatedKey(None, tonic=10)),
+    ("key of F sharp please", StatedKey(None, tonic=6)),
+    ("in the key of E, a minor-key tune", StatedKey(1, 4 + 12)),  # a tonic and a mode named apart make a key
+    ("the key of a good song", None),  # lower case: the article
+    ("key of D minor", StatedKey(1, 2 + 12)),
 ])
 def test_stated_key_reads_keys_and_modes_in_any_wording(text, expected):
     assert stated_key(text) == expected
@@ -73,6 +79,9 @@ def test_key_agreement_rewards_the_stated_key_and_mode():
     assert g_major[0] == pytest.approx(1.0) and g_major[1] < 0.5
     minor = keys.key_agreement(StatedKey(1), chroma)
     assert minor[1] > 0.3 and minor[0] < -0.3  # P(minor) - 0.5: near +0.5 for the minor profile, -0.5 for the major
+    on_d = keys.key_agreement(StatedKey(None, tonic=2), np.stack([profile(2), profile(2 + 12), profile(8)]))
+    assert on_d[0] == pytest.approx(1.0) and on_d[1] == pytest.approx(1.0)  # D major and D minor both fit "key of D"
+    assert on_d[2] < 0.0  # Ab major does not
 
 
 def test_with_key_agreement_lifts_matching_tracks_and_leaves_the_rest():
