@@ -12,8 +12,9 @@ learning:
 * :func:`chroma_profile`: a track's mean peak chroma (12 values summing to 1), stored with the catalog's tracks
   (``attributes["chroma"]``) when they are embedded;
 * :func:`key_agreement`: for a stated key, the Pearson correlation of the track's chroma with that key's profile
-  (-1 .. 1); for a tonic alone, the better of its major and minor key's; for a stated mode, the probability of the mode over the 24 keys (softmax of 10 x the correlations)
-  less one half;
+  (-1 .. 1); for a tonic alone, the better of its major and minor key's; for a stated mode, the probability of
+  the mode over the 24 keys (softmax of 10 x the correlations) less one half; a negated key or mode ("not in
+  minor", "no minor keys") states nothing;
 * :func:`rerank_hits`: search re-ranks a keyed query's :data:`KEY_POOL` nearest tracks by similarity + ``weight`` x
   agreement (a track with no stored chroma gets the pool's median agreement); deeper results keep their order;
   :func:`key_bonus` is the same rule as a matrix for evaluation. A query that states neither is left as it is.
@@ -54,6 +55,11 @@ _KEY = re.compile(r"(?<![\w#♯♭'-])(?P<tonic>[A-Ga-g])"
 # a mode alone only where it is plainly the mode: "in minor", "in a major key", "minor-key", not "a minor detail"
 _MODE = re.compile(r"(?i)\bin (?:a |the )?(major|minor)\b|(?<![\w-])(major|minor)[\s-](?:key|mode|scale|tonality)\b")
 _NOT_CHORD = re.compile(r"\s*(?:,|I\b)")  # what follows "Am" / "Em" when they are words
+# "not in minor", "no minor keys", "anything but D major": a negated key or mode states nothing (search does not
+# read it as the opposite either)
+# right before it, or with only "in", "a", "the" between: "with no drums in D minor" states D minor
+_NEGATED = re.compile(r"(?i)\b(?:not|no|never|without|except|anything but|isn't|aren't|avoid)\s+"
+                      r"(?:(?:in|a|an|the|any)\s+){0,2}$")
 # a tonic with no mode only after "key of": "in the key of D", "key of Bb" ("songs in D" is too loose to read)
 _TONIC = re.compile(r"(?i:\bkey of) (?P<tonic>[A-G])(?:(?P<sign>[#♯♭b])|[\s-]?(?P<word>sharp|flat))?(?![\w#♯♭-])")
 HitT = TypeVar("HitT")  # a search hit: ``.score`` and ``.track.attributes`` (index.Hit)
@@ -73,6 +79,8 @@ class StatedKey:
 def stated_key(text: str) -> StatedKey | None:
     """The first key a text names, else the first mode it names, else None."""
     for m in _KEY.finditer(text):
+        if _negated(text, m.start()):
+            continue
         tonic, sign, word = m.group("tonic"), m.group("sign"), m.group("word")
         bare = not (sign or word)
         opening = not text[:m.start()].strip() or text[:m.start()].rstrip()[-1] in ".!?;:"
@@ -82,12 +90,18 @@ def stated_key(text: str) -> StatedKey | None:
             continue  # "am", "Em, something chill", "Am I wrong": words, not chords
         mode = 1 if m.group("m") or m.group("mode").lower().startswith("min") else 0
         return StatedKey(mode, _pitch(tonic, sign or word) + 12 * mode)
-    found, named = _MODE.search(text), _TONIC.search(text)
+    found, named = (next((m for m in rx.finditer(text) if not _negated(text, m.start())), None)
+                    for rx in (_MODE, _TONIC))
     mode = None if found is None else MODES.index((found.group(1) or found.group(2)).lower())
     if named is not None:
         pitch = _pitch(named.group("tonic"), named.group("sign") or named.group("word"))
         return StatedKey(None, tonic=pitch) if mode is None else StatedKey(mode, pitch + 12 * mode)
     return None if mode is None else StatedKey(mode)
+
+
+def _negated(text: str, start: int) -> bool:
+    """A negation ("not", "no", "without"...) stands right before ``start``, or with only "in", "a", "the" between."""
+    return _NEGATED.search(text[max(0, start - 60):start]) is not None
 
 
 def _pitch(tonic: str, accidental: str | None) -> int:

@@ -59,6 +59,14 @@ def profile(key: int) -> np.ndarray:
     ("in the key of E, a minor-key tune", StatedKey(1, 4 + 12)),  # a tonic and a mode named apart make a key
     ("the key of a good song", None),  # lower case: the article
     ("key of D minor", StatedKey(1, 2 + 12)),
+    ("sad but not in minor", None),  # negated: states nothing
+    ("no minor keys please", None),
+    ("anything but D minor", None),
+    ("without a minor-key feel, in G major", StatedKey(0, 7)),  # the negated mode is skipped, the key read
+    ("not sad, in E minor", StatedKey(1, 4 + 12)),  # the negation ends at the comma
+    ("sad but in D minor", StatedKey(1, 2 + 12)),  # "but" alone is no negation
+    ("a song with no drums in D minor", StatedKey(1, 2 + 12)),  # "no" negates the drums
+    ("not in the key of D", None),
 ])
 def test_stated_key_reads_keys_and_modes_in_any_wording(text, expected):
     assert stated_key(text) == expected
