@@ -17,7 +17,7 @@ learning:
   minor", "no minor keys") states nothing;
 * :func:`rerank_hits`: search re-ranks a keyed query's :data:`KEY_POOL` nearest tracks by similarity + ``weight`` x
   agreement (a track with no stored chroma gets the pool's median agreement); deeper results keep their order;
-  :func:`key_bonus` is the same rule as a matrix for evaluation. A query that states neither is left as it is.
+  :func:`key_bonus` is the same rule as a matrix for evaluation. A query that states none of them is left as it is.
 
 The weight (0.3, ``ServeConfig.key_weight``) and the two forms were chosen on the validation split of the
 generated corpus (BENCHMARKS.md, "Generalisation"); the test split and the held-out settings only report them.
@@ -55,13 +55,15 @@ _KEY = re.compile(r"(?<![\w#♯♭'-])(?P<tonic>[A-Ga-g])"
 # a mode alone only where it is plainly the mode: "in minor", "in a major key", "minor-key", not "a minor detail"
 _MODE = re.compile(r"(?i)\bin (?:a |the )?(major|minor)\b|(?<![\w-])(major|minor)[\s-](?:key|mode|scale|tonality)\b")
 _NOT_CHORD = re.compile(r"\s*(?:,|I\b)")  # what follows "Am" / "Em" when they are words
-# "not in minor", "no minor keys", "anything but D major": a negated key or mode states nothing (search does not
-# read it as the opposite either)
-# right before it, or with only "in", "a", "the" between: "with no drums in D minor" states D minor
-_NEGATED = re.compile(r"(?i)\b(?:not|no|never|without|except|anything but|isn't|aren't|avoid)\s+"
-                      r"(?:(?:in|a|an|the|any)\s+){0,2}$")
-# a tonic with no mode only after "key of": "in the key of D", "key of Bb" ("songs in D" is too loose to read)
-_TONIC = re.compile(r"(?i:\bkey of) (?P<tonic>[A-G])(?:(?P<sign>[#♯♭b])|[\s-]?(?P<word>sharp|flat))?(?![\w#♯♭-])")
+# "not in minor", "no D minor keys", "I don't want it in a minor key": a negated key, tonic or mode states nothing
+# (search does not read it as the opposite either); the negation stands right before it or with only glue words
+# between ("in", "a", "the", "key of", "want it"), so "with no drums in D minor" still states D minor
+_NEGATED = re.compile(r"(?i)\b(?:not|no|never|nothing|without|except|anything but|other than|rather than|avoid|"
+                      r"(?:is|are|do|does)n['’]t|do not)\s+(?:(?:in|a|an|the|any|key|of|want|it|be)\s+){0,5}$")
+# a tonic with no mode only after "key of": "in the key of D", "key of Bb", "key of f#" ("songs in D" is too loose
+# to read; a bare lower-case "a" there is the article: "the key of a good song")
+_TONIC = re.compile(r"(?i:\bkey of) (?P<tonic>[A-Ga-g])(?:(?P<sign>[#♯♭b])|[\s-]?(?P<word>sharp|flat))?"
+                    r"(?![\w#♯♭-])")
 HitT = TypeVar("HitT")  # a search hit: ``.score`` and ``.track.attributes`` (index.Hit)
 
 
@@ -74,12 +76,20 @@ class StatedKey:
     key: int | None = None
     tonic: int | None = None
 
+    def __post_init__(self) -> None:
+        if self.mode is None and self.tonic is None:
+            raise ValueError("StatedKey states nothing: give a mode (with or without its key) or a tonic")
+
 
 @lru_cache(maxsize=4096)  # a search asks three times per query (depth, re-rank, agreement); StatedKey is frozen
 def stated_key(text: str) -> StatedKey | None:
-    """The first key a text names, else the first mode it names, else None."""
+    """The first key a text names ("in F# minor", "Dm7"), else its tonic and mode named apart ("in the key of E, a
+    minor-key tune"), its tonic alone ("in the key of D") or its mode alone ("in minor"), else None. A negated key,
+    tonic or mode ("not in minor", "no D minor keys") states nothing, and its words are not read again as a mode."""
+    negated = []
     for m in _KEY.finditer(text):
         if _negated(text, m.start()):
+            negated.append(m.span())
             continue
         tonic, sign, word = m.group("tonic"), m.group("sign"), m.group("word")
         bare = not (sign or word)
@@ -90,8 +100,11 @@ def stated_key(text: str) -> StatedKey | None:
             continue  # "am", "Em, something chill", "Am I wrong": words, not chords
         mode = 1 if m.group("m") or m.group("mode").lower().startswith("min") else 0
         return StatedKey(mode, _pitch(tonic, sign or word) + 12 * mode)
-    found, named = (next((m for m in rx.finditer(text) if not _negated(text, m.start())), None)
-                    for rx in (_MODE, _TONIC))
+    for start, end in negated:  # "not in D minor key": its "minor key" is not the mode either
+        text = text[:start] + " " * (end - start) + text[end:]
+    found = next((m for m in _MODE.finditer(text) if not _negated(text, m.start())), None)
+    named = next((m for m in _TONIC.finditer(text) if not _negated(text, m.start())
+                  and (m.group("tonic") != "a" or m.group("sign") or m.group("word"))), None)
     mode = None if found is None else MODES.index((found.group(1) or found.group(2)).lower())
     if named is not None:
         pitch = _pitch(named.group("tonic"), named.group("sign") or named.group("word"))
@@ -100,8 +113,8 @@ def stated_key(text: str) -> StatedKey | None:
 
 
 def _negated(text: str, start: int) -> bool:
-    """A negation ("not", "no", "without"...) stands right before ``start``, or with only "in", "a", "the" between."""
-    return _NEGATED.search(text[max(0, start - 60):start]) is not None
+    """A negation stands right before ``start``, with only glue words between (:data:`_NEGATED`)."""
+    return _NEGATED.search(text[max(0, start - 80):start]) is not None
 
 
 def _pitch(tonic: str, accidental: str | None) -> int:

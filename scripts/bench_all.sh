@@ -41,10 +41,11 @@ want ablation && run python scripts/bench_generalization.py --corpus data/gen --
   --runs "$(big runs/abl bench-out/runs-abl)" --variant "all=small:$E8" --variant "no-text-aug=small:$E8,text_augment.enabled=false" \
   --variant "no-facts=small:$E8,loss.facts.weight=0" --variant "chain=small:$E8,augment.chain.p=0.5" \
   --variant "one-soundfont=small:$E8@data/gen-1sf" --variant "no-production=small:$E8@data/gen-noprod" \
-  --without-key --markdown "$RES/38_ablation.md"
+  --without-key --title "Ablation of the open-world levers (8 epochs each)" --markdown "$RES/38_ablation.md"
 # where the wording gap is: the runs above read in held-out and in training words
-want wordinggap && run python scripts/bench_wording_gap.py --corpus data/gen --runs "$(big runs/gen bench-out/runs-gen)" \
-  --run small --run small-hand --run small-minilm-top2 --markdown "$RES/39_wording_gap.md"
+want wordinggap && run python scripts/bench_wording_gap.py --corpus data/gen \
+  --runs "$(big runs/gen bench-out/runs-gen)" --run small --run small-hand --run small-minilm-top2 \
+  --markdown "$RES/39_wording_gap.md"
 [ "$QUICK" = 1 ] && BEST=bench-out/runs/variant0/checkpoints/best
 if want index || want load; then
   [ -f bench-out/catalog/catalog.json ] || run muscall embed --checkpoint "$BEST" --source "$CORPUS/manifest.jsonl" \

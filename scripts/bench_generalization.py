@@ -47,9 +47,12 @@ def make_corpus(corpus: Path, n: int, holdout: str) -> None:
                 "--holdout-soundfont", holdout, "--holdout-wording", "--no-progress")
 
 
-def table(results: dict, command: str) -> str:
+TITLE = "Generalisation: held-out soundfont, held-out wording, short queries"
+
+
+def table(results: dict, command: str, title: str = TITLE) -> str:
     """The markdown fragment: one table of the five settings per variant."""
-    lines = ["## Generalisation: held-out soundfont, held-out wording, short queries", "", f"`{command}`", "",
+    lines = [f"## {title}", "", f"`{command}`", "",
              "Each setting's test pool has the same size (seeded), so R@10 and MedR compare across rows; "
              "ratio_to_a = text→audio R@10 over setting (a)'s of the same model; genre_ece = expected calibration "
              "error (15 bins) of zero-shot genre probabilities at the model's temperature, genre_ece_fitted = at the "
@@ -104,6 +107,7 @@ def main() -> None:
     ap.add_argument("--without-key", action="store_true",
                     help="also evaluate each variant ranked by its embeddings alone, without the key agreement of "
                          "muscall.keys (a row '<name>, no key')")
+    ap.add_argument("--title", default=TITLE, help="the fragment's heading (the ablation names itself)")
     ap.add_argument("--markdown", default=None)
     args = ap.parse_args()
     results = {}
@@ -120,7 +124,7 @@ def main() -> None:
             results[f"{name}, no bridge"] = {"train": stats, "shift": shift_of(run, corpus, "off")}
         if args.without_key:
             results[f"{name}, no key"] = {"train": stats, "shift": shift_of(run, corpus, "nokey")}
-    publish(lambda command: table(results, command), args.markdown)
+    publish(lambda command: table(results, command, args.title), args.markdown)
 
 
 if __name__ == "__main__":

@@ -67,6 +67,19 @@ def profile(key: int) -> np.ndarray:
     ("sad but in D minor", StatedKey(1, 2 + 12)),  # "but" alone is no negation
     ("a song with no drums in D minor", StatedKey(1, 2 + 12)),  # "no" negates the drums
     ("not in the key of D", None),
+    ("not in D minor key", None),  # the negated key's "minor key" is not read as the mode
+    ("no D minor key songs", None),
+    ("anything but the C major scale", None),
+    ("not in C major key, in a minor key", StatedKey(1)),
+    ("not in the key of D minor", None),
+    ("I don't want it in a minor key", None),
+    ("isn’t in D minor", None),
+    ("other than D minor", None),
+    ("upbeat song, nothing in minor", None),
+    ("no vocals, in E minor", StatedKey(1, 4 + 12)),  # the negation ends at the comma
+    ("songs in the key of d", StatedKey(None, tonic=2)),  # lower case after "key of"
+    ("in the key of f#", StatedKey(None, tonic=6)),
+    ("Symphony No. 5 in C minor", StatedKey(1, 12)),
 ])
 def test_stated_key_reads_keys_and_modes_in_any_wording(text, expected):
     assert stated_key(text) == expected
@@ -79,6 +92,11 @@ def test_chroma_profile_finds_the_key_of_a_chord_and_is_flat_for_silence():
     g_major = keys.chroma_profile(tones([55, 59, 62, 67]), SR)  # G B D G
     assert int(keys.key_correlations(g_major[None])[0].argmax()) == 7
     np.testing.assert_allclose(keys.chroma_profile(np.zeros(SR), SR), np.full(12, 1 / 12))
+
+
+def test_a_stated_key_must_state_something():
+    with pytest.raises(ValueError, match="states nothing"):
+        StatedKey(None)
 
 
 def test_key_agreement_rewards_the_stated_key_and_mode():

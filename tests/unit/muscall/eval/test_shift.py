@@ -10,11 +10,15 @@ from muscall.checkpoint import load_checkpoint
 from muscall.data.manifest import ClipRow, read_manifest, write_manifest
 from muscall.errors import MuscallError
 from muscall.data.synth.captions import make_caption
-from muscall.data.synth.heldout import heldout_descriptions
+from muscall.data.synth import heldout_words
+from muscall.data.synth.heldout import heldout_descriptions, plain
+from muscall.data.synth.styles import STYLES
+from muscall.embedding import embed_texts
+from muscall.eval import shift
 from muscall.eval.shift import SETTINGS, evaluate_shift, shift_pools, tagging_metrics, with_text, wording_gap
 from muscall.zeroshot import save_fitted_temperature, templates_for
 from tests.support.tiny_service import make_tiny_checkpoint
-from tests.unit.muscall.data.synth.test_heldout import clip_attrs
+from tests.unit.muscall.data.synth.test_heldout import clip_attrs, contains
 
 GENRES = ("jazz", "rock")
 
@@ -75,7 +79,7 @@ def test_every_setting_is_measured_and_a_is_its_own_baseline(tmp_path):
     assert 0.0 <= fitted["genre_ece_fitted"] <= 1.0 and fitted["genre_ece_fitted"] != fitted["genre_ece"]
 
 
-def test_wording_gap_reads_the_shift_pool_as_settings_a_c_and_d_do(tmp_path):
+def test_wording_gap_reads_the_shift_pool_as_settings_a_c_and_d_do(tmp_path, monkeypatch):
     sr, rows = 16000, []
     (tmp_path / "audio").mkdir()
     for i in range(8):
@@ -88,15 +92,32 @@ def test_wording_gap_reads_the_shift_pool_as_settings_a_c_and_d_do(tmp_path):
     write_manifest(tmp_path / "manifest.jsonl", rows)
     ckpt = load_checkpoint(make_tiny_checkpoint(tmp_path / "ckpt"))
     labels = {"genres": list(GENRES)}
-    shift = evaluate_shift(ckpt, tmp_path / "manifest.jsonl", labels, key_weight=0.3)
+    settings = evaluate_shift(ckpt, tmp_path / "manifest.jsonl", labels, key_weight=0.3)
+    asked: list[list[str]] = []
+
+    def recording(model, tokenizer, texts, *args, **kwargs):
+        asked.append(list(texts))
+        return embed_texts(model, tokenizer, texts, *args, **kwargs)
+
+    monkeypatch.setattr(shift, "embed_texts", recording)
     gap = wording_gap(ckpt, tmp_path / "manifest.jsonl", key_weight=0.3)
+    pool = shift_pools(read_manifest(tmp_path / "manifest.jsonl", split="test"))["seen"]
+    assert asked[1] == [r.attributes["heldout_caption"] for r in pool]
+    assert asked[3] == [r.attributes["short_query"] for r in pool]
+    for trained, heldout in ((asked[2], asked[1]), (asked[4], asked[3])):  # the same facts in training words
+        for text, other, row in zip(trained, heldout, pool):
+            assert text != other
+            assert any(p.lower() in text.lower() or plain(p) in text for p in STYLES[row.attributes["genre"]].synonyms)
+            own = [plain(w) for w in STYLES[row.attributes["genre"]].synonyms]  # plain("bebop-style") has "bebop"
+            assert not [p for p in heldout_words.GENRES[row.attributes["genre"]]
+                        if contains(text, p) and not any(contains(w, p) for w in own)]
     assert list(gap) == ["generator captions", "held-out shapes, held-out words (c)", "held-out shapes, training words",
                          "short queries, held-out words (d)", "short queries, training words"]
     for name, setting in (("generator captions", "a: in domain"), ("held-out shapes, held-out words (c)",
                                                                    "c: held-out wording"),
                           ("short queries, held-out words (d)", "d: short queries")):
-        for col in ("n", "t2a_R@10", "t2a_MedR", "attr_mAP@10"):
-            assert gap[name][col] == shift[setting][col], (name, col)
+        for col in ("n", "t2a_MedR", "attr_mAP@10"):  # R@10 of a 4-clip pool is always 1
+            assert gap[name][col] == settings[setting][col], (name, col)
     for r in gap.values():
-        assert all(0.0 <= r[c] <= 1.0 for c in ("t2a_R@10", "attr_mAP@10", "genre_mAP@10", "lead_mAP@10"))
+        assert all(0.0 <= r[c] <= 1.0 for c in ("attr_mAP@10", "genre_mAP@10", "lead_mAP@10"))
         assert np.isnan(r["unknown_share"])  # the tiny checkpoint has no vocabulary bridge
