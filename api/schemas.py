@@ -133,6 +133,21 @@ class SearchHit(BaseModel):
     moment: Moment | None = None
 
 
+class QueryReading(BaseModel):
+    """How text search read the query, so a user can see what it understood and rephrase what it did not."""
+
+    key: str | None = Field(None, description="the key, tonic or mode the query states, which re-ranks its nearest "
+                                              "tracks by their chroma (\"F# minor\", \"D (major or minor)\", "
+                                              "\"minor (any key)\"); null when it states none")
+    mapped_words: dict[str, str] | None = Field(None, description="words the model never saw in training, each "
+                                                                  "with the known word read in its place; null when "
+                                                                  "the model has no vocabulary bridge")
+    unknown_words: list[str] | None = Field(None, description="words the model never saw and found no close known "
+                                                              "word for: they carry little; try another word")
+    caption_share: float = Field(0.0, description="share of the query's embedding taken from the training "
+                                                  "captions nearest to it (the more unknown words, the more)")
+
+
 class SearchResponse(BaseModel):
     """A page of results."""
 
@@ -150,6 +165,7 @@ class SearchResponse(BaseModel):
     took_ms: float
     cached_query: bool | None = Field(None, description="text search: the query embedding came from the cache")
     moments_available: bool = Field(False, description="the server holds window embeddings for moments")
+    reading: QueryReading | None = Field(None, description="text search: how the query was read; null for audio")
 
 
 class LabelScore(BaseModel):

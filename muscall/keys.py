@@ -32,7 +32,7 @@ from typing import Any, Sequence, TypeVar
 
 import numpy as np
 
-from muscall.audio.signal import peak_chroma
+from muscall.audio.signal import PITCH_CLASSES, peak_chroma
 
 # Krumhansl-Kessler probe-tone profiles of C major and C minor (rotate by k for the key with tonic k)
 MAJOR_PROFILE = (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88)
@@ -110,6 +110,15 @@ def stated_key(text: str) -> StatedKey | None:
         pitch = _pitch(named.group("tonic"), named.group("sign") or named.group("word"))
         return StatedKey(None, tonic=pitch) if mode is None else StatedKey(mode, pitch + 12 * mode)
     return None if mode is None else StatedKey(mode)
+
+
+def key_name(stated: StatedKey) -> str:
+    """How a stated key reads to a user: "F# minor", "D (major or minor)", "minor (any key)"."""
+    if stated.key is not None:
+        return f"{PITCH_CLASSES[stated.key % 12]} {MODES[stated.key // 12]}"
+    if stated.tonic is not None:
+        return f"{PITCH_CLASSES[stated.tonic]} (major or minor)"
+    return f"{MODES[stated.mode]} (any key)"  # type: ignore[index]  # __post_init__: a mode when no tonic
 
 
 def _negated(text: str, start: int) -> bool:

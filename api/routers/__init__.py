@@ -52,13 +52,14 @@ def _json_safe(value: Any) -> Any:
 
 
 def page_out(items: Sequence[ScoredTrack], k: int, offset: int, took_ms: float, query: str | None,
-             cached: bool | None, moments: bool) -> Response:
+             cached: bool | None, moments: bool, reading: dict[str, Any] | None = None) -> Response:
     """A page of search results as a ``SearchResponse`` JSON body, built as plain dicts and serialised by orjson
     (pydantic models cost ~25 validations per page; orjson writes non-finite floats as null, as _json_safe does)."""
     hits = [{"rank": offset + i + 1, "score": round(item.score, 6), "track": _track_dict(item.track),
              "moment": vars(item.moment) if item.moment is not None else None} for i, item in enumerate(items)]
     page = {"query": query, "k": k, "offset": offset, "next_offset": offset + k if len(hits) == k else None,
-            "results": hits, "took_ms": round(took_ms, 3), "cached_query": cached, "moments_available": moments}
+            "results": hits, "took_ms": round(took_ms, 3), "cached_query": cached, "moments_available": moments,
+            "reading": reading}
     return Response(orjson.dumps(page), media_type="application/json")
 
 

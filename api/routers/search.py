@@ -41,7 +41,7 @@ async def search_text(body: TextSearchRequest, state: StateDep, request: Request
     query = TextQuery(body.query, body.k, body.offset, flt, body.with_moment)
     answer = await search_batcher(request.app, state).search(query)
     return page_out(answer.items, body.k, body.offset, (time.perf_counter() - t0) * 1000, body.query, answer.cached,
-                    state.windows_available)
+                    state.windows_available, answer.reading)
 
 
 def search_batcher(app: FastAPI, state: ServiceState) -> SearchBatcher:

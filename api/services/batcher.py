@@ -17,11 +17,11 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-from api.services.search import ScoredTrack, embed_many, page_of, search, search_depth
+from api.services.search import ScoredTrack, embed_many, page_of, query_reading, search, search_depth
 from api.services.state import ServiceState, thread_setup
 from index import TrackFilter
 from muscall.errors import MuscallError
@@ -47,6 +47,7 @@ class TextAnswer:
 
     items: list[ScoredTrack]
     cached: bool
+    reading: dict[str, Any] | None = None  # search.query_reading of the query
 
 
 def answer_batch(state: ServiceState, queries: Sequence[TextQuery]) -> list[TextAnswer | Exception]:
@@ -64,7 +65,19 @@ def answer_batch(state: ServiceState, queries: Sequence[TextQuery]) -> list[Text
             out[i] = _answer_one(state, q, v)
     for want, members in groups.items():
         _answer_group(state, [queries[i] for i in members], [vectors[i] for i in members], want, members, out)
+    for q, answer in zip(queries, out):
+        if isinstance(answer, TextAnswer):
+            answer.reading = _reading(state, q.text)
     return out  # type: ignore[return-value]  # every slot is filled above
+
+
+def _reading(state: ServiceState, text: str) -> dict[str, Any] | None:
+    """The query's reading; None (logged) if it fails, so the results still go out."""
+    try:
+        return query_reading(state, text)
+    except Exception:  # noqa: BLE001 - the reading explains the results, it must not lose them
+        log.exception("could not describe how the query %r was read", text[:80])
+        return None
 
 
 def embed_batch(state: ServiceState, texts: Sequence[str]) -> list[Embedded | Exception]:

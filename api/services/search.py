@@ -20,7 +20,7 @@ from api.services.windows import Moment, best_moment, window_start_seconds
 from index import CatalogError, Hit, TrackFilter, TrackRecord
 from muscall.embedding import TrackEmbeddings, embed_mels, embed_texts
 from muscall.errors import MuscallError
-from muscall.keys import rerank_depth, rerank_hits
+from muscall.keys import key_name, rerank_depth, rerank_hits, stated_key
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,21 @@ def search(state: ServiceState, query: np.ndarray, k: int, offset: int = 0, flt:
     want = search_depth(state, offset + k + (1 if exclude is not None else 0), text)
     hits = state.catalog.search_tracks(np.asarray(query, dtype=np.float32)[None], want, flt)[0]
     return page_of(state, hits, query, k, offset, with_moment, exclude, text)
+
+
+def query_reading(state: ServiceState, text: str) -> dict[str, Any]:
+    """How search reads a text query (``SearchResponse.reading``): the key it states (null when it states none or
+    the key agreement is off), the words the text tower never saw, mapped to known ones or kept as they are (null
+    without a vocabulary bridge), and the share of the query's embedding taken from its nearest training captions."""
+    weight = state.settings.serve.key_weight
+    stated = stated_key(text) if weight > 0 else None
+    out: dict[str, Any] = {"key": key_name(stated) if stated is not None else None, "mapped_words": None,
+                           "unknown_words": None, "caption_share": 0.0}
+    bridge = getattr(state.checkpoint.tokenizer, "bridge", None)
+    if bridge is not None:
+        mapped, kept, share = bridge.reading(text)
+        out.update(mapped_words=mapped, unknown_words=kept, caption_share=round(share, 3))
+    return out
 
 
 def search_depth(state: ServiceState, want: int, text: str | None) -> int:

@@ -92,6 +92,21 @@ class VocabularyBridge:
         known = self._memo.get(lower)  # another thread may clear the memo at any time
         return known if known is not None else self._learn([lower])[lower]
 
+    def reading(self, text: str) -> tuple[dict[str, str], list[str], float]:
+        """What the bridge does to ``text``, for telling a user how a query was read: each unknown word it maps and
+        the known word it becomes, the unknown words it leaves as they are (no known word close enough; the tower
+        reads their sub-word pieces), and the share of the embedding taken from the nearest training captions."""
+        mapped: dict[str, str] = {}
+        kept: list[str] = []
+        for lower in dict.fromkeys(w.lower() for w in WORD.findall(text)):
+            if self._mappable(lower):
+                known = self.word(lower)
+                if known.lower() == lower:
+                    kept.append(lower)
+                else:
+                    mapped[lower] = known
+        return mapped, kept, self.unknown_share(text) if self.neighbours else 0.0
+
     def unknown_share(self, text: str) -> float:
         """The share of ``text``'s content words (not glue, not short, no digit) that the bridge would look up."""
         content = [w for w in (w.lower() for w in WORD.findall(text)) if _content(w)]

@@ -155,3 +155,19 @@ def test_a_query_naming_a_key_is_ranked_with_the_tracks_chroma_agreement(client,
         assert chroma is not None and "chroma" not in h["track"]["attributes"]  # stored, not shown
         agreement = key_agreement(StatedKey(1, 4 + 12), chroma[None])[0]
         assert h["score"] == pytest.approx(float(q @ (vec / np.linalg.norm(vec))) + weight * agreement, abs=1e-4)
+
+
+def test_text_search_says_how_it_read_the_query(client, shared_state, monkeypatch, wav):
+    from muscall.models.bridge import VocabularyBridge
+
+    body = client.post("/search/text", json={"query": "tones in the key of E, not in major", "k": 2}).json()
+    assert body["reading"] == {"key": "E (major or minor)", "mapped_words": None, "unknown_words": None,
+                               "caption_share": 0.0}  # the tiny model has no vocabulary bridge
+    bridge = VocabularyBridge(["tones", "low", "in", "minor"], ["low"], np.eye(1, dtype=np.float32), 0.6)
+    bridge._memo.update({"deep": "low", "gurgling": "gurgling"})  # no MiniLM: the mappings are given
+    monkeypatch.setattr(shared_state.checkpoint.tokenizer, "bridge", bridge)
+    body = client.post("/search/text", json={"query": "deep gurgling tones in F# minor", "k": 2}).json()
+    assert body["reading"] == {"key": "F# minor", "mapped_words": {"deep": "low"}, "unknown_words": ["gurgling"],
+                               "caption_share": 0.0}
+    audio = client.post("/search/audio", files={"file": ("a.wav", wav(1.0), "audio/wav")}, data={"k": "1"}).json()
+    assert audio["reading"] is None

@@ -182,3 +182,10 @@ def test_track_chroma_reads_only_a_stored_profile():
     assert keys.track_chroma(keys.chroma_attribute(profile(0))).shape == (12,)
     for attributes in ({}, {"chroma": [1.0, 2.0]}, {"chroma": "C major"}, {"chroma": [float("nan")] * 12}):
         assert keys.track_chroma(attributes) is None
+
+
+def test_key_name_reads_as_a_user_would_write_it():
+    assert keys.key_name(stated_key("in F# minor")) == "F# minor"
+    assert keys.key_name(stated_key("Bb major waltz")) == "Bb major"
+    assert keys.key_name(stated_key("in the key of D")) == "D (major or minor)"
+    assert keys.key_name(stated_key("in minor")) == "minor (any key)"

@@ -177,3 +177,13 @@ def test_muscall_bridge_replaces_a_missing_or_unreadable_bridge(tmp_path):
         broken()
         assert main(["bridge", "--checkpoint", str(ckpt_dir), "--manifest", str(tmp_path / "manifest.jsonl")]) == 0
         assert load_checkpoint(ckpt_dir).tokenizer.bridge.captions == sorted(CAPTIONS)
+
+
+def test_reading_names_the_mapped_and_the_kept_unknown_words():
+    bridge = _fixed()
+    assert bridge.reading("Calming piano with a bicycle, calming") == ({"calming": "relaxed"}, ["bicycle"], 0.0)
+    assert bridge.reading("relaxed piano") == ({}, [], 0.0)
+    with_captions = VocabularyBridge(["relaxed", "piano"], ["relaxed", "piano"], np.eye(2, dtype=np.float32), 0.6,
+                                     ["relaxed piano"], np.zeros((1, 384), np.float32), neighbours=1)
+    with_captions._memo.update({"calming": "relaxed", "bicycle": "bicycle"})
+    assert with_captions.reading("calming bicycle piano")[2] == pytest.approx(2 / 3)  # its unknown share
