@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from api.services.search import ScoredTrack, embed_many, page_of, query_reading, search, search_depth
+from api.services.search import ScoredTrack, embed_many, page_of, reading_of, search, search_depth
 from api.services.state import ServiceState, thread_setup
 from index import TrackFilter
 from muscall.errors import MuscallError
@@ -47,7 +47,7 @@ class TextAnswer:
 
     items: list[ScoredTrack]
     cached: bool
-    reading: dict[str, Any] | None = None  # search.query_reading of the query
+    reading: dict[str, Any] | None = None  # search.reading_of the query
 
 
 def answer_batch(state: ServiceState, queries: Sequence[TextQuery]) -> list[TextAnswer | Exception]:
@@ -74,7 +74,7 @@ def answer_batch(state: ServiceState, queries: Sequence[TextQuery]) -> list[Text
 def _reading(state: ServiceState, text: str) -> dict[str, Any] | None:
     """The query's reading; None (logged) if it fails, so the results still go out."""
     try:
-        return query_reading(state, text)
+        return reading_of(state, text)
     except Exception:  # noqa: BLE001 - the reading explains the results, it must not lose them
         log.exception("could not describe how the query %r was read", text[:80])
         return None

@@ -18,9 +18,9 @@ from api.services.errors import ApiError, NotFound
 from api.services.state import ServiceState, thread_setup
 from api.services.windows import Moment, best_moment, window_start_seconds
 from index import CatalogError, Hit, TrackFilter, TrackRecord
-from muscall.embedding import TrackEmbeddings, embed_mels, embed_texts
+from muscall.embedding import TrackEmbeddings, embed_mels, embed_texts, query_reading
 from muscall.errors import MuscallError
-from muscall.keys import key_name, rerank_depth, rerank_hits, stated_key
+from muscall.keys import rerank_depth, rerank_hits
 
 log = logging.getLogger(__name__)
 
@@ -72,19 +72,9 @@ def search(state: ServiceState, query: np.ndarray, k: int, offset: int = 0, flt:
     return page_of(state, hits, query, k, offset, with_moment, exclude, text)
 
 
-def query_reading(state: ServiceState, text: str) -> dict[str, Any]:
-    """How search reads a text query (``SearchResponse.reading``): the key it states (null when it states none or
-    the key agreement is off), the words the text tower never saw, mapped to known ones or kept as they are (null
-    without a vocabulary bridge), and the share of the query's embedding taken from its nearest training captions."""
-    weight = state.settings.serve.key_weight
-    stated = stated_key(text) if weight > 0 else None
-    out: dict[str, Any] = {"key": key_name(stated) if stated is not None else None, "mapped_words": None,
-                           "unknown_words": None, "caption_share": 0.0}
-    bridge = getattr(state.checkpoint.tokenizer, "bridge", None)
-    if bridge is not None:
-        mapped, kept, share = bridge.reading(text)
-        out.update(mapped_words=mapped, unknown_words=kept, caption_share=round(share, 3))
-    return out
+def reading_of(state: ServiceState, text: str) -> dict[str, Any]:
+    """How search reads a text query (``SearchResponse.reading``, :func:`muscall.embedding.query_reading`)."""
+    return query_reading(state.checkpoint.tokenizer, text, state.settings.serve.key_weight)
 
 
 def search_depth(state: ServiceState, want: int, text: str | None) -> int:

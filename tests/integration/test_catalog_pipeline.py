@@ -49,9 +49,10 @@ def test_embed_index_search_tag(tmp_path, capsys):
 
     assert main(["index", "build", "--catalog", str(cat), "--out", str(idx), "--no-progress"]) == 0
     capsys.readouterr()
-    assert main(["index", "search", "--index", str(idx), "--checkpoint", str(ckpt), "--text", "jazz music",
+    assert main(["index", "search", "--index", str(idx), "--checkpoint", str(ckpt), "--text", "jazz music in D minor",
                  "--k", "3"]) == 0
-    table = capsys.readouterr().out.splitlines()
+    read, *table = capsys.readouterr().out.splitlines()
+    assert read == "read as: key D minor; words as written (this model has no vocabulary bridge to check them)"
     assert len(table) == 5 and table[0].split()[:3] == ["#", "score", "title"] and "song" in table[2]
 
     labels = tmp_path / "genres.txt"
@@ -64,6 +65,8 @@ def test_embed_index_search_tag(tmp_path, capsys):
     capsys.readouterr()
     assert main(["index", "search", "--index", str(idx), "--checkpoint", str(ckpt), "--text", "music",
                  "--tag", top, "--json"]) == 0
-    hits = json.loads(capsys.readouterr().out)
+    out = capsys.readouterr()
+    hits = json.loads(out.out)  # --json keeps stdout to the hits; the reading goes to stderr
+    assert out.err.strip().endswith("read as: words as written (this model has no vocabulary bridge to check them)")
     assert hits and all(top in h["tags"] for h in hits)
     assert tags["track_id"][0] in {h["track_id"] for h in hits}

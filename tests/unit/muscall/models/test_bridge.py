@@ -187,3 +187,20 @@ def test_reading_names_the_mapped_and_the_kept_unknown_words():
                                      ["relaxed piano"], np.zeros((1, 384), np.float32), neighbours=1)
     with_captions._memo.update({"calming": "relaxed", "bicycle": "bicycle"})
     assert with_captions.reading("calming bicycle piano")[2] == pytest.approx(2 / 3)  # its unknown share
+
+
+def test_a_query_reading_names_the_key_and_the_words_for_people():
+    from muscall.embedding import describe_reading, query_reading
+
+    class Tok:
+        bridge = VocabularyBridge(["relaxed", "piano", "with", "minor"], ["relaxed", "piano"],
+                                  np.eye(2, dtype=np.float32), 0.6)
+        bridge._memo.update({"calming": "relaxed", "bicycle": "bicycle"})  # no MiniLM: the mappings are given
+
+    reading = query_reading(Tok(), "calming piano with a bicycle in F# minor", key_weight=0.3)
+    assert reading == {"key": "F# minor", "mapped_words": {"calming": "relaxed"}, "unknown_words": ["bicycle"],
+                       "caption_share": 0.0}
+    assert describe_reading(reading) == "key F# minor; calming -> relaxed; bicycle (unknown)"
+    assert query_reading(Tok(), "piano in F# minor", key_weight=0.0)["key"] is None  # key agreement off
+    assert describe_reading(query_reading(Tok(), "relaxed piano", 0.3)) == "every word known to the model"
+    assert "no vocabulary bridge" in describe_reading(query_reading(object(), "relaxed piano", 0.3))
