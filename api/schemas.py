@@ -143,7 +143,8 @@ class QueryReading(BaseModel):
                                                                   "with the known word read in its place; null when "
                                                                   "the model has no vocabulary bridge")
     unknown_words: list[str] | None = Field(None, description="words the model never saw and found no close known "
-                                                              "word for: they carry little; try another word")
+                                                              "word for: they carry little, try another word; null "
+                                                              "when the model has no vocabulary bridge")
     caption_share: float = Field(0.0, description="share of the query's embedding taken from the training "
                                                   "captions nearest to it (the more unknown words, the more)")
 
@@ -153,6 +154,7 @@ class SearchResponse(BaseModel):
 
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"query": "calm piano", "k": 1, "offset": 0, "next_offset": 1, "took_ms": 3.2, "cached_query": False,
+         "reading": {"key": None, "mapped_words": {}, "unknown_words": [], "caption_share": 0.0},
          "moments_available": True, "results": [{"rank": 1, "score": 0.41, "moment": {"start": 10.0, "end": 30.0,
                                                                                        "score": 0.45},
                                                  "track": Track.model_config["json_schema_extra"]["examples"][0]}]}]})
@@ -165,7 +167,8 @@ class SearchResponse(BaseModel):
     took_ms: float
     cached_query: bool | None = Field(None, description="text search: the query embedding came from the cache")
     moments_available: bool = Field(False, description="the server holds window embeddings for moments")
-    reading: QueryReading | None = Field(None, description="text search: how the query was read; null for audio")
+    reading: QueryReading | None = Field(None, description="text search: how the query was read; null for audio "
+                                                           "and track searches, and when it could not be said")
 
 
 class LabelScore(BaseModel):

@@ -10,7 +10,7 @@ run under bf16/fp16 autocast (:mod:`muscall.utils.accel`); on the CPU in float32
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 import torch
@@ -18,7 +18,6 @@ import torch.nn.functional as F
 
 from muscall.audio.windows import crop_frames, hop_frames, track_windows
 from muscall.data.manifest import ClipRow, caption_of
-from muscall.keys import key_name, stated_key
 from muscall.utils.accel import autocast
 
 
@@ -92,34 +91,6 @@ def _with_neighbours(model, tokenizer, bridge, texts: list[str], emb: np.ndarray
         mixed = (1.0 - share) * emb[i] + share * mean / max(float(np.linalg.norm(mean)), 1e-12)
         out[i] = mixed / max(float(np.linalg.norm(mixed)), 1e-12)
     return out
-
-
-def query_reading(tokenizer, text: str, key_weight: float) -> dict[str, Any]:
-    """How search reads a text query, to show a user: the key, tonic or mode it states (None when it states none or
-    ``key_weight`` is 0), the words the text tower never saw, mapped to known ones (``mapped_words``) or kept as they
-    are (``unknown_words``; both None without a vocabulary bridge), and the share of the query's embedding taken from
-    its nearest training captions (``caption_share``)."""
-    stated = stated_key(text) if key_weight > 0 else None
-    out: dict[str, Any] = {"key": key_name(stated) if stated is not None else None, "mapped_words": None,
-                           "unknown_words": None, "caption_share": 0.0}
-    bridge = getattr(tokenizer, "bridge", None)
-    if bridge is not None:
-        mapped, kept, share = bridge.reading(text)
-        out.update(mapped_words=mapped, unknown_words=kept, caption_share=round(share, 3))
-    return out
-
-
-def describe_reading(reading: dict[str, Any]) -> str:
-    """One line of :func:`query_reading` for people: "key F# minor; gloomy -> melancholy; bitpop (unknown)"."""
-    said = [f"key {reading['key']}"] if reading["key"] else []
-    if reading["mapped_words"] is None:
-        said.append("words as written (this model has no vocabulary bridge to check them)")
-    else:
-        said += [f"{word} -> {known}" for word, known in reading["mapped_words"].items()]
-        said += [f"{word} (unknown)" for word in reading["unknown_words"] or []]
-        if not (reading["mapped_words"] or reading["unknown_words"]):
-            said.append("every word known to the model")
-    return "; ".join(said)
 
 
 def prime_bridge(model, tokenizer, max_tokens: int, batch_size: int = 256, device: str | torch.device = "cpu") -> None:

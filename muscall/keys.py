@@ -59,7 +59,7 @@ _NOT_CHORD = re.compile(r"\s*(?:,|I\b)")  # what follows "Am" / "Em" when they a
 # (search does not read it as the opposite either); the negation stands right before it or with only glue words
 # between ("in", "a", "the", "key of", "want it"), so "with no drums in D minor" still states D minor
 _NEGATED = re.compile(r"(?i)\b(?:not|no|never|nothing|without|except|anything but|other than|rather than|avoid|"
-                      r"(?:is|are|do|does)n['’]t|do not)\s+(?:(?:in|a|an|the|any|key|of|want|it|be)\s+){0,5}$")
+                      r"\w+n['’]t)\s+(?:(?:in|a|an|the|any|key|of|want|it|be)\s+){0,5}$")  # isn't, won't, can't
 # a tonic with no mode only after "key of": "in the key of D", "key of Bb", "key of f#" ("songs in D" is too loose
 # to read; a bare lower-case "a" there is the article: "the key of a good song")
 _TONIC = re.compile(r"(?i:\bkey of) (?P<tonic>[A-Ga-g])(?:(?P<sign>[#♯♭b])|[\s-]?(?P<word>sharp|flat))?"
@@ -100,8 +100,8 @@ def stated_key(text: str) -> StatedKey | None:
             continue  # "am", "Em, something chill", "Am I wrong": words, not chords
         mode = 1 if m.group("m") or m.group("mode").lower().startswith("min") else 0
         return StatedKey(mode, _pitch(tonic, sign or word) + 12 * mode)
-    for start, end in negated:  # "not in D minor key": its "minor key" is not the mode either
-        text = text[:start] + " " * (end - start) + text[end:]
+    for start, end in negated:  # "not in D minor key": its "minor key" is not the mode either; a mark, not spaces,
+        text = text[:start] + "|" * (end - start) + text[end:]  # so the negation reaches no further than the key
     found = next((m for m in _MODE.finditer(text) if not _negated(text, m.start())), None)
     named = next((m for m in _TONIC.finditer(text) if not _negated(text, m.start())
                   and (m.group("tonic") != "a" or m.group("sign") or m.group("word"))), None)

@@ -46,16 +46,9 @@ show() {
 import json, sys
 reply, kind = json.load(open(sys.argv[1])), sys.argv[2]
 if kind == "search":
-    reading = reply.get("reading")
-    if reading:  # how text search read the query (as muscall.embedding.describe_reading words it)
-        said = [f"key {reading['key']}"] if reading["key"] else []
-        if reading["mapped_words"] is None:
-            said.append("words as written (this model has no vocabulary bridge to check them)")
-        else:
-            said += [f"{w} -> {k}" for w, k in reading["mapped_words"].items()]
-            said += [f"{w} (unknown)" for w in reading["unknown_words"] or []]
-            said += [] if reading["mapped_words"] or reading["unknown_words"] else ["every word known to the model"]
-        print(f"  read as: {'; '.join(said)}")
+    if reply.get("reading"):  # how text search read the query: the key it states, words the model never saw
+        from muscall.reading import describe_reading
+        print(f"  read as: {describe_reading(reply['reading'])}")
     for hit in reply["results"]:
         t = hit["track"]
         predicted = sorted({l for ls in (t["attributes"].get("zeroshot") or {}).values() for l in ls})

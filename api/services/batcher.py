@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from api.services.search import ScoredTrack, embed_many, page_of, reading_of, search, search_depth
+from api.services.search import ScoredTrack, embed_many, page_of, readings_of, search, search_depth
 from api.services.state import ServiceState, thread_setup
 from index import TrackFilter
 from muscall.errors import MuscallError
@@ -43,11 +43,12 @@ class TextQuery:
 
 @dataclass
 class TextAnswer:
-    """The page of one text search and whether its embedding came from the cache."""
+    """The page of one text search, whether its embedding came from the cache, and how the query was read (None
+    when that could not be said)."""
 
     items: list[ScoredTrack]
     cached: bool
-    reading: dict[str, Any] | None = None  # search.reading_of the query
+    reading: dict[str, Any] | None = None  # search.readings_of
 
 
 def answer_batch(state: ServiceState, queries: Sequence[TextQuery]) -> list[TextAnswer | Exception]:
@@ -65,19 +66,13 @@ def answer_batch(state: ServiceState, queries: Sequence[TextQuery]) -> list[Text
             out[i] = _answer_one(state, q, v)
     for want, members in groups.items():
         _answer_group(state, [queries[i] for i in members], [vectors[i] for i in members], want, members, out)
-    for q, answer in zip(queries, out):
-        if isinstance(answer, TextAnswer):
-            answer.reading = _reading(state, q.text)
-    return out  # type: ignore[return-value]  # every slot is filled above
-
-
-def _reading(state: ServiceState, text: str) -> dict[str, Any] | None:
-    """The query's reading; None (logged) if it fails, so the results still go out."""
+    answered = [(q, a) for q, a in zip(queries, out) if isinstance(a, TextAnswer)]
     try:
-        return reading_of(state, text)
-    except Exception:  # noqa: BLE001 - the reading explains the results, it must not lose them
-        log.exception("could not describe how the query %r was read", text[:80])
-        return None
+        for (_, answer), reading in zip(answered, readings_of(state, [q.text for q, _ in answered])):
+            answer.reading = reading
+    except Exception:  # noqa: BLE001 - the reading explains the results, it must not lose them (it stays None)
+        log.exception("could not describe how %d queries were read", len(answered))
+    return out  # type: ignore[return-value]  # every slot is filled above
 
 
 def embed_batch(state: ServiceState, texts: Sequence[str]) -> list[Embedded | Exception]:

@@ -18,9 +18,10 @@ from api.services.errors import ApiError, NotFound
 from api.services.state import ServiceState, thread_setup
 from api.services.windows import Moment, best_moment, window_start_seconds
 from index import CatalogError, Hit, TrackFilter, TrackRecord
-from muscall.embedding import TrackEmbeddings, embed_mels, embed_texts, query_reading
+from muscall.embedding import TrackEmbeddings, embed_mels, embed_texts
 from muscall.errors import MuscallError
 from muscall.keys import rerank_depth, rerank_hits
+from muscall.reading import query_readings
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +73,9 @@ def search(state: ServiceState, query: np.ndarray, k: int, offset: int = 0, flt:
     return page_of(state, hits, query, k, offset, with_moment, exclude, text)
 
 
-def reading_of(state: ServiceState, text: str) -> dict[str, Any]:
-    """How search reads a text query (``SearchResponse.reading``, :func:`muscall.embedding.query_reading`)."""
-    return query_reading(state.checkpoint.tokenizer, text, state.settings.serve.key_weight)
+def readings_of(state: ServiceState, texts: Sequence[str]) -> list[dict[str, Any]]:
+    """How search reads each text query (``SearchResponse.reading``, :func:`muscall.reading.query_readings`)."""
+    return query_readings(state.checkpoint.tokenizer, texts, state.settings.serve.key_weight)
 
 
 def search_depth(state: ServiceState, want: int, text: str | None) -> int:

@@ -118,12 +118,12 @@ def run_info(args: argparse.Namespace) -> int:
 def run_search(args: argparse.Namespace) -> int:
     from muscall.catalog.indexing import format_hits, search_text
     from muscall.checkpoint import load_checkpoint
-    from muscall.embedding import describe_reading, query_reading
+    from muscall.reading import describe_reading, query_reading
 
     ckpt = load_checkpoint(args.checkpoint, device=args.device)
     hits = search_text(args.index, ckpt, args.text, args.k, args.genre, args.tag)
     reading = query_reading(ckpt.tokenizer, args.text, ckpt.config.serve.key_weight)
-    print(f"read as: {describe_reading(reading)}", file=sys.stderr if args.json else sys.stdout)
+    print(f"read as: {describe_reading(reading)}", file=sys.stderr)  # stdout stays the results, for scripts
     if args.json:
         print(json.dumps([{"score": round(h.score, 6), "track_id": h.track.track_id, "title": h.track.title,
                            "duration": h.track.duration, "tags": h.track.tags} for h in hits], indent=2))

@@ -40,13 +40,14 @@ log = logging.getLogger(__name__)
 
 BRIDGE_FILE = "vocabulary_bridge.npz"
 DEFAULT_THRESHOLD = 0.6
-WORD = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*", re.IGNORECASE)
+WORD = re.compile(r"[a-z0-9]+(?:['’-][a-z0-9]+)*", re.IGNORECASE)  # "don't" and a phone's "don’t" alike
 GLUE = frozenset("""a an the and or but nor so yet of in on at to for from by with without into onto over under
 about above below after before during while as than then that this these those there here it its it's is are was
 were be been being am do does did done has have had having i me my we our you your he she him her they them their
 what which who whom whose when where why how all any some each every both either neither no not only very too
 just also more most less least much many few lot lots bit little one ones can could should would will shall may
 might must let lets let's like please want need give find show play get make something anything everything
+don't doesn't didn't isn't aren't wasn't won't can't couldn't shouldn't wouldn't i'm i'd i'll i've you're that's
 someone somebody thing things kind sort type maybe perhaps really quite rather""".split())
 MEMO_SIZE = 10_000
 MIN_CAPTIONS_FOR_DF = 50  # below this, a word's caption share says nothing about it being structural
@@ -146,7 +147,7 @@ class VocabularyBridge:
     def _mappable(self, lower: str) -> bool:
         if lower in self.known or not _content(lower) or not self.targets:
             return False
-        parts = re.split(r"['-]", lower)
+        parts = re.split(r"['’-]", lower)
         return not (len(parts) > 1 and all(p in self.known or p.isdigit() for p in parts))
 
     def _learn(self, words: list[str]) -> dict[str, str]:
@@ -203,7 +204,7 @@ class VocabularyBridge:
 def _content(lower: str) -> bool:
     """A word that can carry a fact: not glue, longer than two letters, no digit (numbers, years, catalogue and take
     numbers are not vocabulary)."""
-    return lower not in GLUE and len(lower) > 2 and not any(c.isdigit() for c in lower)
+    return lower.replace("’", "'") not in GLUE and len(lower) > 2 and not any(c.isdigit() for c in lower)
 
 
 def build_bridge(captions: Iterable[str], extra_words: Iterable[str] = (), threshold: float = DEFAULT_THRESHOLD,

@@ -171,3 +171,14 @@ def test_text_search_says_how_it_read_the_query(client, shared_state, monkeypatc
                                "caption_share": 0.0}
     audio = client.post("/search/audio", files={"file": ("a.wav", wav(1.0), "audio/wav")}, data={"k": "1"}).json()
     assert audio["reading"] is None
+
+
+def test_a_reading_that_fails_loses_no_results(client, monkeypatch):
+    from api.services import batcher
+
+    def broken(state, texts):
+        raise RuntimeError("no reading today")
+
+    monkeypatch.setattr(batcher, "readings_of", broken)
+    body = client.post("/search/text", json={"query": "some fresh tones nobody asked for", "k": 2}).json()
+    assert len(body["results"]) == 2 and body["reading"] is None

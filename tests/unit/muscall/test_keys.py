@@ -75,6 +75,9 @@ def profile(key: int) -> np.ndarray:
     ("I don't want it in a minor key", None),
     ("isn’t in D minor", None),
     ("other than D minor", None),
+    ("I won't be in minor", None),
+    ("no D minor in a major key", StatedKey(0)),  # the negation covers D minor only
+    ("not C major in minor", StatedKey(1)),
     ("upbeat song, nothing in minor", None),
     ("no vocals, in E minor", StatedKey(1, 4 + 12)),  # the negation ends at the comma
     ("songs in the key of d", StatedKey(None, tonic=2)),  # lower case after "key of"

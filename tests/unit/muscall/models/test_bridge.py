@@ -189,8 +189,8 @@ def test_reading_names_the_mapped_and_the_kept_unknown_words():
     assert with_captions.reading("calming bicycle piano")[2] == pytest.approx(2 / 3)  # its unknown share
 
 
-def test_a_query_reading_names_the_key_and_the_words_for_people():
-    from muscall.embedding import describe_reading, query_reading
+def test_a_query_reading_names_the_key_and_the_words_for_people(monkeypatch):
+    from muscall.reading import describe_reading, query_reading, query_readings
 
     class Tok:
         bridge = VocabularyBridge(["relaxed", "piano", "with", "minor"], ["relaxed", "piano"],
@@ -203,4 +203,14 @@ def test_a_query_reading_names_the_key_and_the_words_for_people():
     assert describe_reading(reading) == "key F# minor; calming -> relaxed; bicycle (unknown)"
     assert query_reading(Tok(), "piano in F# minor", key_weight=0.0)["key"] is None  # key agreement off
     assert describe_reading(query_reading(Tok(), "relaxed piano", 0.3)) == "every word known to the model"
+    assert query_reading(Tok(), "Don’t want calming piano", 0.3)["unknown_words"] == []  # a phone's apostrophe
+    learned = []
+    def learn(words):  # as _learn does without MiniLM: nothing close, each word stays
+        learned.append(words)
+        Tok.bridge._memo.update({w: w for w in words})
+        return {w: w for w in words}
+
+    monkeypatch.setattr(Tok.bridge, "_learn", learn)
+    query_readings(Tok(), ["soothing piano", "gentle relaxed piano"], 0.3)
+    assert learned == [["gentle", "soothing"]]  # the words not yet looked up, in one MiniLM pass
     assert "no vocabulary bridge" in describe_reading(query_reading(object(), "relaxed piano", 0.3))
