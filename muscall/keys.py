@@ -59,7 +59,7 @@ _NOT_CHORD = re.compile(r"\s*(?:,|I\b)")  # what follows "Am" / "Em" when they a
 # (search does not read it as the opposite either); the negation stands right before it or with only glue words
 # between ("in", "a", "the", "key of", "want it"), so "with no drums in D minor" still states D minor
 _NEGATED = re.compile(r"(?i)\b(?:not|no|never|nothing|without|except|anything but|other than|rather than|avoid|"
-                      r"\w+n['’]t)\s+(?:(?:in|a|an|the|any|key|of|want|it|be)\s+){0,5}$")  # isn't, won't, can't
+                      r"\w+n['’]t)\s+(?:(?:in|a|an|the|any|anything|key|of|want|it|be)\s+){0,5}$")  # won't, can't
 # a tonic with no mode only after "key of": "in the key of D", "key of Bb", "key of f#" ("songs in D" is too loose
 # to read; a bare lower-case "a" there is the article: "the key of a good song")
 _TONIC = re.compile(r"(?i:\bkey of) (?P<tonic>[A-Ga-g])(?:(?P<sign>[#♯♭b])|[\s-]?(?P<word>sharp|flat))?"

@@ -76,6 +76,7 @@ def profile(key: int) -> np.ndarray:
     ("isn’t in D minor", None),
     ("other than D minor", None),
     ("I won't be in minor", None),
+    ("Don’t want anything in minor, cheery pop", None),
     ("no D minor in a major key", StatedKey(0)),  # the negation covers D minor only
     ("not C major in minor", StatedKey(1)),
     ("upbeat song, nothing in minor", None),
