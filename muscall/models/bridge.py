@@ -186,8 +186,8 @@ class VocabularyBridge:
         if not path.is_file():
             return None
         if not minilm_available():
-            log.warning("%s is not used: the vocabulary bridge needs the optional MiniLM package, so queries with words "
-                        "this model never saw are read as they are; %s", path, INSTALL_HINT)
+            log.warning("%s is not used: the vocabulary bridge needs the optional MiniLM package, so queries with "
+                        "words this model never saw are read as they are; %s", path, INSTALL_HINT)
             return None
         try:
             with np.load(path, allow_pickle=False) as z:
