@@ -81,7 +81,7 @@ class StatedKey:
             raise ValueError("StatedKey states nothing: give a mode (with or without its key) or a tonic")
 
 
-@lru_cache(maxsize=4096)  # a search asks three times per query (depth, re-rank, agreement); StatedKey is frozen
+@lru_cache(maxsize=4096)  # a search asks several times per query (depth, re-rank, reading); StatedKey is frozen
 def stated_key(text: str) -> StatedKey | None:
     """The first key a text names ("in F# minor", "Dm7"), else its tonic and mode named apart ("in the key of E, a
     minor-key tune"), its tonic alone ("in the key of D") or its mode alone ("in minor"), else None. A negated key,
@@ -123,7 +123,7 @@ def key_name(stated: StatedKey) -> str:
 
 def _negated(text: str, start: int) -> bool:
     """A negation stands right before ``start``, with only glue words between (:data:`_NEGATED`)."""
-    return _NEGATED.search(text[max(0, start - 80):start]) is not None
+    return _NEGATED.search(text, 0, start) is not None  # "$" is ``start``; no slice to cut a word in two
 
 
 def _pitch(tonic: str, accidental: str | None) -> int:

@@ -34,7 +34,7 @@ def query_readings(tokenizer, texts: Sequence[str], key_weight: float) -> list[d
     a cache, a cleared memo) are looked up together first, in one MiniLM pass."""
     bridge = getattr(tokenizer, "bridge", None)
     if bridge is not None:
-        bridge.rewrite_batch(list(texts))
+        bridge.learn(list(texts))
     return [query_reading(tokenizer, text, key_weight) for text in texts]
 
 

@@ -193,6 +193,14 @@ def chance_level(pool_size: int, ks: Sequence[int] = (1, 5, 10), map_k: int = 10
     return out
 
 
+def _bonus(bonus: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A search bonus (:func:`muscall.keys.key_bonus`) checked against the ``[texts, tracks]`` scores it is added to."""
+    b = np.asarray(bonus, dtype=np.float64)
+    if b.shape != shape or not np.isfinite(b).all():
+        raise ValueError(f"bonus must be finite with the shape {shape} of the text x track scores, got {b.shape}")
+    return b
+
+
 def _l2_normalize(x: np.ndarray) -> np.ndarray:
     norm = np.linalg.norm(x, axis=1, keepdims=True)
     if (norm == 0).any():
@@ -222,12 +230,7 @@ def retrieval_both_directions(audio_emb: np.ndarray, text_emb: np.ndarray, relev
         a, t = _l2_normalize(a), _l2_normalize(t)
     rel = None if relevance is None else _gains(relevance, (n_total, n_total))[np.ix_(idx, idx)]
     sim = t @ a.T
-    searched = sim
-    if bonus is not None:
-        bonus = np.asarray(bonus, dtype=np.float64)
-        if bonus.shape != (n_total, n_total) or not np.isfinite(bonus).all():
-            raise ValueError(f"bonus must be finite with the shape of sim {(n_total, n_total)}, got {bonus.shape}")
-        searched = sim + bonus[np.ix_(idx, idx)]
+    searched = sim if bonus is None else sim + _bonus(bonus, (n_total, n_total))[np.ix_(idx, idx)]
     return {
         "text_to_audio": retrieval_metrics(searched, relevance=rel, ks=ks),
         "audio_to_text": retrieval_metrics(sim.T, relevance=None if rel is None else rel.T, ks=ks),

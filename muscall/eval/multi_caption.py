@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from muscall.eval.metrics import (_l2_normalize, _scores, chance_level, map_at_k, median_rank, recall_at_k,
+from muscall.eval.metrics import (_bonus, _l2_normalize, _scores, chance_level, map_at_k, median_rank, recall_at_k,
                                   retrieval_metrics)
 
 
@@ -29,12 +29,7 @@ def multi_caption_retrieval(audio_emb: np.ndarray, text_emb: np.ndarray, caption
     if normalize:
         a, t = _l2_normalize(a), _l2_normalize(t)
     sim = t @ a.T  # [captions, tracks]
-    searched = sim
-    if bonus is not None:
-        bonus = np.asarray(bonus, dtype=np.float64)
-        if bonus.shape != sim.shape or not np.isfinite(bonus).all():
-            raise ValueError(f"bonus must be finite with the shape {sim.shape} of the caption x track scores")
-        searched = sim + bonus
+    searched = sim if bonus is None else sim + _bonus(bonus, sim.shape)
     text_to_audio = retrieval_metrics(searched, targets=owner, ks=ks, map_k=map_k)
     return {"protocol": "multi", "text_to_audio": text_to_audio,
             "audio_to_text": _any_caption_metrics(sim.T, owner, ks, map_k),

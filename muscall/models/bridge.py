@@ -79,11 +79,15 @@ class VocabularyBridge:
 
     def rewrite_batch(self, texts: list[str]) -> list[str]:
         """:meth:`rewrite` of every text; unknown words are embedded together, once each."""
+        self.learn(texts)
+        return [self.rewrite(t) for t in texts]
+
+    def learn(self, texts: list[str]) -> None:
+        """Look up the unknown words of ``texts`` not looked up yet, together in one MiniLM pass."""
         fresh = sorted({w.lower() for t in texts for w in WORD.findall(t)
                         if self._mappable(w.lower()) and w.lower() not in self._memo})
         if fresh:
             self._learn(fresh)
-        return [self.rewrite(t) for t in texts]
 
     def word(self, word: str) -> str:
         """The known word ``word`` stands for (itself when known, unmappable or without a close match)."""
